@@ -1,0 +1,1 @@
+"""Long-running agent workers: topic -> screening -> graph -> outputs."""

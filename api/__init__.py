@@ -1,0 +1,1 @@
+"""FastAPI app: SSE chat, approvals, threads/runs, health, metrics, console."""

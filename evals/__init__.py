@@ -1,0 +1,1 @@
+"""Golden cases, runner, scorers and reports for the graphs."""

@@ -1,0 +1,1 @@
+"""LangGraph graphs (fraud, monitoring, maintenance, chat) and the checkpointer."""

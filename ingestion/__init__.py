@@ -1,0 +1,1 @@
+"""The Kafka edge: contracts, producer, consumer runner, DLQ, simulator."""

@@ -1,0 +1,96 @@
+"""Kafka plumbing shared by the producer, the runner and the CLI: config, reachability, topics.
+
+Only the Kafka protocol is used (kafka-python 3), nothing broker-specific: the
+same code runs against the embedded Tansu broker and against Apache Kafka.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from ingestion.errors import KafkaUnavailableError
+from vigil.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def require_bootstrap(settings: Settings) -> str:
+    if not settings.kafka_bootstrap:
+        raise KafkaUnavailableError(
+            "no Kafka configured: set VIGIL_KAFKA_BOOTSTRAP=host:port, "
+            "or run `vigil up` to start the embedded broker"
+        )
+    return settings.kafka_bootstrap
+
+
+def client_config(settings: Settings) -> dict[str, Any]:
+    return {
+        "bootstrap_servers": require_bootstrap(settings).split(","),
+        "client_id": settings.kafka_client_id,
+        "request_timeout_ms": settings.kafka_request_timeout_ms,
+    }
+
+
+def _hosts(bootstrap: str) -> list[tuple[str, int]]:
+    out = []
+    for item in bootstrap.split(","):
+        host, _, port = item.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise KafkaUnavailableError(
+                f"bad Kafka bootstrap address {item!r}: expected host:port (e.g. 127.0.0.1:9092)"
+            )
+        out.append((host.strip("[]"), int(port)))
+    return out
+
+
+def wait_for_kafka(bootstrap: str, timeout: float) -> None:
+    """Return once one bootstrap server accepts TCP, else raise a clear error."""
+    hosts = _hosts(bootstrap)
+    deadline = time.monotonic() + timeout
+    last: OSError | None = None
+    while True:
+        for host, port in hosts:
+            try:
+                with socket.create_connection((host, port), timeout=1.0):
+                    return
+            except OSError as exc:
+                last = exc
+        if time.monotonic() >= deadline:
+            raise KafkaUnavailableError(
+                f"cannot reach Kafka at {bootstrap} after {timeout:.0f} s ({last}). "
+                "Is the broker running? Check VIGIL_KAFKA_BOOTSTRAP, or unset it to use "
+                "the embedded broker started by `vigil up`."
+            )
+        time.sleep(0.2)
+
+
+def ensure_topics(settings: Settings, topics: Iterable[str] | None = None) -> list[str]:
+    """Create the missing topics with their configured partition counts; return the new ones."""
+    wanted = list(dict.fromkeys(topics if topics is not None else settings.all_topics()))
+    admin = KafkaAdminClient(**client_config(settings))
+    try:
+        existing = set(admin.list_topics())
+        missing = [t for t in wanted if t not in existing]
+        created: list[str] = []
+        for topic in missing:
+            new = NewTopic(topic, settings.partitions(topic), settings.kafka_replication_factor)
+            try:
+                admin.create_topics([new])
+                created.append(topic)
+            except TopicAlreadyExistsError:
+                pass  # another process won the race: the topic is there, which is all we need
+            except KafkaError as exc:
+                raise KafkaUnavailableError(f"cannot create topic {topic!r}: {exc}") from exc
+        return created
+    finally:
+        with contextlib.suppress(KafkaError, OSError):
+            admin.close()

@@ -1,0 +1,92 @@
+"""The event producer: acks=all, keyed by each event's entity so per-entity order holds."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Sequence
+from types import TracebackType
+from typing import Any
+
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+
+from ingestion.contracts import Event, encode
+from ingestion.errors import DeliveryError
+from ingestion.kafka import client_config
+from vigil.settings import Settings
+
+Headers = Sequence[tuple[str, bytes]]
+
+
+class EventProducer:
+    """Publishes contract events to their configured topics.
+
+    ``send`` is asynchronous (returns kafka-python's future); ``publish`` sends a batch
+    and returns only once the broker acknowledged every record, raising DeliveryError
+    otherwise. Use ``publish`` wherever a later step (an offset commit) depends on the
+    record being durable.
+    """
+
+    def __init__(self, settings: Settings, **overrides: Any) -> None:
+        self.settings = settings
+        config: dict[str, Any] = {
+            **client_config(settings),
+            "acks": "all",
+            "linger_ms": settings.kafka_producer_linger_ms,
+            "retries": 5,
+            # Retries must not reorder a key's records.
+            "max_in_flight_requests_per_connection": 1,
+        }
+        config.update(overrides)
+        self._producer = KafkaProducer(**config)
+
+    def topic_for(self, event: Event) -> str:
+        return self.settings.topic(event.STREAM)
+
+    def send(self, event: Event, *, topic: str | None = None, headers: Headers = ()) -> Any:
+        return self._producer.send(
+            topic or self.topic_for(event),
+            key=event.key.encode(),
+            value=encode(event),
+            headers=list(headers),
+        )
+
+    def send_raw(
+        self, topic: str, value: bytes | None, *, key: bytes | None = None, headers: Headers = ()
+    ) -> Any:
+        return self._producer.send(topic, key=key, value=value, headers=list(headers))
+
+    def publish(
+        self, events: Iterable[Event], *, topic: str | None = None, timeout: float = 30.0
+    ) -> list[Any]:
+        """Send and wait for every acknowledgement; return the record metadata in order."""
+        futures = [self.send(e, topic=topic) for e in events]
+        return self.wait(futures, timeout)
+
+    def wait(self, futures: Sequence[Any], timeout: float = 30.0) -> list[Any]:
+        self._producer.flush(timeout=timeout)
+        out = []
+        for future in futures:
+            try:
+                out.append(future.get(timeout=timeout))
+            except KafkaError as exc:
+                raise DeliveryError(f"broker did not acknowledge a record: {exc}") from exc
+        return out
+
+    def flush(self, timeout: float = 30.0) -> None:
+        self._producer.flush(timeout=timeout)
+
+    def close(self, timeout: float = 10.0) -> None:
+        with contextlib.suppress(KafkaError):
+            self._producer.close(timeout=timeout)
+
+    def __enter__(self) -> EventProducer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,298 @@
+"""The consumer runner: poll a batch, decode and validate, hand it over, commit.
+
+The order inside one batch is what makes "no event lost" hold:
+
+1. decode + validate every record; the invalid ones go to ``<topic>.dlq`` with
+   the reason and the original bytes, and the broker's ack is awaited;
+2. the valid events go to the handler; when it returns, their outcome is durable
+   (that is the handler's contract). It may hand back rejections, which are
+   dead-lettered like invalid records;
+3. only then are the offsets committed.
+
+A crash anywhere before step 3 re-delivers the batch (at-least-once), so handlers
+make their side effects idempotent. A handler that raises is retried with
+backoff on the same batch, which never moves past an event it has not finished,
+and never blocks on a poison event either: the handler rejects those.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Generic
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import CommitFailedError, KafkaError
+from kafka.structs import OffsetAndMetadata
+
+from ingestion.contracts import E, decode
+from ingestion.dlq import DeadLetter, DeadLetterKind
+from ingestion.errors import ContractError
+from ingestion.kafka import client_config
+from ingestion.producer import EventProducer
+from vigil.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Received(Generic[E]):
+    """A valid event with where it came from."""
+
+    event: E
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    timestamp_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A handler's verdict that an event can never be processed (goes to the DLQ)."""
+
+    received: Received[Any]
+    reason: str
+
+
+Handler = Callable[[Sequence[Received[E]]], Iterable[Rejection] | None]
+
+
+@dataclass
+class RunnerMetrics:
+    consumed: int = 0
+    processed: int = 0
+    dead_lettered: int = 0
+    batches: int = 0
+    commits: int = 0
+    commit_failures: int = 0
+    handler_retries: int = 0
+    lag: dict[int, int] = field(default_factory=dict)
+    #: monotonic clock of the first records polled and of the last commit (throughput)
+    first_records_at: float | None = None
+    last_commit_at: float | None = None
+
+    @property
+    def total_lag(self) -> int:
+        return sum(self.lag.values())
+
+
+class ConsumerRunner(Generic[E]):
+    """Runs one consumer-group member over one topic of one contract."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        topic: str,
+        model: type[E],
+        handler: Handler[E],
+        group: str,
+        producer: EventProducer | None = None,
+        batch_size: int | None = None,
+        **consumer_overrides: Any,
+    ) -> None:
+        self.settings = settings
+        self.topic = topic
+        self.model = model
+        self.handler = handler
+        self.group = group
+        self.dlq_topic = settings.dlq_topic(topic)
+        self.batch_size = batch_size or settings.runner_batch_size
+        self.metrics = RunnerMetrics()
+        self._stop = threading.Event()
+        self._own_producer = producer is None
+        self._producer = producer or EventProducer(settings)
+        config: dict[str, Any] = {
+            **client_config(settings),
+            "group_id": group,
+            "enable_auto_commit": False,
+            "auto_offset_reset": "earliest",
+            "session_timeout_ms": settings.kafka_session_timeout_ms,
+            "heartbeat_interval_ms": settings.kafka_heartbeat_interval_ms,
+            "max_poll_interval_ms": settings.kafka_max_poll_interval_ms,
+            "max_poll_records": self.batch_size,
+        }
+        config.update(consumer_overrides)
+        self._consumer = KafkaConsumer(**config)
+        self._consumer.subscribe([topic])
+        # next offset to process, per partition; drives the commit and the lag metric
+        self._next: dict[int, int] = {}
+
+    # -- control ---------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the loop to finish the batch in hand, commit it and return."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def assignment(self) -> set[int]:
+        return {tp.partition for tp in self._consumer.assignment()}
+
+    def close(self) -> None:
+        with contextlib.suppress(KafkaError):
+            self._consumer.close(autocommit=False)
+        if self._own_producer:
+            self._producer.close()
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def run(self, count: int | None = None, timeout: float | None = None) -> RunnerMetrics:
+        """Process until stopped, ``count`` records were finished, or ``timeout`` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        done_at_start = self.metrics.processed + self.metrics.dead_lettered
+        poll_ms = self.settings.runner_poll_timeout_ms
+        while not self._stop.is_set():
+            done = self.metrics.processed + self.metrics.dead_lettered - done_at_start
+            if count is not None and done >= count:
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            limit = self.batch_size if count is None else min(self.batch_size, count - done)
+            polled = self._consumer.poll(timeout_ms=poll_ms, max_records=limit)
+            records = [r for batch in polled.values() for r in batch]
+            if records:
+                self.process(records)
+            self._update_lag()
+        return self.metrics
+
+    def process(self, records: Sequence[Any]) -> bool:
+        """One batch, start to commit. Returns False when stopped before committing."""
+        if self.metrics.first_records_at is None:
+            self.metrics.first_records_at = time.monotonic()
+        self.metrics.consumed += len(records)
+        self.metrics.batches += 1
+        valid: list[Received[E]] = []
+        letters: list[DeadLetter] = []
+        for r in records:
+            if r.value is None:
+                letters.append(self._letter(r, "empty", "record has no value (tombstone)"))
+                continue
+            try:
+                event = decode(self.model, r.value)
+            except ContractError as exc:
+                letters.append(self._letter(r, exc.kind, exc.reason))
+                continue
+            valid.append(Received(event, r.topic, r.partition, r.offset, r.key, r.timestamp))
+        self._dead_letter(letters)
+
+        rejections = self._handle(valid)
+        if rejections is None:
+            return False
+        rejected = [self._letter_for(rej) for rej in rejections]
+        self._dead_letter(rejected)
+        self.metrics.processed += len(valid) - len(rejected)
+        self._commit(records)
+        return True
+
+    def _handle(self, valid: list[Received[E]]) -> list[Rejection] | None:
+        if not valid:
+            return []
+        delay = self.settings.runner_retry_backoff_s
+        while True:
+            try:
+                return list(self.handler(valid) or ())
+            except Exception:
+                self.metrics.handler_retries += 1
+                log.exception(
+                    "handler failed on %d events of %s; retrying in %.1f s",
+                    len(valid),
+                    self.topic,
+                    delay,
+                )
+            if self._stop.wait(delay):
+                log.warning("stopped while retrying; the batch stays uncommitted")
+                return None
+            delay = min(delay * 2, self.settings.runner_retry_backoff_max_s)
+
+    def _letter(self, record: Any, kind: DeadLetterKind, reason: str) -> DeadLetter:
+        return DeadLetter(
+            source_topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            value=record.value,
+            kind=kind,
+            reason=reason,
+            group=self.group,
+            failed_at=datetime.now(UTC),
+        )
+
+    def _letter_for(self, rejection: Rejection) -> DeadLetter:
+        rec = rejection.received
+        return DeadLetter(
+            source_topic=rec.topic,
+            partition=rec.partition,
+            offset=rec.offset,
+            key=rec.key,
+            value=rejection.received.event.__pydantic_serializer__.to_json(rec.event),
+            kind="processing",
+            reason=rejection.reason,
+            group=self.group,
+            failed_at=datetime.now(UTC),
+        )
+
+    def _dead_letter(self, letters: list[DeadLetter]) -> None:
+        if not letters:
+            return
+        futures = []
+        for letter in letters:
+            log.warning(
+                "dead-lettering %s[%d]@%d (%s): %s",
+                letter.source_topic,
+                letter.partition,
+                letter.offset,
+                letter.kind,
+                letter.reason,
+            )
+            futures.append(
+                self._producer.send_raw(
+                    self.dlq_topic, letter.value, key=letter.key, headers=letter.headers()
+                )
+            )
+        self._producer.wait(futures)  # durable before the offsets move past them
+        self.metrics.dead_lettered += len(letters)
+
+    def _commit(self, records: Sequence[Any]) -> None:
+        offsets: dict[TopicPartition, OffsetAndMetadata] = {}
+        for r in records:
+            tp = TopicPartition(r.topic, r.partition)
+            nxt = r.offset + 1
+            if tp not in offsets or offsets[tp].offset < nxt:
+                offsets[tp] = OffsetAndMetadata(nxt, "", -1)
+        try:
+            self._consumer.commit(offsets=offsets)
+        except CommitFailedError as exc:
+            # The group rebalanced while we worked: the partitions went to another member,
+            # which re-delivers from the last commit. Handlers are idempotent, so it is safe.
+            self.metrics.commit_failures += 1
+            log.warning("commit failed after a rebalance (batch will be re-delivered): %s", exc)
+            return
+        self.metrics.commits += 1
+        self.metrics.last_commit_at = time.monotonic()
+        for tp, om in offsets.items():
+            self._next[tp.partition] = om.offset
+
+    def _update_lag(self) -> None:
+        lag: dict[int, int] = {}
+        for tp in self._consumer.assignment():
+            high = self._consumer.highwater(tp)
+            if high is None:
+                continue
+            nxt = self._next.get(tp.partition)
+            if nxt is None:
+                try:
+                    nxt = self._consumer.position(tp, timeout_ms=0)
+                except KafkaError:
+                    continue  # position not known yet (just assigned): no lag to report
+            if nxt is not None:
+                lag[tp.partition] = max(0, high - nxt)
+        self.metrics.lag = lag

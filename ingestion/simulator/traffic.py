@@ -1,0 +1,292 @@
+"""Seeded, reproducible event traffic over the simulated world.
+
+One ``Simulator`` holds a simulated clock and one RNG: the same seed and start time
+give the same events, byte for byte. Background traffic is plausible (customers
+shop near home; a card only shows up in another city once a flight could have got it
+there), so what the scenarios inject is what stands out.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from ingestion.contracts import (
+    CustomerChange,
+    CustomerProfilePatch,
+    Event,
+    KnowledgeDocument,
+    MonitoringSignal,
+    SensorReading,
+    Transaction,
+)
+from ingestion.simulator.world import (
+    ANOMALOUS_SERVICE,
+    ASSETS,
+    CATEGORIES,
+    CITIES,
+    DEGRADING_ASSET,
+    JOHN,
+    ONLINE_MERCHANTS,
+    SERVICES,
+    City,
+    Customer,
+    make_customers,
+)
+
+_CENT = Decimal("0.01")
+_NO_MINOR_UNITS = {"JPY"}
+_FLIGHT_KMH = 800.0
+
+
+def _money(value: float, currency: str) -> Decimal:
+    q = Decimal(1) if currency in _NO_MINOR_UNITS else _CENT
+    return max(q, Decimal(str(value)).quantize(q, rounding=ROUND_HALF_UP))
+
+
+def _km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
+    return 2 * 6371.0088 * math.asin(math.sqrt(h))
+
+
+class Simulator:
+    """Generates events; ``rate`` is events per simulated second of background traffic."""
+
+    def __init__(
+        self,
+        seed: int = 7,
+        customers: int = 200,
+        start: datetime | None = None,
+        rate: float = 50.0,
+    ) -> None:
+        if customers < 1:
+            raise ValueError("need at least one customer")
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.customers = make_customers(self.rng, customers)
+        self.clock = (start or datetime.now(UTC)).astimezone(UTC)
+        self.mean_gap_s = 1.0 / rate if rate > 0 else 0.02
+        self._n = 0
+        # card -> (time, (lat, lon)) of its last card-present use
+        self._last_seen: dict[str, tuple[datetime, tuple[float, float]]] = {}
+        self._where: dict[str, City] = {c.customer_id: c.home for c in self.customers}
+        self._ticks = 0
+        self._versions: dict[str, int] = {}
+
+    # -- ids and time ----------------------------------------------------------------------
+
+    def _id(self, prefix: str) -> str:
+        self._n += 1
+        return f"{prefix}-{self.seed}-{self._n:08d}"
+
+    def _advance(self, seconds: float | None = None) -> datetime:
+        gap = self.rng.expovariate(1.0 / self.mean_gap_s) if seconds is None else seconds
+        self.clock += timedelta(seconds=gap)
+        return self.clock
+
+    # -- customer profiles ------------------------------------------------------------------
+
+    def profile_upserts(self) -> list[CustomerChange]:
+        return [self._upsert(c) for c in self.customers]
+
+    def _upsert(self, c: Customer) -> CustomerChange:
+        return CustomerChange(
+            event_id=self._id("evt"),
+            customer_id=c.customer_id,
+            version=1,
+            op="upsert",
+            changed_at=self.clock,
+            profile=CustomerProfilePatch(
+                name=c.name,
+                age=c.age,
+                marital_status=c.marital_status,
+                segment=c.segment,
+                home_city=c.home.name,
+                credit_score=c.credit_score,
+                tenure_years=c.tenure_years,
+                home_ownership=c.home_ownership,
+                cards=c.cards,
+                flags=c.flags,
+                usual_amount=c.usual_amount,
+            ),
+        )
+
+    def profile_patch(self) -> CustomerChange:
+        c = self.rng.choice(self.customers)
+        c.credit_score = max(300, min(850, c.credit_score + self.rng.randint(-15, 15)))
+        self._versions[c.customer_id] = self._versions.get(c.customer_id, 1) + 1
+        return CustomerChange(
+            event_id=self._id("evt"),
+            customer_id=c.customer_id,
+            version=self._versions[c.customer_id],
+            op="patch",
+            changed_at=self.clock,
+            profile=CustomerProfilePatch(credit_score=c.credit_score),
+        )
+
+    # -- transactions -------------------------------------------------------------------------
+
+    def transaction(self) -> Transaction:
+        # some customers shop far more than others: squash a uniform draw towards 0
+        c = self.customers[int(len(self.customers) * self.rng.random() ** 2)]
+        card = self.rng.choice(c.cards)
+        when = self._advance()
+        roll = self.rng.random()
+        if roll < 0.28:
+            name, category, typical = self.rng.choice(ONLINE_MERCHANTS)
+            amount = typical * self.rng.lognormvariate(0, 0.5)
+            return self._tx(c, card, when, name, category, "card_not_present", amount, None)
+        city = self._maybe_travel(c, card, when)
+        if roll < 0.36:
+            amount = self.rng.choice((20, 40, 50, 60, 100, 200)) * _rate(city)
+            return self._tx(c, card, when, f"ATM {city.name}", "atm", "atm", amount, city)
+        category = self.rng.choice(list(CATEGORIES))
+        names, typical, spread = CATEGORIES[category]
+        amount = typical * _rate(city) * self.rng.lognormvariate(0, math.log(spread) / 2)
+        name = self.rng.choice(names)
+        return self._tx(c, card, when, name, category, "card_present", amount, city)
+
+    def _maybe_travel(self, c: Customer, card: str, when: datetime) -> City:
+        """Usually where the customer is; moves them only if a flight could have made it."""
+        here = self._where[c.customer_id]
+        if self.rng.random() < 0.02:
+            dest = self.rng.choice(CITIES)
+            last = self._last_seen.get(card)
+            if last is None:
+                self._where[c.customer_id] = dest
+                return dest
+            hours = (when - last[0]).total_seconds() / 3600
+            if _km(last[1], (dest.lat, dest.lon)) / _FLIGHT_KMH + 2 <= hours:
+                self._where[c.customer_id] = dest
+                return dest
+        return here
+
+    def _tx(
+        self,
+        c: Customer,
+        card: str,
+        when: datetime,
+        merchant: str,
+        category: str,
+        channel: str,
+        amount: float,
+        city: City | None,
+        at: tuple[float, float] | None = None,
+    ) -> Transaction:
+        lat = lon = None
+        if city is not None:
+            jitter = (self.rng.uniform(-0.03, 0.03), self.rng.uniform(-0.03, 0.03))
+            lat, lon = at or (round(city.lat + jitter[0], 5), round(city.lon + jitter[1], 5))
+            self._last_seen[card] = (when, (lat, lon))
+        currency = city.currency if city else c.home.currency
+        return Transaction(
+            event_id=self._id("evt"),
+            transaction_id=self._id("tx"),
+            user_id=c.customer_id,
+            card_id=card,
+            timestamp=when,
+            amount=_money(amount, currency),
+            currency=currency,
+            merchant=merchant,
+            merchant_category=category,
+            channel=channel,
+            lat=lat,
+            lon=lon,
+            city=city.name if city else None,
+            country=city.country if city else None,
+        )
+
+    # -- sensors, monitoring, documents ---------------------------------------------------------
+
+    def sensor_reading(self) -> SensorReading:
+        asset = self.rng.choice(ASSETS)
+        self._ticks += 1
+        wear = 0.0
+        if asset.asset_id == DEGRADING_ASSET:
+            wear = min(3.0, self._ticks / 400)  # grows through the run, capped at failure
+        metrics: dict[str, float] = {}
+        for metric, (mean, sd, _unit) in asset.baseline.items():
+            value = self.rng.gauss(mean, sd)
+            if "vibration" in metric:
+                value += mean * wear * 1.2
+            elif "temp" in metric:
+                value += 9.0 * wear
+            metrics[metric] = round(value, 3)
+        return SensorReading(
+            event_id=self._id("evt"),
+            asset_id=asset.asset_id,
+            asset_type=asset.asset_type,
+            site=asset.site,
+            timestamp=self._advance(0),
+            metrics=metrics,
+            units={m: u for m, (_a, _b, u) in asset.baseline.items()},
+        )
+
+    def monitoring_signal(self) -> MonitoringSignal:
+        service = self.rng.choice(list(SERVICES))
+        metric = self.rng.choice(list(SERVICES[service]))
+        mean, sd, unit = SERVICES[service][metric]
+        value = self.rng.gauss(mean, sd)
+        # an incident: the anomalous service degrades for a stretch of every 2,000 events
+        if service == ANOMALOUS_SERVICE and 1200 <= self._n % 2000 < 1400:
+            value *= 6.0
+        return MonitoringSignal(
+            event_id=self._id("evt"),
+            service=service,
+            metric=metric,
+            value=round(max(0.0, value), 6),
+            unit=unit,
+            timestamp=self._advance(0),
+            labels={"region": "eu-west-1", "env": "prod"},
+        )
+
+    def faq_update(self) -> KnowledgeDocument:
+        doc_id = "faq-card-travel"
+        version = self._versions.get(doc_id, 0) + 1
+        self._versions[doc_id] = version
+        return KnowledgeDocument(
+            event_id=self._id("evt"),
+            doc_id=doc_id,
+            version=version,
+            kb="faq",
+            title="Using your card abroad",
+            body=(
+                "Your card works in over 200 countries. You do not need to tell us before "
+                "you travel, but keep your mobile number up to date so we can confirm "
+                f"unusual payments by text. (Revision {version}.)"
+            ),
+            tags=["cards", "travel"],
+            updated_at=self.clock,
+        )
+
+    # -- mixed stream ----------------------------------------------------------------------------
+
+    def events(self) -> Iterator[Event]:
+        """Endless background traffic: mostly transactions, with the other streams mixed in."""
+        while True:
+            roll = self.rng.random()
+            if roll < 0.90:
+                yield self.transaction()
+            elif roll < 0.96:
+                yield self.sensor_reading()
+            elif roll < 0.99:
+                yield self.monitoring_signal()
+            elif roll < 0.998:
+                yield self.profile_patch()
+            else:
+                yield self.faq_update()
+
+
+def _rate(city: City) -> float:
+    """Rough local-currency multiplier so amounts look like the place."""
+    return {"JPY": 150.0, "AUD": 1.5, "NZD": 1.6, "CAD": 1.35, "USD": 1.1}.get(city.currency, 1.0)
+
+
+__all__ = ["JOHN", "Simulator"]

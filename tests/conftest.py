@@ -1,0 +1,148 @@
+"""Fixtures: a real Tansu broker and a real Redis on 127.0.0.1, isolated per test.
+
+One broker per session (it starts in milliseconds, but group state is cheap to keep);
+every test gets its own topic names and consumer groups, and its own Redis key prefix
+that is deleted when the test ends.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from ingestion.kafka import ensure_topics
+from vigil.embedded import ChildServer, free_port
+from vigil.settings import Settings, Stream
+from vigil.stack import redis_ping, tansu_server, valkey_server
+
+LOCAL_REDIS = "redis://127.0.0.1:6379/0"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def base_settings(**overrides: Any) -> Settings:
+    """Settings that ignore the developer's .env (the environment is cleaned per test)."""
+    values: dict[str, Any] = {
+        "kafka_session_timeout_ms": 6000,
+        "kafka_heartbeat_interval_ms": 500,
+        "runner_retry_backoff_s": 0.05,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+def clean_env() -> dict[str, str]:
+    """The environment for child processes, without any VIGIL_* from outside."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
+    env["PYTHONPATH"] = str(ROOT)
+    return env
+
+
+@pytest.fixture(autouse=True)
+def _no_outside_vigil_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's VIGIL_* variables must not leak into what a test sees."""
+    for name in list(os.environ):
+        if name.startswith("VIGIL_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def servers_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("servers")
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(servers_dir: Path) -> Iterator[str]:
+    settings = base_settings()
+    server = tansu_server(settings, servers_dir, free_port())
+    server.start(timeout=20)
+    try:
+        yield f"{server.host}:{server.port}"
+    finally:
+        server.stop(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def valkey_url(servers_dir: Path) -> Iterator[str]:
+    """The embedded Valkey 9, always (the server Vigil ships as its default)."""
+    server: ChildServer = valkey_server(base_settings(), servers_dir, free_port())
+    server.start(timeout=20)
+    try:
+        yield f"redis://{server.host}:{server.port}/0"
+    finally:
+        server.stop(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def redis_url(request: pytest.FixtureRequest) -> str:
+    """127.0.0.1:6379 when a Redis runs there, else the embedded Valkey."""
+    if redis_ping(LOCAL_REDIS, timeout=0.5):
+        return LOCAL_REDIS
+    url: str = request.getfixturevalue("valkey_url")
+    return url
+
+
+@pytest.fixture
+def uid() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def redis_client(redis_url: str, uid: str) -> Iterator[tuple[redis.Redis, str]]:
+    """A client and this test's key prefix; the test's keys are deleted afterwards."""
+    client = redis.Redis.from_url(redis_url)
+    prefix = f"test:{uid}:"
+    try:
+        yield client, prefix
+    finally:
+        keys = list(client.scan_iter(match=prefix + "*", count=1000))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
+@pytest.fixture
+def settings(kafka_bootstrap: str, redis_url: str, tmp_path: Path, uid: str) -> Settings:
+    """Settings on the test servers, with topic names and groups unique to this test."""
+    topics = {f"topic_{s.name.lower()}": f"{s.value}.{uid}" for s in Stream}
+    s = base_settings(
+        kafka_bootstrap=kafka_bootstrap,
+        redis_url=redis_url,
+        data_dir=tmp_path / "data",
+        kafka_group_prefix=f"test.{uid}",
+        **topics,
+    )
+    ensure_topics(s)
+    return s
+
+
+def run_vigil(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the CLI as a user would, in a child process."""
+    return subprocess.run(
+        [sys.executable, "-m", "vigil", *args],
+        capture_output=True,
+        text=True,
+        env=env or clean_env(),
+        timeout=timeout,
+        cwd=cwd or ROOT,
+        check=False,
+    )
+
+
+def wait_for(predicate: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")

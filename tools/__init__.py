@@ -1,0 +1,1 @@
+"""LangChain tools: pure logic in plain functions, thin @tool wrappers."""

@@ -1,0 +1,1 @@
+"""Vigil: a LangGraph agentic backend for event streams."""

@@ -1,0 +1,282 @@
+"""The ``vigil`` command line."""
+
+from __future__ import annotations
+
+import functools
+import json
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ingestion.errors import IngestionError
+from vigil.errors import VigilError
+from vigil.settings import Settings
+
+app = typer.Typer(
+    help="Vigil: LangGraph agents on Kafka event streams, with human approval of every block.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+bench_app = typer.Typer(help="Benchmarks, printed as ratios against a baseline run alongside.")
+app.add_typer(bench_app, name="bench")
+
+console = Console()
+err = Console(stderr=True)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def friendly(fn: Callable[P, R]) -> Callable[P, R]:
+    """Report Vigil's own errors as one clear message and exit code 2, not a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except (VigilError, IngestionError, ValueError) as exc:
+            err.print(f"[bold red]error:[/] {exc}")
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        raise VigilError(f"invalid configuration (check the VIGIL_* variables):\n{exc}") from exc
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """An event set by SIGINT or SIGTERM; previous handlers come back afterwards."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: Any) -> None:
+        stop.set()
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+# -- config --------------------------------------------------------------------------------
+
+
+@app.command()
+@friendly
+def config(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Print the effective settings (environment, .env, defaults), secrets masked."""
+    settings = load_settings()
+    values = settings.public_dump()
+    if as_json:
+        console.print_json(json.dumps(values, default=str))
+        return
+    table = Table("setting", "environment variable", "value", title="Vigil settings")
+    for name, value in values.items():
+        shown = "(unset: embedded)" if value is None else json.dumps(value, default=str)
+        table.add_row(name, f"VIGIL_{name.upper()}", shown.strip('"'))
+    console.print(table)
+
+
+# -- up --------------------------------------------------------------------------------------
+
+
+@app.command()
+@friendly
+def up(
+    topics: Annotated[bool, typer.Option(help="Create the topics on start.")] = True,
+) -> None:
+    """Start the stack and keep it up until Ctrl-C / SIGTERM.
+
+    With VIGIL_KAFKA_BOOTSTRAP / VIGIL_REDIS_URL set, checks those servers and starts
+    nothing; otherwise starts the embedded Tansu broker and Valkey on 127.0.0.1, as
+    children that die with this process. Other commands on the same data folder
+    (vigil simulate, ...) find the running stack by themselves.
+    """
+    from vigil.stack import Stack
+
+    settings = load_settings()
+    stack = Stack(settings, create_topics=topics)
+    with stop_on_signals() as stop:
+        eff = stack.start()
+        try:
+            state = stack.write_state()
+            _print_stack(stack, eff, state)
+            console.print("[dim]Ctrl-C or SIGTERM stops everything.[/]")
+            stop.wait()
+            console.print("stopping ...")
+        finally:
+            codes = stack.stop()
+    for name, code in codes.items():
+        console.print(f"  {name} stopped (exit code {code})")
+
+
+def _print_stack(stack: Any, eff: Settings, state: Path | None) -> None:
+    table = Table("service", "listens on", "process")
+    kafka_srv = stack.servers.get("kafka")
+    redis_srv = stack.servers.get("redis")
+    table.add_row(
+        "Kafka",
+        eff.kafka_bootstrap,
+        f"embedded Tansu, pid {kafka_srv.pid}" if kafka_srv else "external",
+    )
+    table.add_row(
+        "Redis", eff.redis_url, f"embedded Valkey, pid {redis_srv.pid}" if redis_srv else "external"
+    )
+    console.print(table)
+    console.print(
+        f"data folder: {eff.data_dir.resolve()}" + (f"  (state: {state})" if state else "")
+    )
+
+
+# -- simulate ----------------------------------------------------------------------------------
+
+
+@app.command()
+@friendly
+def simulate(
+    scenario: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Emit just this scenario (repeatable): london-paris, card-testing, amount-spike."
+        ),
+    ] = None,
+    inject: Annotated[
+        list[str] | None, typer.Option(help="Inject this scenario into the traffic (repeatable).")
+    ] = None,
+    count: Annotated[int, typer.Option(help="Background events to produce.")] = 1000,
+    rate: Annotated[
+        float, typer.Option(help="Events per second; 0 = as fast as possible.")
+    ] = 200.0,
+    seed: Annotated[int, typer.Option(help="Same seed + same --start = same events.")] = 7,
+    customers: Annotated[int, typer.Option(help="Simulated customers (John is the first).")] = 200,
+    start: Annotated[
+        datetime | None, typer.Option(help="Simulated clock start (ISO 8601); default now, UTC.")
+    ] = None,
+    profiles: Annotated[bool, typer.Option(help="Begin with every customer's profile.")] = True,
+    show: Annotated[
+        bool | None, typer.Option("--print/--quiet", help="Print every event (default: scenarios).")
+    ] = None,
+) -> None:
+    """Produce realistic, seeded traffic to the topics, with scenarios on demand.
+
+    Card-present and online purchases and ATM withdrawals by customers with home cities
+    and cards, profile changes, knowledge-base updates, sensor readings (pump-03 wears
+    out) and service metrics (card-auth has an incident). Runs against VIGIL_KAFKA_BOOTSTRAP
+    or the stack started by `vigil up`.
+    """
+    from datetime import UTC
+
+    from vigil.simulate import SimPlan
+    from vigil.stack import discover
+
+    settings = discover(load_settings())
+    if start is not None and start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    plan = SimPlan(
+        seed=seed,
+        customers=customers,
+        count=count,
+        rate=rate,
+        start=start,
+        scenarios=scenario or [],
+        inject=inject or [],
+        profiles=profiles,
+    )
+    plan.validate()
+    total = None if plan.scenarios else count + (customers if profiles else 0)
+    verbose = bool(plan.scenarios) if show is None else show
+    counts = run_simulation(settings, plan, total=total, verbose=verbose)
+    summary = ", ".join(f"{n} to {t}" for t, n in sorted(counts.items()))
+    console.print(f"[green]produced {sum(counts.values())} events[/]: {summary}")
+
+
+def run_simulation(settings: Settings, plan: Any, *, total: int | None, verbose: bool) -> Any:
+    from ingestion.kafka import require_bootstrap
+    from vigil.simulate import Produced, plan_events, produce
+
+    require_bootstrap(settings)
+    with (
+        stop_on_signals() as stop,
+        Progress(
+            TextColumn("[bold]simulate"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        ) as progress,
+    ):
+        task = progress.add_task("events", total=total, rate="")
+        started = datetime.now()
+
+        def on_produced(p: Produced) -> None:
+            progress.advance(task)
+            elapsed = (datetime.now() - started).total_seconds() or 1e-9
+            done = progress.tasks[0].completed
+            progress.update(task, rate=f"{done / elapsed:,.0f} ev/s")
+            if verbose:
+                progress.console.print(
+                    f"[cyan]{p.topic}[/][{p.partition}]@{p.offset} key={p.event.key} "
+                    f"{p.event.model_dump_json()}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+
+        return produce(
+            settings, plan_events(plan), rate=plan.rate, stop=stop, on_produced=on_produced
+        )
+
+
+# -- demo ----------------------------------------------------------------------------------------
+
+
+@app.command()
+@friendly
+def demo() -> None:
+    """The end-to-end demo on the embedded defaults: no server to install, no network, no keys.
+
+    Starts the stack (embedded unless configured), creates the topics, plays the founding
+    story (John's card at a London ATM, then a Paris cafe 40 s later) into `transactions`,
+    and reads the events back from Kafka to show they arrived intact and in order.
+    """
+    from vigil.demo import run_demo
+
+    run_demo(load_settings(), console)
+
+
+# -- bench ---------------------------------------------------------------------------------------
+
+
+@bench_app.command("kafka")
+@friendly
+def bench_kafka(
+    events: Annotated[int, typer.Option(help="Transactions to produce and consume.")] = 50_000,
+    rounds: Annotated[int, typer.Option(help="Alternating rounds of raw and runner.")] = 3,
+) -> None:
+    """Producer and consumer-runner throughput against raw kafka-python, same broker, same run."""
+    from vigil.bench.kafka import run_kafka_bench
+
+    run_kafka_bench(load_settings(), console, events=events, rounds=rounds)
+
+
+def main() -> None:  # pragma: no cover - console-script entry point
+    app()

