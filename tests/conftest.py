@@ -43,6 +43,7 @@ def clean_env() -> dict[str, str]:
     """The environment for child processes, without any VIGIL_* from outside."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
     env["PYTHONPATH"] = str(ROOT)
+    env["COLUMNS"] = "200"  # rich wraps at 80 columns when stdout is not a terminal
     return env
 
 

@@ -45,7 +45,7 @@ def friendly(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except (VigilError, IngestionError, ValueError) as exc:
-            err.print(f"[bold red]error:[/] {exc}")
+            err.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
             raise typer.Exit(2) from None
 
     return wrapper
@@ -209,10 +209,11 @@ def simulate(
 
 
 def run_simulation(settings: Settings, plan: Any, *, total: int | None, verbose: bool) -> Any:
-    from ingestion.kafka import require_bootstrap
+    from ingestion.kafka import ensure_topics, require_bootstrap, wait_for_kafka
     from vigil.simulate import Produced, plan_events, produce
 
-    require_bootstrap(settings)
+    wait_for_kafka(require_bootstrap(settings), settings.kafka_connect_timeout_s)
+    ensure_topics(settings)  # a no-op on a stack from `vigil up`; needed on a bare broker
     with (
         stop_on_signals() as stop,
         Progress(

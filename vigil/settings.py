@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         None, description="redis://[user:password@]host:port/db. Unset: embedded Valkey."
     )
+    weaviate_url: str | None = Field(
+        None, description="Weaviate for retrieval, http://host:8080. Unset: embedded LanceDB."
+    )
 
     # -- embedded stack -------------------------------------------------------------------
     embedded_host: str = Field("127.0.0.1", description="Interface the embedded servers bind.")

@@ -143,7 +143,7 @@ class Simulator:
             name, category, typical = self.rng.choice(ONLINE_MERCHANTS)
             amount = typical * self.rng.lognormvariate(0, 0.5)
             return self._tx(c, card, when, name, category, "card_not_present", amount, None)
-        city = self._maybe_travel(c, card, when)
+        city = self._maybe_travel(c, when)
         if roll < 0.36:
             amount = self.rng.choice((20, 40, 50, 60, 100, 200)) * _rate(city)
             return self._tx(c, card, when, f"ATM {city.name}", "atm", "atm", amount, city)
@@ -153,12 +153,14 @@ class Simulator:
         name = self.rng.choice(names)
         return self._tx(c, card, when, name, category, "card_present", amount, city)
 
-    def _maybe_travel(self, c: Customer, card: str, when: datetime) -> City:
+    def _maybe_travel(self, c: Customer, when: datetime) -> City:
         """Usually where the customer is; moves them only if a flight could have made it."""
         here = self._where[c.customer_id]
         if self.rng.random() < 0.02:
             dest = self.rng.choice(CITIES)
-            last = self._last_seen.get(card)
+            # the customer's most recent card-present use, whichever card it was
+            seen = [self._last_seen[k] for k in c.cards if k in self._last_seen]
+            last = max(seen, key=lambda s: s[0]) if seen else None
             if last is None:
                 self._where[c.customer_id] = dest
                 return dest

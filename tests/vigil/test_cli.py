@@ -1,0 +1,185 @@
+"""The CLI as a user runs it: child processes, real servers, clear errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ingestion.contracts import Transaction
+from tests.conftest import clean_env, run_vigil, wait_for
+from tests.ingestion.kafkautil import read_all
+from vigil.embedded import pid_alive
+from vigil.settings import Stream
+from vigil.stack import read_state
+
+
+def env_with(**values: str) -> dict[str, str]:
+    env = clean_env()
+    env.update({f"VIGIL_{k.upper()}": v for k, v in values.items()})
+    return env
+
+
+def test_help_explains_every_command() -> None:
+    out = run_vigil("--help").stdout
+    for command in ("config", "up", "simulate", "demo", "bench"):
+        assert command in out
+    sim = run_vigil("simulate", "--help").stdout
+    for option in ("--scenario", "--inject", "--count", "--rate", "--seed", "--start"):
+        assert option in sim
+
+
+def test_config_prints_effective_settings_with_secrets_masked(tmp_path: Path) -> None:
+    env = env_with(
+        redis_url="redis://default:s3cretpw@cache:6379/0",
+        lake_hash_key="k3y-very-secret",
+        topic_alerts="alerts.eu",
+    )
+    res = run_vigil("config", "--json", env=env, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "s3cretpw" not in res.stdout
+    assert "k3y-very-secret" not in res.stdout
+    values = json.loads(res.stdout)
+    assert values["topic_alerts"] == "alerts.eu"
+    assert values["redis_url"] == "redis://default:***@cache:6379/0"
+    assert values["kafka_bootstrap"] is None
+    table = run_vigil("config", env=env, cwd=tmp_path)
+    assert "VIGIL_KAFKA_BOOTSTRAP" in table.stdout
+    assert "s3cretpw" not in table.stdout
+
+
+def test_bad_configuration_is_a_message_not_a_traceback(tmp_path: Path) -> None:
+    res = run_vigil("config", env=env_with(embedded_kafka_port="lots"), cwd=tmp_path)
+    assert res.returncode == 2
+    assert "invalid configuration" in res.stderr
+    assert "embedded_kafka_port" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_up_on_an_occupied_port_says_so(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        env = env_with(data_dir=str(tmp_path), embedded_redis_port=str(port))
+        res = run_vigil("up", env=env, cwd=tmp_path)
+    assert res.returncode == 2
+    assert f"port {port} on 127.0.0.1 is already in use" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT])
+def test_up_serves_until_signalled_then_stops_its_children(tmp_path: Path, how: int) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vigil", "up"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env_with(data_dir=str(tmp_path)),
+        cwd=tmp_path,
+    )
+    try:
+        wait_for(lambda: read_state(tmp_path) is not None, 30, "vigil up to be ready")
+        state = read_state(tmp_path)
+        assert state is not None
+        children = list(state.children.values())
+        assert len(children) == 2
+        assert all(pid_alive(p) for p in children)
+        # another command finds the running stack by itself
+        sim = run_vigil(
+            "simulate", "--scenario", "london-paris", env=env_with(data_dir=str(tmp_path))
+        )
+        assert sim.returncode == 0, sim.stderr
+        assert "produced 2 events" in sim.stdout
+        proc.send_signal(how)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "Kafka" in out
+    assert "Redis" in out
+    assert "stopped (exit code 0)" in out
+    assert not any(pid_alive(p) for p in children)
+    assert read_state(tmp_path) is None
+
+
+def test_simulate_london_paris_prints_and_produces_the_story(
+    kafka_bootstrap: str, uid: str
+) -> None:
+    topic = f"transactions.cli.{uid}"
+    res = run_vigil(
+        "simulate",
+        "--scenario",
+        "london-paris",
+        env=env_with(kafka_bootstrap=kafka_bootstrap, topic_transactions=topic),
+    )
+    assert res.returncode == 0, res.stderr
+    printed = [line for line in res.stdout.splitlines() if line.startswith(topic)]
+    assert len(printed) == 2
+    assert "King's Cross" in printed[0]
+    assert "Paris" in printed[1]
+    records = read_all(kafka_bootstrap, topic, 2)
+    story = [Transaction.model_validate_json(r.value) for r in records]
+    assert [t.city for t in sorted(story, key=lambda t: t.timestamp)] == ["London", "Paris"]
+
+
+def test_simulate_bulk_traffic_reports_what_it_produced(kafka_bootstrap: str, uid: str) -> None:
+    env = env_with(
+        kafka_bootstrap=kafka_bootstrap,
+        **{f"topic_{s.name.lower()}": f"{s.value}.{uid}" for s in Stream},
+    )
+    res = run_vigil(
+        "simulate", "--count", "300", "--rate", "0", "--customers", "20", "--quiet", env=env
+    )
+    assert res.returncode == 0, res.stderr
+    assert "produced 320 events" in res.stdout
+    summary = res.stdout.split("produced 320 events:")[1]
+    counts = {t: int(n) for n, t in (part.strip().split(" to ") for part in summary.split(","))}
+    assert set(counts) <= {f"{s.value}.{uid}" for s in Stream}
+    assert counts[f"transactions.{uid}"] > 250
+    assert counts[f"customers.changes.{uid}"] >= 20  # every profile, then the odd change
+    assert sum(counts.values()) == 320
+
+
+def test_simulate_without_kafka_explains_what_to_do(tmp_path: Path) -> None:
+    res = run_vigil("simulate", "--scenario", "london-paris", env=env_with(data_dir=str(tmp_path)))
+    assert res.returncode == 2
+    assert "no Kafka configured" in res.stderr
+    assert "vigil up" in res.stderr
+
+
+def test_simulate_unknown_scenario_lists_the_choices(kafka_bootstrap: str) -> None:
+    res = run_vigil(
+        "simulate", "--scenario", "moon-landing", env=env_with(kafka_bootstrap=kafka_bootstrap)
+    )
+    assert res.returncode == 2
+    assert "london-paris" in res.stderr
+
+
+@pytest.mark.slow
+def test_demo_runs_the_story_on_the_embedded_stack(tmp_path: Path) -> None:
+    res = run_vigil("demo", env=env_with(data_dir=str(tmp_path)), cwd=tmp_path, timeout=180)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "King's Cross" in res.stdout
+    assert "Paris" in res.stdout
+    assert "demo finished" in res.stdout
+    assert "Traceback" not in res.stderr
+    assert os.listdir(tmp_path / "logs")
+
+
+@pytest.mark.slow
+def test_bench_kafka_prints_ratios_against_raw_kafka_python(tmp_path: Path) -> None:
+    env = env_with(data_dir=str(tmp_path), kafka_session_timeout_ms="6000")
+    res = run_vigil("bench", "kafka", "--events", "400", "--rounds", "1", env=env, cwd=tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "baseline (raw kafka-python)" in res.stdout
+    assert "runner keeps" in res.stdout
+    assert "of raw consume throughput" in res.stdout
