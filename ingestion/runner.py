@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic
@@ -133,6 +134,23 @@ class ConsumerRunner(Generic[E]):
     @property
     def stopping(self) -> bool:
         return self._stop.is_set()
+
+    @contextlib.contextmanager
+    def stop_on_signals(
+        self, signals: Sequence[int] = (signal.SIGINT, signal.SIGTERM)
+    ) -> Iterator[None]:
+        """While inside, these signals stop the runner gracefully (main thread only)."""
+
+        def handler(signum: int, frame: Any) -> None:
+            log.info("signal %d: finishing the batch in hand, then stopping", signum)
+            self.stop()
+
+        previous = {sig: signal.signal(sig, handler) for sig in signals}
+        try:
+            yield
+        finally:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
 
     def assignment(self) -> set[int]:
         return {tp.partition for tp in self._consumer.assignment()}

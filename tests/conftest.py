@@ -72,7 +72,7 @@ def kafka_bootstrap(servers_dir: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def valkey_url(servers_dir: Path) -> Iterator[str]:
+def embedded_valkey_url(servers_dir: Path) -> Iterator[str]:
     """The embedded Valkey 9, always (the server Vigil ships as its default)."""
     server: ChildServer = valkey_server(base_settings(), servers_dir, free_port())
     server.start(timeout=20)
@@ -87,7 +87,7 @@ def redis_url(request: pytest.FixtureRequest) -> str:
     """127.0.0.1:6379 when a Redis runs there, else the embedded Valkey."""
     if redis_ping(LOCAL_REDIS, timeout=0.5):
         return LOCAL_REDIS
-    url: str = request.getfixturevalue("valkey_url")
+    url: str = request.getfixturevalue("embedded_valkey_url")
     return url
 
 

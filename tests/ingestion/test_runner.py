@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import signal
 import subprocess
 import sys
 import threading
@@ -303,3 +305,39 @@ def test_two_runners_in_one_group_split_the_partitions(settings: Settings) -> No
     assert set(ids_a) | set(ids_b) == {e.transaction_id for e in events}
     assert {r.partition for r in got["a"]} <= parts_a
     assert {r.partition for r in got["b"]} <= parts_b
+
+
+@pytest.mark.slow
+def test_sigterm_finishes_the_batch_in_hand_commits_and_exits(
+    settings: Settings, redis_client: tuple[Any, str], redis_url: str
+) -> None:
+    client, prefix = redis_client
+    bootstrap = settings.kafka_bootstrap or ""
+    group = settings.group_id("graceful")
+    events = transactions(40, seed=31)
+    with EventProducer(settings) as p:
+        p.publish(events)
+    argv = [
+        sys.executable, "-m", "tests.ingestion.worker_proc", "--bootstrap", bootstrap,
+        "--topic", settings.topic(Stream.TRANSACTIONS), "--group", group, "--redis", redis_url,
+        "--key", prefix + "g", "--batch-size", "4", "--slow", "0.3",
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env(), cwd=ROOT
+    )
+    try:
+        wait_for(lambda: client.llen(prefix + "g") >= 4, 30, "the first batch")
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    processed = json.loads(out.splitlines()[-1])["processed"]
+    handled = [x.decode() for x in client.lrange(prefix + "g", 0, -1)]
+    assert 4 <= processed < 40, "stopped at once, not after draining the topic"
+    assert len(handled) == processed, "a batch was cut in half"
+    assert sum(committed(bootstrap, group).values()) == processed, (
+        "the last batch was not committed"
+    )

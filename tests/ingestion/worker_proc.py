@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import signal
+import time
 from collections.abc import Sequence
 
 import redis
@@ -26,7 +27,9 @@ def main() -> None:
     ap.add_argument("--group", required=True)
     ap.add_argument("--redis", required=True)
     ap.add_argument("--key", required=True)
-    ap.add_argument("--count", type=int, required=True)
+    ap.add_argument("--count", type=int, default=None)
+    ap.add_argument("--slow", type=float, default=0.0, help="seconds per batch")
+    ap.add_argument("--batch-size", type=int, default=500)
     ap.add_argument("--kill-after-handling", action="store_true")
     args = ap.parse_args()
 
@@ -39,15 +42,23 @@ def main() -> None:
     )
 
     def handler(batch: Sequence[Received[Transaction]]) -> None:
+        time.sleep(args.slow)
         r.rpush(args.key, *[rec.event.transaction_id for rec in batch])
         if args.kill_after_handling:
             os.kill(os.getpid(), signal.SIGKILL)
 
     runner = ConsumerRunner(
-        settings, topic=args.topic, model=Transaction, handler=handler, group=args.group
+        settings,
+        topic=args.topic,
+        model=Transaction,
+        handler=handler,
+        group=args.group,
+        batch_size=args.batch_size,
     )
+    print("ready", flush=True)
     try:
-        m = runner.run(count=args.count, timeout=90)
+        with runner.stop_on_signals():
+            m = runner.run(count=args.count, timeout=90)
     finally:
         runner.close()
     print(json.dumps({"processed": m.processed, "commits": m.commits}), flush=True)

@@ -48,10 +48,16 @@ def test_embedded_servers_die_when_their_parent_is_sigkilled(tmp_path: Path) -> 
 
 
 def test_stack_starts_both_servers_and_stops_them_cleanly(tmp_path: Path) -> None:
-    stack = Stack(base_settings(data_dir=tmp_path))
+    stack = Stack(base_settings(data_dir=tmp_path, kafka_topic_partitions={"transactions": 5}))
     eff = stack.start()
     try:
         pids = [srv.pid for srv in stack.servers.values()]
+        admin = KafkaAdminClient(bootstrap_servers=eff.kafka_bootstrap)
+        described = {t["name"]: len(t["partitions"]) for t in admin.describe_topics()}
+        admin.close()
+        assert described["transactions"] == 5
+        assert described["alerts"] == 3
+        assert described["transactions.dlq"] == 3
         assert eff.kafka_bootstrap
         assert eff.kafka_bootstrap.startswith("127.0.0.1:")
         assert eff.redis_url
