@@ -1,0 +1,5 @@
+"""Durable graph state on plain Redis, shared by every Vigil process."""
+
+from graphs.checkpointer.redis_saver import RedisSaver
+
+__all__ = ["RedisSaver"]
