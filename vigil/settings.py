@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -125,6 +125,18 @@ class Settings(BaseSettings):
     runner_poll_timeout_ms: int = Field(200, ge=1)
     runner_retry_backoff_s: float = Field(0.5, gt=0, description="First retry delay.")
     runner_retry_backoff_max_s: float = Field(30.0, gt=0)
+
+    # -- graph state -------------------------------------------------------------------------
+    checkpointer: Literal["redis", "memory"] = Field(
+        "redis", description="Where graph state lives; memory is for throwaway runs only."
+    )
+    checkpoint_prefix: str = Field("vigil:cp", description="Redis key prefix of graph state.")
+    checkpoint_ttl_s: float | None = Field(
+        None,
+        gt=0,
+        description="Idle threads expire after this; every read or write of a thread renews "
+        "what its latest checkpoint needs. Unset: keep forever.",
+    )
 
     # -- secrets (masked by `vigil config`) ------------------------------------------------------
     lake_hash_key: SecretStr = Field(

@@ -189,6 +189,9 @@ class Plans:
             else:
                 [members] = yield Batch([("SMEMBERS", lay.namespaces(tid))])
                 namespaces = sorted(_s(m) for m in members)
+                if not namespaces and not conf.get("thread_id"):
+                    # the thread expired (TTL) or was deleted: forget it in the index too
+                    yield Batch([("SREM", lay.threads, tid)])
             for ns in namespaces:
                 if want_id:
                     ids = [want_id]
