@@ -279,5 +279,18 @@ def bench_kafka(
     run_kafka_bench(load_settings(), console, events=events, rounds=rounds)
 
 
+@bench_app.command("checkpointer")
+@friendly
+def bench_checkpointer(
+    threads: Annotated[int, typer.Option(help="Chat threads per saver and round.")] = 10,
+    turns: Annotated[int, typer.Option(help="Turns per thread.")] = 20,
+    rounds: Annotated[int, typer.Option(help="Alternating rounds over the savers.")] = 3,
+) -> None:
+    """Time per chat turn and Redis memory per thread: RedisSaver vs SQLite and in-memory."""
+    from vigil.bench.checkpointer import run_checkpointer_bench
+
+    run_checkpointer_bench(load_settings(), console, threads=threads, turns=turns, rounds=rounds)
+
+
 def main() -> None:  # pragma: no cover - console-script entry point
     app()

@@ -160,9 +160,12 @@ def discover(settings: Settings) -> Settings:
 class Stack:
     """Context manager: configured servers are checked, missing ones are started."""
 
-    def __init__(self, settings: Settings, *, create_topics: bool = True) -> None:
+    def __init__(
+        self, settings: Settings, *, create_topics: bool = True, kafka: bool = True
+    ) -> None:
         self.settings = settings
-        self.create_topics = create_topics
+        self.kafka = kafka
+        self.create_topics = create_topics and kafka
         self.servers: dict[str, ChildServer] = {}
         self._lock: IO[str] | None = None
         self._state_path: Path | None = None
@@ -175,10 +178,10 @@ class Stack:
         data = s.data_dir.resolve()
         data.mkdir(parents=True, exist_ok=True)
         try:
-            kafka = s.kafka_bootstrap or self._start_tansu(data)
+            kafka = s.kafka_bootstrap or (self._start_tansu(data) if self.kafka else None)
             redis_url = s.redis_url or self._start_valkey(data)
-            if s.kafka_bootstrap:
-                wait_for_kafka(kafka, s.kafka_connect_timeout_s)
+            if s.kafka_bootstrap and self.kafka:
+                wait_for_kafka(s.kafka_bootstrap, s.kafka_connect_timeout_s)
             if s.redis_url and not redis_ping(redis_url):
                 raise StackError(
                     f"cannot reach Redis at {mask_url(redis_url)}. Is it running? Check "

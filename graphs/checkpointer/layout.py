@@ -12,8 +12,7 @@ key                   type    holds
                               ``r`` run id, ``b`` msgpack list of the blob refs it reads
 ``T:w S ns S id``     HASH    pending writes: ``task_id S idx`` -> msgpack record
 ``T:b S ns S ch S v`` STRING  one channel value at one version, shared by every checkpoint
-                              that has that version: stored once
-``T:bs S ns``         SET     every blob ref of the namespace (for deletion and GC)
+                              that has that version: stored once (no key for an empty value)
 ``<prefix>:threads``  SET     thread ids (for listing without a thread)
 ``<prefix>:run:<id>`` SET     ``thread S ns S id`` of every checkpoint a run wrote
 ====================  ======  ==============================================================
@@ -84,9 +83,6 @@ class Layout:
 
     def blob(self, tid: str, ns: str, ref: str) -> str:
         return f"{self.thread(tid)}:b{SEP}{ns}{SEP}{ref}"
-
-    def blobset(self, tid: str, ns: str) -> str:
-        return f"{self.thread(tid)}:bs{SEP}{ns}"
 
     @staticmethod
     def run_member(tid: str, ns: str, cid: str) -> str:

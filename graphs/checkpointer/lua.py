@@ -47,10 +47,53 @@ if ttl > 0 then
   redis.call("PEXPIRE", wk, ttl)
   redis.call("PEXPIRE", ids, ttl)
   redis.call("PEXPIRE", T .. ":ns", ttl)
-  redis.call("PEXPIRE", T .. ":bs" .. S .. ns, ttl)
   for _, k in ipairs(bkeys) do redis.call("PEXPIRE", k, ttl) end
 end
 return {cid, cp[1], cp[2], cp[3] or "", writes, refs, blobs}
 """
 
 GET_TUPLE_SHA = hashlib.sha1(GET_TUPLE.encode(), usedforsecurity=False).hexdigest()
+
+#: ARGV: T, ns, id, parent id, run id, ttl ms, checkpoint, metadata, blob refs (msgpack),
+#: threads key, thread id, run key, run member, then (blob ref, value) pairs to store.
+PUT = r"""
+local T, ns, cid, parent, run = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local ttl = tonumber(ARGV[6])
+local S = "\31"
+local bprefix = T .. ":b" .. S .. ns .. S
+for i = 14, #ARGV, 2 do redis.call("SET", bprefix .. ARGV[i], ARGV[i + 1]) end
+local cpk = T .. ":cp" .. S .. ns .. S .. cid
+local ids = T .. ":ids" .. S .. ns
+redis.call("HSET", cpk, "c", ARGV[7], "m", ARGV[8], "p", parent, "r", run, "b", ARGV[9])
+redis.call("ZADD", ids, 0, cid)
+redis.call("SADD", T .. ":ns", ns)
+redis.call("SADD", ARGV[10], ARGV[11])
+if run ~= "" then redis.call("SADD", ARGV[12], ARGV[13]) end
+if ttl > 0 then
+  redis.call("PEXPIRE", cpk, ttl)
+  redis.call("PEXPIRE", ids, ttl)
+  redis.call("PEXPIRE", T .. ":ns", ttl)
+  if run ~= "" then redis.call("PEXPIRE", ARGV[12], ttl) end
+  -- everything the new latest checkpoint reads, values written long ago included
+  for _, ref in ipairs(cmsgpack.unpack(ARGV[9])) do redis.call("PEXPIRE", bprefix .. ref, ttl) end
+end
+return 1
+"""
+
+#: ARGV: writes key, ttl ms, then (overwrite flag "1"/"0", field, record) triples.
+PUT_WRITES = r"""
+local wk, ttl = ARGV[1], tonumber(ARGV[2])
+for i = 3, #ARGV, 3 do
+  if ARGV[i] == "1" then
+    redis.call("HSET", wk, ARGV[i + 1], ARGV[i + 2])
+  else
+    redis.call("HSETNX", wk, ARGV[i + 1], ARGV[i + 2])
+  end
+end
+if ttl > 0 then redis.call("PEXPIRE", wk, ttl) end
+return 1
+"""
+
+SCRIPTS = (GET_TUPLE, PUT, PUT_WRITES)
+PUT_SHA = hashlib.sha1(PUT.encode(), usedforsecurity=False).hexdigest()
+PUT_WRITES_SHA = hashlib.sha1(PUT_WRITES.encode(), usedforsecurity=False).hexdigest()

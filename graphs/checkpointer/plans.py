@@ -36,7 +36,7 @@ from graphs.checkpointer.layout import (
     ref_channel,
     unpack,
 )
-from graphs.checkpointer.lua import GET_TUPLE_SHA
+from graphs.checkpointer.lua import GET_TUPLE_SHA, PUT_SHA, PUT_WRITES_SHA
 
 Cmd = tuple[Any, ...]
 PAGE = 100
@@ -92,39 +92,22 @@ class Plans:
         values: dict[str, Any] = body.pop("channel_values", {})  # type: ignore[assignment]
         meta = get_checkpoint_metadata(config, metadata)
         refs = [blob_ref(ch, v) for ch, v in checkpoint["channel_versions"].items()]
-        cmds: list[Cmd] = []
-        new_refs = []
+        blobs: list[Any] = []
         for ch, ver in new_versions.items():
-            ref = blob_ref(ch, ver)
-            new_refs.append(ref)
-            typed = self.serde.dumps_typed(values[ch]) if ch in values else ("empty", b"")
-            cmds.append(("SET", lay.blob(tid, ns, ref), enc_typed(typed)))
-        if new_refs:
-            cmds.append(("SADD", lay.blobset(tid, ns), *new_refs))
+            # a channel with a new version but no value (emptied) simply has no blob
+            if ch in values:
+                blobs += [blob_ref(ch, ver), enc_typed(self.serde.dumps_typed(values[ch]))]
         run_id = str(meta.get("run_id") or "")
-        cpk = lay.checkpoint(tid, ns, cid)
-        fields = {
-            "c": enc_typed(self.serde.dumps_typed(body)),
-            "m": enc_typed(self.serde.dumps_typed(meta)),
-            "p": parent,
-            "r": run_id,
-            "b": pack(refs),
-        }
-        cmds += [
-            ("HSET", cpk, *_flat(fields)),
-            ("ZADD", lay.ids(tid, ns), 0, cid),
-            ("SADD", lay.namespaces(tid), ns),
-            ("SADD", lay.threads, tid),
-        ]
-        if run_id:
-            cmds.append(("SADD", lay.run(run_id), lay.run_member(tid, ns, cid)))
-        # refresh everything the new latest checkpoint reads, old blobs included
-        cmds += self._ttl(
-            [cpk, lay.ids(tid, ns), lay.namespaces(tid), lay.blobset(tid, ns)]
-            + [lay.blob(tid, ns, r) for r in refs]
-            + ([lay.run(run_id)] if run_id else [])
-        )
-        yield Batch(cmds, atomic=True)
+        argv = (
+            lay.thread(tid), ns, cid, parent, run_id, self.ttl_ms,
+            enc_typed(self.serde.dumps_typed(body)),
+            enc_typed(self.serde.dumps_typed(meta)),
+            pack(refs),
+            lay.threads, tid,
+            lay.run(run_id) if run_id else "", lay.run_member(tid, ns, cid),
+        )  # fmt: skip
+        # one script: atomic, and one command to send and parse
+        yield Batch([("EVALSHA", PUT_SHA, 0, *argv, *blobs)])
         return {"configurable": {"thread_id": tid, "checkpoint_ns": ns, "checkpoint_id": cid}}
 
     def put_writes(
@@ -137,18 +120,16 @@ class Plans:
         conf = config["configurable"]
         tid, ns, cid = conf["thread_id"], conf.get("checkpoint_ns", ""), conf["checkpoint_id"]
         wk = self.layout.writes(tid, ns, cid)
-        cmds: list[Cmd] = []
+        argv: list[Any] = [wk, self.ttl_ms]
         for idx, (channel, value) in enumerate(writes):
             slot = WRITES_IDX_MAP.get(channel, idx)
             typed = enc_typed(self.serde.dumps_typed(value))
             record = pack([task_id, channel, typed, task_path, slot])
             # a task's regular writes are stored once (a retry must not change them);
             # the special channels (error, interrupt, resume) take the latest value
-            verb = "HSET" if slot < 0 else "HSETNX"
-            cmds.append((verb, wk, f"{task_id}{SEP}{slot}", record))
-        cmds += self._ttl([wk])
-        if cmds:
-            yield Batch(cmds, atomic=True)
+            argv += ["1" if slot < 0 else "0", f"{task_id}{SEP}{slot}", record]
+        if writes:
+            yield Batch([("EVALSHA", PUT_WRITES_SHA, 0, *argv)])
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -290,59 +271,48 @@ class Plans:
         replies = yield Batch([("ZRANGE", self.layout.ids(tid, ns), 0, -1) for ns in namespaces])
         return {ns: [_s(i) for i in ids] for ns, ids in zip(namespaces, replies, strict=True)}
 
-    def delete_thread(self, thread_id: str) -> Plan:
-        lay = self.layout
-        inv = yield from self._thread_inventory(thread_id)
-        pairs = [(ns, cid) for ns, ids in inv.items() for cid in ids]
-        runs = yield Batch([("HGET", lay.checkpoint(thread_id, ns, c), "r") for ns, c in pairs])
-        refs = yield Batch([("SMEMBERS", lay.blobset(thread_id, ns)) for ns in inv])
-        keys = [lay.namespaces(thread_id)]
-        for ns, blob_refs in zip(inv, refs, strict=True):
-            keys += [lay.ids(thread_id, ns), lay.blobset(thread_id, ns)]
-            keys += [lay.blob(thread_id, ns, _s(r)) for r in blob_refs]
-        for ns, cid in pairs:
-            keys += [lay.checkpoint(thread_id, ns, cid), lay.writes(thread_id, ns, cid)]
-        cmds: list[Cmd] = [("DEL", *keys), ("SREM", lay.threads, thread_id)]
-        for (ns, cid), run in zip(pairs, runs, strict=True):
-            if run:
-                cmds.append(("SREM", lay.run(_s(run)), lay.run_member(thread_id, ns, cid)))
-        yield Batch(cmds, atomic=True)
-
-    def _drop_checkpoints(
-        self, tid: str, ns: str, cids: Sequence[str], runs: Sequence[Any]
-    ) -> list[Cmd]:
-        lay = self.layout
+    def _refs_of(
+        self, tid: str, ns: str, cids: Sequence[str]
+    ) -> Generator[Batch, list[Any], list[tuple[str, set[str]]]]:
+        """(run id, blob refs) of each checkpoint, in order."""
         if not cids:
             return []
-        cmds: list[Cmd] = [
-            (
-                "DEL",
-                *[k for c in cids for k in (lay.checkpoint(tid, ns, c), lay.writes(tid, ns, c))],
-            ),
-            ("ZREM", lay.ids(tid, ns), *cids),
-        ]
-        for cid, run in zip(cids, runs, strict=True):
-            if run:
-                cmds.append(("SREM", lay.run(_s(run)), lay.run_member(tid, ns, cid)))
-        return cmds
+        rows = yield Batch([("HMGET", self.layout.checkpoint(tid, ns, c), "r", "b") for c in cids])
+        return [(_s(r or b""), {_s(x) for x in unpack(b)} if b else set()) for r, b in rows]
 
-    def _gc_blobs(self, tid: str, ns: str) -> Generator[Batch, list[Any], list[Cmd]]:
-        """Commands deleting the namespace's blobs that no remaining checkpoint reads."""
+    def _drop(self, tid: str, ns: str, drop: Sequence[str]) -> Plan:
+        """Delete some checkpoints of a namespace, and the values no remaining one reads."""
         lay = self.layout
+        drop_set = set(drop)
         [ids] = yield Batch([("ZRANGE", lay.ids(tid, ns), 0, -1)])
-        ids = [_s(i) for i in ids]
-        refs_raw = yield Batch(
-            [("HGET", lay.checkpoint(tid, ns, i), "b") for i in ids]
-            + [("SMEMBERS", lay.blobset(tid, ns))]
+        keep = [i for i in (_s(x) for x in ids) if i not in drop_set]
+        dropped = yield from self._refs_of(tid, ns, list(drop))
+        kept = yield from self._refs_of(tid, ns, keep)
+        live = set().union(*(refs for _, refs in kept))
+        dead = set().union(*(refs for _, refs in dropped)) - live
+        keys = [k for c in drop for k in (lay.checkpoint(tid, ns, c), lay.writes(tid, ns, c))]
+        keys += [lay.blob(tid, ns, r) for r in sorted(dead)]
+        cmds: list[Cmd] = [("DEL", *keys), ("ZREM", lay.ids(tid, ns), *drop)]
+        for cid, (run, _refs) in zip(drop, dropped, strict=True):
+            if run:
+                cmds.append(("SREM", lay.run(run), lay.run_member(tid, ns, cid)))
+        if not keep:
+            cmds.append(("SREM", lay.namespaces(tid), ns))
+        yield Batch(cmds, atomic=True)
+
+    def delete_thread(self, thread_id: str) -> Plan:
+        inv = yield from self._thread_inventory(thread_id)
+        for ns, ids in inv.items():
+            if ids:
+                yield from self._drop(thread_id, ns, ids)
+        lay = self.layout
+        yield Batch(
+            [
+                ("DEL", lay.namespaces(thread_id), *[lay.ids(thread_id, ns) for ns in inv]),
+                ("SREM", lay.threads, thread_id),
+            ],
+            atomic=True,
         )
-        live = {_s(r) for b in refs_raw[:-1] if b for r in unpack(b)}
-        dead = [_s(r) for r in refs_raw[-1] if _s(r) not in live]
-        if not dead:
-            return []
-        return [
-            ("DEL", *[lay.blob(tid, ns, r) for r in dead]),
-            ("SREM", lay.blobset(tid, ns), *dead),
-        ]
 
     def delete_for_runs(self, run_ids: Sequence[str]) -> Plan:
         lay = self.layout
@@ -354,15 +324,9 @@ class Plans:
             for m in members:
                 tid, ns, cid = lay.split_run_member(_s(m))
                 by_ns[(tid, ns)].append(cid)
-        cmds: list[Cmd] = []
         for (tid, ns), cids in by_ns.items():
-            cmds += self._drop_checkpoints(tid, ns, cids, [None] * len(cids))
-        cmds.append(("DEL", *[lay.run(r) for r in run_ids]))
-        yield Batch(cmds, atomic=True)
-        for tid, ns in by_ns:
-            gc = yield from self._gc_blobs(tid, ns)
-            if gc:
-                yield Batch(gc, atomic=True)
+            yield from self._drop(tid, ns, cids)
+        yield Batch([("DEL", *[lay.run(r) for r in run_ids])])
         return None
 
     def prune(self, thread_ids: Sequence[str], strategy: str) -> Plan:
@@ -374,14 +338,9 @@ class Plans:
                 continue
             inv = yield from self._thread_inventory(tid)
             for ns, ids in inv.items():
-                old: list[str] = sorted(ids)[:-1]
-                if not old:
-                    continue
-                runs = yield Batch([("HGET", self.layout.checkpoint(tid, ns, c), "r") for c in old])
-                yield Batch(self._drop_checkpoints(tid, ns, old, runs), atomic=True)
-                gc = yield from self._gc_blobs(tid, ns)
-                if gc:
-                    yield Batch(gc, atomic=True)
+                old = sorted(ids)[:-1]
+                if old:
+                    yield from self._drop(tid, ns, old)
         return None
 
     def copy_thread(self, source: str, target: str) -> Plan:
@@ -394,35 +353,29 @@ class Plans:
             replies = yield Batch(
                 [("HGETALL", lay.checkpoint(source, ns, c)) for c in ids]
                 + [("HGETALL", lay.writes(source, ns, c)) for c in ids]
-                + [("SMEMBERS", lay.blobset(source, ns))]
             )
-            refs = [_s(r) for r in replies[-1]]
-            values = (
-                (yield Batch([("MGET", *[lay.blob(source, ns, r) for r in refs])]))[0]
-                if refs
-                else []
-            )
+            cps, writes = replies[: len(ids)], replies[len(ids) :]
+            refs = sorted({_s(r) for cp in cps if cp for r in unpack(cp[b"b"])})
+            values = []
+            if refs:
+                [values] = yield Batch([("MGET", *[lay.blob(source, ns, r) for r in refs])])
             for ref, value in zip(refs, values, strict=True):
                 if value is not None:
                     cmds.append(("SET", lay.blob(target, ns, ref), value))
-            if refs:
-                cmds.append(("SADD", lay.blobset(target, ns), *refs))
-            for cid, cp, w in zip(ids, replies[: len(ids)], replies[len(ids) : -1], strict=True):
+            for cid, cp, w in zip(ids, cps, writes, strict=True):
                 if not cp:
                     continue
                 cmds.append(("HSET", lay.checkpoint(target, ns, cid), *_flat(cp)))
                 if w:
                     cmds.append(("HSET", lay.writes(target, ns, cid), *_flat(w)))
                 cmds.append(("ZADD", lay.ids(target, ns), 0, cid))
-                run = cp.get(b"r") or cp.get("r")
+                run = _s(cp.get(b"r") or b"")
                 if run:
-                    cmds.append(("SADD", lay.run(_s(run)), lay.run_member(target, ns, cid)))
+                    cmds.append(("SADD", lay.run(run), lay.run_member(target, ns, cid)))
             cmds.append(("SADD", lay.namespaces(target), ns))
         cmds.append(("SADD", lay.threads, target))
-        written = [
-            c[1] for c in cmds if c[0] in ("SET", "HSET", "ZADD", "SADD") and c[1] != lay.threads
-        ]
-        cmds += self._ttl(list(dict.fromkeys(written)))
+        written = [c[1] for c in cmds if c[0] in ("SET", "HSET", "ZADD", "SADD")]
+        cmds += self._ttl([k for k in dict.fromkeys(written) if k != lay.threads])
         yield Batch(cmds, atomic=True)
         return None
 

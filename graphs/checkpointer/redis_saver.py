@@ -27,7 +27,7 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 from redis.exceptions import NoScriptError
 
 from graphs.checkpointer.layout import Layout
-from graphs.checkpointer.lua import GET_TUPLE
+from graphs.checkpointer.lua import SCRIPTS
 from graphs.checkpointer.plans import Batch, Out, Plan, Plans
 
 
@@ -73,6 +73,8 @@ class RedisSaver(BaseCheckpointSaver[str]):
         client = self._sync()
         for attempt in (1, 2):
             try:
+                if len(batch.cmds) == 1:  # one command is atomic anyway: skip the pipeline
+                    return [client.execute_command(*batch.cmds[0])]  # type: ignore[no-untyped-call]
                 pipe = client.pipeline(transaction=batch.atomic)
                 for cmd in batch.cmds:
                     pipe.execute_command(*cmd)  # type: ignore[no-untyped-call]
@@ -80,13 +82,16 @@ class RedisSaver(BaseCheckpointSaver[str]):
             except NoScriptError:
                 if attempt == 2:
                     raise
-                client.script_load(GET_TUPLE)
+                for script in SCRIPTS:
+                    client.script_load(script)
         raise AssertionError("unreachable")
 
     async def _aexec(self, batch: Batch) -> list[Any]:
         client = self._async()
         for attempt in (1, 2):
             try:
+                if len(batch.cmds) == 1:
+                    return [await client.execute_command(*batch.cmds[0])]  # type: ignore[no-untyped-call]
                 pipe = client.pipeline(transaction=batch.atomic)
                 for cmd in batch.cmds:
                     pipe.execute_command(*cmd)
@@ -94,7 +99,8 @@ class RedisSaver(BaseCheckpointSaver[str]):
             except NoScriptError:
                 if attempt == 2:
                     raise
-                await client.script_load(GET_TUPLE)
+                for script in SCRIPTS:
+                    await client.script_load(script)
         raise AssertionError("unreachable")
 
     def _run(self, plan: Plan) -> Any:
@@ -245,6 +251,10 @@ class RedisSaver(BaseCheckpointSaver[str]):
     # -- versions ---------------------------------------------------------------------------------
 
     def get_next_version(self, current: str | int | None, channel: None) -> str:
-        """Zero-padded counter plus a random tail: sorts as a string, unique per write."""
+        """Zero-padded counter plus a random tail: sorts as a string, unique per write.
+
+        Short on purpose: versions appear in every checkpoint, several times.
+        """
         n = 0 if current is None else int(str(current).split(".")[0])
-        return f"{n + 1:032}.{random.random():016}"
+        # the tail keeps versions of two forks from one parent apart (their blobs differ)
+        return f"{n + 1:012}.{random.getrandbits(32):08x}"

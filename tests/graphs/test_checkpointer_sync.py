@@ -62,7 +62,7 @@ def test_sync_copy_prune_delete(server_url: str, cp_prefix: str) -> None:
     [kept] = list(saver.list(cfg("a")))
     blobs_after = [k for k in keys_under(server_url, saver.layout.thread("a")) if b":b\x1f" in k]
     # pruning garbage-collects the values no remaining checkpoint reads
-    assert len(blobs_after) == len(kept.checkpoint["channel_versions"]) < len(blobs_before)
+    assert len(blobs_after) == len(kept.checkpoint["channel_values"]) < len(blobs_before)
     assert graph.get_state(cfg("a")).values["n"] == 4
     graph.invoke({}, cfg("a"))  # a pruned thread carries on from where it was
     assert graph.get_state(cfg("a")).values["n"] == 5

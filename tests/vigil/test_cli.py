@@ -183,3 +183,17 @@ def test_bench_kafka_prints_ratios_against_raw_kafka_python(tmp_path: Path) -> N
     assert "baseline (raw kafka-python)" in res.stdout
     assert "runner keeps" in res.stdout
     assert "of raw consume throughput" in res.stdout
+
+
+@pytest.mark.slow
+def test_bench_checkpointer_prints_ratios_against_sqlite_and_memory(tmp_path: Path) -> None:
+    env = env_with(data_dir=str(tmp_path))
+    res = run_vigil(
+        "bench", "checkpointer", "--threads", "2", "--turns", "3", "--rounds", "1",
+        env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stdout + res.stderr
+    for line in ("RedisSaver", "SqliteSaver (file)", "InMemorySaver", "ratio to SQLite"):
+        assert line in res.stdout
+    assert "latest checkpoint only" in res.stdout
+    assert "x SQLite" in res.stdout

@@ -164,3 +164,14 @@ def test_other_commands_discover_a_running_stack(tmp_path: Path) -> None:
         stack.stop()
     assert read_state(tmp_path) is None
     assert discover(settings).kafka_bootstrap is None
+
+
+def test_a_redis_only_stack_starts_no_broker(tmp_path: Path) -> None:
+    stack = Stack(base_settings(data_dir=tmp_path), kafka=False)
+    eff = stack.start()
+    try:
+        assert set(stack.servers) == {"redis"}
+        assert eff.kafka_bootstrap is None
+        assert redis.Redis.from_url(eff.redis_url or "").ping()
+    finally:
+        stack.stop()
