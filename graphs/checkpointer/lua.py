@@ -43,11 +43,24 @@ for i = 1, #bkeys, 500 do
   for j = 1, #chunk do blobs[#blobs + 1] = chunk[j] end
 end
 if ttl > 0 then
-  redis.call("PEXPIRE", cpk, ttl)
-  redis.call("PEXPIRE", wk, ttl)
+  local function renew(id, blob_keys)
+    redis.call("PEXPIRE", T .. ":cp" .. S .. ns .. S .. id, ttl)
+    redis.call("PEXPIRE", T .. ":w" .. S .. ns .. S .. id, ttl)
+    for _, k in ipairs(blob_keys) do redis.call("PEXPIRE", k, ttl) end
+  end
   redis.call("PEXPIRE", ids, ttl)
   redis.call("PEXPIRE", T .. ":ns", ttl)
-  for _, k in ipairs(bkeys) do redis.call("PEXPIRE", k, ttl) end
+  renew(cid, bkeys)
+  -- reading an older checkpoint still renews what the thread's latest one needs
+  local top = redis.call("ZREVRANGEBYLEX", ids, "+", "-", "LIMIT", 0, 1)
+  if #top == 1 and top[1] ~= cid then
+    local b = redis.call("HGET", T .. ":cp" .. S .. ns .. S .. top[1], "b")
+    if b then
+      local keys = {}
+      for i, ref in ipairs(cmsgpack.unpack(b)) do keys[i] = T .. ":b" .. S .. ns .. S .. ref end
+      renew(top[1], keys)
+    end
+  end
 end
 return {cid, cp[1], cp[2], cp[3] or "", writes, refs, blobs}
 """

@@ -77,3 +77,25 @@ def test_without_ttl_nothing_expires(server_url: str, cp_prefix: str) -> None:
     ttls = {client.pttl(k) for k in keys_under(server_url, cp_prefix)}
     client.close()
     assert ttls == {-1}
+
+
+def test_reading_an_old_checkpoint_renews_the_latest(server_url: str, cp_prefix: str) -> None:
+    saver = RedisSaver(redis.Redis.from_url(server_url), prefix=cp_prefix, ttl_s=TTL_S)
+    app = graph(saver)
+    config: Any = {"configurable": {"thread_id": "chat-history"}}
+    for _ in range(3):
+        app.invoke({}, config)
+    oldest = list(saver.list(config))[-1].config
+    started = time.monotonic()
+    while time.monotonic() - started < 3 * TTL_S:
+        saver.get_tuple(oldest)  # only the old checkpoint is read, never the latest
+        time.sleep(0.3 * TTL_S)
+    assert app.get_state(config).values == {"name": "John", "turns": 3}
+
+
+def test_the_two_servers_really_are_redis_7_and_valkey_9(server_url: str) -> None:
+    info = redis.Redis.from_url(server_url).info("server")
+    if "valkey_version" in info or info.get("server_name") == "valkey":
+        assert str(info.get("valkey_version", "")).startswith("9.")
+    else:
+        assert str(info["redis_version"]).startswith("7.")
