@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import redis
 
+from graphs.llm import guard as model_guard
 from ingestion.kafka import ensure_topics
 from vigil.embedded import ChildServer, free_port
 from vigil.settings import Settings, Stream
@@ -53,6 +54,16 @@ def _no_outside_vigil_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("VIGIL_"):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture(autouse=True)
+def _no_real_models(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Any request to a real model fails, unless the test is marked real_model."""
+    if request.node.get_closest_marker("real_model"):
+        yield
+        return
+    with model_guard.blocked():
+        yield
 
 
 @pytest.fixture(scope="session")

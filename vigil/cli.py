@@ -29,6 +29,8 @@ app = typer.Typer(
 )
 bench_app = typer.Typer(help="Benchmarks, printed as ratios against a baseline run alongside.")
 app.add_typer(bench_app, name="bench")
+llm_app = typer.Typer(help="The model layer: which model is configured, and does it work.")
+app.add_typer(llm_app, name="llm")
 
 console = Console()
 err = Console(stderr=True)
@@ -290,6 +292,19 @@ def bench_checkpointer(
     from vigil.bench.checkpointer import run_checkpointer_bench
 
     run_checkpointer_bench(load_settings(), console, threads=threads, turns=turns, rounds=rounds)
+
+
+@llm_app.command("check")
+@friendly
+def llm_check(
+    prompt: Annotated[str, typer.Option(help="What to ask.")] = (
+        "In one sentence, why would a bank pause a card after a suspicious payment?"
+    ),
+) -> None:
+    """Load the configured model (VIGIL_LLM), stream a short reply, report the timings."""
+    from vigil.llm_check import run_llm_check
+
+    run_llm_check(load_settings(), console, prompt)
 
 
 def main() -> None:  # pragma: no cover - console-script entry point

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 
 from rich.console import Console
 from rich.table import Table
 
+from graphs.llm import CallRecord, ModelCallError
 from ingestion.contracts import Transaction
 from ingestion.runner import ConsumerRunner, Received
 from vigil.errors import VigilError
+from vigil.llm import build_gateway
 from vigil.settings import Settings, Stream
 from vigil.simulate import Produced, SimPlan, plan_events, produce
 from vigil.stack import Stack
@@ -79,4 +82,36 @@ def run_demo(settings: Settings, console: Console, read_timeout: float = 60.0) -
             f"{seen[0].partition} (keyed by {seen[0].event.key}). "
             "The fraud agent screens exactly this."
         )
+        _model_note(eff, console, seen[0].event, seen[-1].event)
     console.print("[green]demo finished; embedded servers stopped.[/]")
+
+
+def _model_note(
+    settings: Settings, console: Console, first: Transaction, second: Transaction
+) -> None:
+    """The configured model (offline SmolLM2 by default) writes the analyst a note."""
+    console.rule(f"a note from the model ({settings.llm})")
+    prompt = (
+        f"A debit card took {first.amount} {first.currency} from an ATM in {first.city} and "
+        f"{(second.timestamp - first.timestamp).total_seconds():.0f} seconds later paid "
+        f"{second.amount} {second.currency} in a cafe in {second.city}. In two sentences, tell "
+        "a fraud analyst why this matters."
+    )
+    records: list[CallRecord] = []
+
+    async def stream() -> None:
+        async for chunk in build_gateway(settings).astream(prompt, records):
+            console.print(str(chunk.content), end="", highlight=False, soft_wrap=True)
+        console.print()
+
+    try:
+        asyncio.run(stream())
+    except (VigilError, ModelCallError) as exc:
+        console.print(f"[yellow]no note: the model is unavailable ({exc})[/]")
+        return
+    rec = records[-1]
+    console.print(
+        f"[dim]{rec.model}: first token {rec.first_token_s or 0:.2f} s, "
+        f"{rec.output_tokens} tokens in {rec.latency_s:.2f} s. Decisions never rest on this "
+        "text: velocity and policy decide; the model explains.[/]"
+    )

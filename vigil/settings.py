@@ -138,7 +138,32 @@ class Settings(BaseSettings):
         "what its latest checkpoint needs. Unset: keep forever.",
     )
 
+    # -- models ------------------------------------------------------------------------------
+    llm: str = Field(
+        "local",
+        description="local | openai:<model> | anthropic:<model> | ollama:<model> | "
+        "openai-compatible:<model>@<base_url>",
+    )
+    llm_fallbacks: list[str] = Field(
+        default_factory=list, description='Tried in order when the model fails, JSON: ["local"].'
+    )
+    llm_timeout_s: float = Field(60.0, gt=0, description="Per call, including retries' waits.")
+    llm_max_retries: int = Field(2, ge=0, description="Retries of transient errors per model.")
+    llm_retry_backoff_s: float = Field(0.5, ge=0)
+    llm_concurrency: int = Field(4, ge=1, description="Model calls in flight per process.")
+    llm_temperature: float = Field(0.0, ge=0, le=2)
+    llm_max_tokens: int = Field(512, ge=16)
+    llm_ollama_url: str = "http://127.0.0.1:11434"
+    llm_local_model_path: Path | None = Field(
+        None, description="A GGUF file for `local`; default: SmolLM2-135M-Instruct's wheel."
+    )
+    llm_local_context: int = Field(2048, ge=256)
+    llm_local_threads: int = Field(2, ge=1)
+
     # -- secrets (masked by `vigil config`) ------------------------------------------------------
+    llm_api_key: SecretStr | None = Field(
+        None, description="Key for the LLM provider; default: OPENAI_API_KEY / ANTHROPIC_API_KEY."
+    )
     lake_hash_key: SecretStr = Field(
         SecretStr("vigil-dev-only-change-me"),
         description="Keyed-hash key that pseudonymizes customer ids in the data lake.",

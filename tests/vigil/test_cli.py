@@ -171,6 +171,8 @@ def test_demo_runs_the_story_on_the_embedded_stack(tmp_path: Path) -> None:
     assert "King's Cross" in res.stdout
     assert "Paris" in res.stdout
     assert "demo finished" in res.stdout
+    assert "a note from the model (local)" in res.stdout
+    assert "tokens in" in res.stdout  # the offline model streamed, no key, no network
     assert "Traceback" not in res.stderr
     assert os.listdir(tmp_path / "logs")
 
