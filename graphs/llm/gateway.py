@@ -165,6 +165,18 @@ class _Slots:
         self._sem.release()
 
 
+_PROCESS_SLOTS: dict[int, _Slots] = {}
+_PROCESS_SLOTS_LOCK = threading.Lock()
+
+
+def process_slots(n: int) -> _Slots:
+    """The cap shared by every gateway of this process (one per configured size)."""
+    with _PROCESS_SLOTS_LOCK:
+        if n not in _PROCESS_SLOTS:
+            _PROCESS_SLOTS[n] = _Slots(n)
+        return _PROCESS_SLOTS[n]
+
+
 class ModelGateway:
     """The only way graphs talk to models."""
 
@@ -185,7 +197,7 @@ class ModelGateway:
         self.max_retries = max_retries
         self.backoff_s = backoff_s
         self.metrics = metrics or ModelMetrics()
-        self._slots = _Slots(concurrency)
+        self._slots = process_slots(concurrency)
 
     @property
     def primary(self) -> ModelEntry:

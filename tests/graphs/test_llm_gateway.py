@@ -107,13 +107,15 @@ class SlowModel(ScriptedChatModel):
 
 def test_concurrency_is_capped_per_process() -> None:
     model = SlowModel()
-    gateway = ModelGateway([ModelEntry("slow", model)], concurrency=2)
+    # two gateways in one process share the cap
+    one = ModelGateway([ModelEntry("slow", model)], concurrency=3)
+    two = ModelGateway([ModelEntry("slow", model)], concurrency=3)
 
     async def many() -> None:
-        await asyncio.gather(*(gateway.ainvoke("x") for _ in range(8)))
+        await asyncio.gather(*(g.ainvoke("x") for g in (one, two) for _ in range(6)))
 
     asyncio.run(many())
-    assert model.peak == 2
+    assert model.peak == 3
 
 
 def test_tokens_and_latency_are_accounted() -> None:
