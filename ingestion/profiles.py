@@ -1,0 +1,127 @@
+"""The customer 360 in Redis, kept fresh from ``customers.changes``.
+
+Changes can arrive out of order and twice. Each field remembers the version that last
+wrote it, so a change only overwrites fields older than itself: a late full upsert fills
+in around a newer patch instead of clobbering it, a re-delivered change is a no-op, and
+a delete leaves a tombstone (with its version) so that an older upsert arriving after it
+cannot bring the customer back. All of it in one atomic script per change.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+import redis
+from pydantic import AwareDatetime
+
+from ingestion.contracts import CustomerChange, CustomerProfilePatch
+from ingestion.runner import Received
+
+_APPLY = r"""
+local k, v, op, at = KEYS[1], tonumber(ARGV[1]), ARGV[2], ARGV[3]
+local deleted = tonumber(redis.call("HGET", k, "_d") or "0")
+if v <= deleted then return 0 end
+if op == "delete" then
+  redis.call("DEL", k)
+  redis.call("HSET", k, "_d", v, "_v", v, "_u", at)
+  redis.call("EXPIRE", k, ARGV[4])
+  return 1
+end
+local incoming = {}
+for i = 5, #ARGV, 2 do incoming[ARGV[i]] = true end
+if op == "upsert" then
+  -- an upsert is the whole profile as of v: drop older fields it does not carry
+  local all = redis.call("HGETALL", k)
+  for i = 1, #all, 2 do
+    local name = string.match(all[i], "^fv:(.*)$")
+    if name and not incoming[name] and tonumber(all[i + 1]) < v then
+      redis.call("HDEL", k, "f:" .. name, "fv:" .. name)
+    end
+  end
+end
+local changed = 0
+for i = 5, #ARGV, 2 do
+  local fv = tonumber(redis.call("HGET", k, "fv:" .. ARGV[i]) or "0")
+  if v > fv then
+    redis.call("HSET", k, "f:" .. ARGV[i], ARGV[i + 1], "fv:" .. ARGV[i], v)
+    changed = 1
+  end
+end
+local cur = tonumber(redis.call("HGET", k, "_v") or "0")
+if v > cur then redis.call("HSET", k, "_v", v, "_u", at) end
+redis.call("PERSIST", k)
+return changed
+"""
+
+
+class CustomerProfile(CustomerProfilePatch):
+    """A customer as the tools see them, with the version it was last changed at."""
+
+    customer_id: str
+    version: int
+    updated_at: AwareDatetime
+
+
+class ProfileStore(Protocol):
+    def apply(self, changes: Sequence[CustomerChange]) -> list[bool]: ...
+
+    def get(self, customer_id: str) -> CustomerProfile | None: ...
+
+
+class RedisProfileStore:
+    """Profiles as Redis hashes under ``<prefix>:profile:<customer id>``."""
+
+    def __init__(
+        self, client: redis.Redis, *, prefix: str = "vigil", tombstone_ttl_s: int = 604_800
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.tombstone_ttl_s = tombstone_ttl_s
+        self._apply = client.register_script(_APPLY)
+
+    def key(self, customer_id: str) -> str:
+        return f"{self.prefix}:profile:{customer_id}"
+
+    def apply(self, changes: Sequence[CustomerChange]) -> list[bool]:
+        """Apply changes in one pipeline; True where a change altered the profile."""
+        pipe = self.client.pipeline(transaction=False)
+        for ch in changes:
+            fields: list[Any] = []
+            if ch.profile is not None:
+                for name, value in ch.profile.model_dump(mode="json", exclude_none=True).items():
+                    fields += [name, json.dumps(value)]
+            self._apply(
+                keys=[self.key(ch.customer_id)],
+                args=[ch.version, ch.op, ch.changed_at.isoformat(), self.tombstone_ttl_s, *fields],
+                client=pipe,
+            )
+        return [bool(r) for r in pipe.execute()]
+
+    def get(self, customer_id: str) -> CustomerProfile | None:
+        raw = {_s(k): _s(v) for k, v in self.client.hgetall(self.key(customer_id)).items()}
+        values = {k[2:]: json.loads(v) for k, v in raw.items() if k.startswith("f:")}
+        if not values:
+            return None  # never seen, or deleted
+        return CustomerProfile(
+            customer_id=customer_id,
+            version=int(raw["_v"]),
+            updated_at=datetime.fromisoformat(raw["_u"]),
+            **values,
+        )
+
+
+def _s(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class ProfileIngestor:
+    """Runner handler for ``customers.changes``: applied (durably) before the commit."""
+
+    def __init__(self, store: ProfileStore) -> None:
+        self.store = store
+
+    def __call__(self, batch: Sequence[Received[CustomerChange]]) -> None:
+        self.store.apply([r.event for r in batch])

@@ -1,0 +1,82 @@
+"""Each card's last card-present use, in Redis, for the velocity check.
+
+One script per transaction does the read-compare-write atomically, so concurrent
+workers never interleave on a card, and caches its answer under the transaction id so a
+re-delivered event gets exactly the answer it got the first time (even after newer
+events moved the card on). An older event arriving late is compared with the latest use
+but never moves the card back in time.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import redis
+
+from tools.velocity import Sighting
+
+_OBSERVE = r"""
+local cached = redis.call("GET", KEYS[2])
+if cached then return cached end
+local cur = redis.call("HMGET", KEYS[1], "tx", "ts", "lat", "lon")
+local answer = ""
+if cur[1] then answer = cur[1] .. "\31" .. cur[2] .. "\31" .. cur[3] .. "\31" .. cur[4] end
+if (not cur[2]) or tonumber(ARGV[2]) >= tonumber(cur[2]) then
+  redis.call("HSET", KEYS[1], "tx", ARGV[1], "ts", ARGV[2], "lat", ARGV[3], "lon", ARGV[4])
+  redis.call("EXPIRE", KEYS[1], ARGV[5])
+end
+redis.call("SET", KEYS[2], answer, "EX", ARGV[5])
+return answer
+"""
+
+
+class CardLocationStore:
+    """``observe`` a located use, get back the use to compare it with (or None)."""
+
+    def __init__(self, client: redis.Redis, *, prefix: str = "vigil:vel", ttl_s: int = 2_592_000):
+        self.client = client
+        self.prefix = prefix
+        self.ttl_s = ttl_s
+        self._observe = client.register_script(_OBSERVE)
+
+    def _keys(self, card_id: str, transaction_id: str) -> list[str]:
+        return [f"{self.prefix}:card:{card_id}", f"{self.prefix}:seen:{transaction_id}"]
+
+    def observe(self, card_id: str, sighting: Sighting) -> Sighting | None:
+        if not sighting.located:
+            raise ValueError("only card-present uses with a location are stored")
+        ms = int(sighting.timestamp.timestamp() * 1000)
+        raw = self._observe(
+            keys=self._keys(card_id, sighting.transaction_id),
+            args=[sighting.transaction_id, ms, repr(sighting.lat), repr(sighting.lon), self.ttl_s],
+        )
+        return _parse(raw)
+
+    def last(self, card_id: str) -> Sighting | None:
+        tx, ts, lat, lon = self.client.hmget(
+            f"{self.prefix}:card:{card_id}", "tx", "ts", "lat", "lon"
+        )
+        if tx is None or ts is None or lat is None or lon is None:
+            return None
+        return _sighting(tx, ts, lat, lon)
+
+
+def _parse(raw: bytes | str | None) -> Sighting | None:
+    if not raw:
+        return None
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    tx, ts, lat, lon = text.split("\x1f")
+    return _sighting(tx, ts, lat, lon)
+
+
+def _sighting(tx: bytes | str, ts: bytes | str, lat: bytes | str, lon: bytes | str) -> Sighting:
+    def s(v: bytes | str) -> str:
+        return v.decode() if isinstance(v, bytes) else v
+
+    return Sighting(
+        transaction_id=s(tx),
+        timestamp=datetime.fromtimestamp(int(s(ts)) / 1000, tz=UTC),
+        lat=float(s(lat)),
+        lon=float(s(lon)),
+        channel="card_present",
+    )
