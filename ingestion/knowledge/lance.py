@@ -14,6 +14,7 @@ from typing import Any
 
 import lancedb
 import pyarrow as pa
+from lancedb.index import FTS
 
 from ingestion.knowledge.types import Chunk, Hit
 
@@ -48,7 +49,7 @@ class LanceRetriever:
 
     def _ensure_fts(self) -> None:
         if not self._fts and self.table.count_rows() > 0:
-            self.table.create_fts_index("text", replace=True)
+            self.table.create_index("text", config=FTS(), replace=True)
             self._fts = True
 
     def replace_document(self, doc_id: str, chunks: Sequence[Chunk]) -> None:

@@ -1,0 +1,89 @@
+"""The customer 360 in a real Redis: out-of-order and repeated CDC resolved by version."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from ingestion.contracts import CustomerChange
+from ingestion.contracts import CustomerProfilePatch as P
+from ingestion.profiles import RedisProfileStore
+
+T = datetime(2026, 11, 3, tzinfo=UTC)
+
+
+def change(v: int, op: str, **fields: Any) -> CustomerChange:
+    return CustomerChange(
+        customer_id="cust-john",
+        version=v,
+        op=op,  # type: ignore[arg-type]
+        profile=P(**fields) if fields else None,
+        changed_at=T,
+    )
+
+
+def store(redis_client: tuple[Any, str]) -> RedisProfileStore:
+    client, prefix = redis_client
+    return RedisProfileStore(client, prefix=prefix.rstrip(":"))
+
+
+def test_upsert_then_patch(redis_client: tuple[Any, str]) -> None:
+    s = store(redis_client)
+    s.apply([change(1, "upsert", name="John Carter", age=55, credit_score=795, cards=["c1"])])
+    s.apply([change(2, "patch", credit_score=801)])
+    p = s.get("cust-john")
+    assert p is not None
+    assert (p.name, p.age, p.credit_score, p.cards, p.version) == (
+        "John Carter",
+        55,
+        801,
+        ["c1"],
+        2,
+    )
+
+
+def test_a_late_upsert_fills_in_around_a_newer_patch(redis_client: tuple[Any, str]) -> None:
+    s = store(redis_client)
+    s.apply([change(3, "patch", credit_score=700)])
+    s.apply([change(2, "upsert", name="John Carter", credit_score=795, tenure_years=22)])
+    p = s.get("cust-john")
+    assert p is not None
+    assert p.credit_score == 700  # the newer value stays
+    assert (p.name, p.tenure_years, p.version) == ("John Carter", 22, 3)
+
+
+def test_an_upsert_replaces_fields_it_does_not_carry(redis_client: tuple[Any, str]) -> None:
+    s = store(redis_client)
+    s.apply([change(1, "upsert", name="John", flags=["vip"])])
+    s.apply([change(2, "upsert", name="John Carter")])
+    p = s.get("cust-john")
+    assert p is not None
+    assert p.flags is None
+    assert p.name == "John Carter"
+
+
+def test_re_delivery_is_a_no_op(redis_client: tuple[Any, str]) -> None:
+    s = store(redis_client)
+    first = s.apply([change(1, "upsert", name="John"), change(2, "patch", age=55)])
+    again = s.apply([change(1, "upsert", name="John"), change(2, "patch", age=55)])
+    assert first == [True, True]
+    assert again == [False, False]
+
+
+def test_delete_leaves_a_tombstone_that_stops_older_upserts(redis_client: tuple[Any, str]) -> None:
+    s = store(redis_client)
+    s.apply([change(1, "upsert", name="John")])
+    s.apply([change(5, "delete")])
+    assert s.get("cust-john") is None
+    assert s.apply([change(4, "upsert", name="Ghost")]) == [False]
+    assert s.get("cust-john") is None
+    s.apply([change(6, "upsert", name="John again")])
+    p = s.get("cust-john")
+    assert p is not None
+    assert p.name == "John again"
+    client, _ = redis_client
+    assert client.ttl(s.key("cust-john")) == -1, "a live profile does not expire"
+
+
+def test_unknown_customer_is_none(redis_client: tuple[Any, str]) -> None:
+    assert store(redis_client).get("nobody") is None
