@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
@@ -16,6 +16,14 @@ from ingestion.kafka import client_config
 from vigil.settings import Settings
 
 Headers = Sequence[tuple[str, bytes]]
+
+
+class Publisher(Protocol):
+    """What tools need to emit events: publish and wait for the broker's ack."""
+
+    def publish(
+        self, events: Iterable[Event], *, topic: str | None = None, timeout: float = 30.0
+    ) -> list[Any]: ...
 
 
 class EventProducer:

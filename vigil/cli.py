@@ -249,6 +249,54 @@ def run_simulation(settings: Settings, plan: Any, *, total: int | None, verbose:
         )
 
 
+# -- seed and ingest -----------------------------------------------------------------------------
+
+
+@app.command()
+@friendly
+def seed(
+    customers: Annotated[int, typer.Option(help="Customer profiles to publish.")] = 50,
+    documents: Annotated[bool, typer.Option(help="Publish the knowledge corpus.")] = True,
+) -> None:
+    """Publish the seed data through the topics: customer profiles (John first) and the
+    knowledge corpus (fraud, dispute and financing policies, FAQs, maintenance manuals)."""
+    from ingestion.kafka import ensure_topics, require_bootstrap, wait_for_kafka
+    from ingestion.producer import EventProducer
+    from ingestion.seed import seed_customers, seed_documents
+    from vigil.stack import discover
+
+    settings = discover(load_settings())
+    wait_for_kafka(require_bootstrap(settings), settings.kafka_connect_timeout_s)
+    ensure_topics(settings)
+    with EventProducer(settings) as producer:
+        people = producer.publish(seed_customers(customers))
+        docs = producer.publish(seed_documents()) if documents else []
+    console.print(f"[green]published {len(people)} customer profiles and {len(docs)} documents[/]")
+
+
+@app.command()
+@friendly
+def ingest(
+    timeout: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
+) -> None:
+    """Keep customer profiles (Redis) and the knowledge base (vectors) fresh from Kafka,
+    until Ctrl-C / SIGTERM."""
+    from vigil.ingest import ingestion
+    from vigil.stack import discover
+
+    settings = discover(load_settings())
+    with stop_on_signals() as stop:
+        running = ingestion(settings).start()
+        console.print("ingesting customers.changes and knowledge.documents; Ctrl-C stops")
+        stop.wait(timeout)
+        running.stop()
+    p, k = running.profiles.metrics, running.knowledge.metrics
+    console.print(
+        f"profiles: {p.processed} applied, {p.dead_lettered} dead-lettered; "
+        f"documents: {k.processed} applied, {k.dead_lettered} dead-lettered"
+    )
+
+
 # -- demo ----------------------------------------------------------------------------------------
 
 

@@ -160,6 +160,21 @@ class Settings(BaseSettings):
     llm_local_context: int = Field(2048, ge=256)
     llm_local_threads: int = Field(2, ge=1)
 
+    # -- tools and their stores ----------------------------------------------------------------
+    redis_prefix: str = Field("vigil", description="Key prefix of profiles, velocity, ledgers.")
+    velocity_max_kmh: float = Field(1000.0, gt=0, description="Faster than this is impossible.")
+    velocity_same_place_km: float = Field(25.0, ge=0, description="Closer than this: same place.")
+    fraud_auto_block_min_risk: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Block without an analyst at or above this risk. Unset: always ask.",
+    )
+    vectors_dir: Path | None = Field(
+        None, description="LanceDB folder; default <data_dir>/vectors."
+    )
+    lake_dir: Path | None = Field(None, description="Data lake folder; default <data_dir>/lake.")
+
     # -- secrets (masked by `vigil config`) ------------------------------------------------------
     llm_api_key: SecretStr | None = Field(
         None, description="Key for the LLM provider; default: OPENAI_API_KEY / ANTHROPIC_API_KEY."
@@ -176,6 +191,14 @@ class Settings(BaseSettings):
         if bad:
             raise ValueError(f"partition counts must be >= 1, got {bad}")
         return value
+
+    @property
+    def vectors_path(self) -> Path:
+        return self.vectors_dir or self.data_dir / "vectors"
+
+    @property
+    def lake_path(self) -> Path:
+        return self.lake_dir or self.data_dir / "lake"
 
     def topic(self, stream: Stream) -> str:
         """The configured topic name for a logical stream."""

@@ -16,7 +16,7 @@ def change(v: int, op: str, **fields: Any) -> CustomerChange:
     return CustomerChange(
         customer_id="cust-john",
         version=v,
-        op=op,  # type: ignore[arg-type]
+        op=op,
         profile=P(**fields) if fields else None,
         changed_at=T,
     )

@@ -1,0 +1,15 @@
+"""Alerts to people, on the ``alerts`` topic, once per alert id."""
+
+from __future__ import annotations
+
+from ingestion.contracts import Alert
+from tools.once import OnceEmitter
+
+
+class AlertService:
+    def __init__(self, emitter: OnceEmitter) -> None:
+        self.emitter = emitter
+
+    def send(self, alert: Alert) -> tuple[Alert, bool]:
+        """(the alert that counts, True if this call sent it)."""
+        return self.emitter.emit_once("alert", alert.alert_id, alert)

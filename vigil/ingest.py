@@ -1,0 +1,76 @@
+"""Run the context consumers: customer profiles and the knowledge base, fed from Kafka."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import redis
+
+from ingestion.contracts import CustomerChange, KnowledgeDocument
+from ingestion.knowledge.embeddings import MiniLMEmbedder
+from ingestion.knowledge.ingest import KnowledgeIngestor
+from ingestion.knowledge.types import Embedder, Retriever
+from ingestion.producer import EventProducer
+from ingestion.profiles import ProfileIngestor, RedisProfileStore
+from ingestion.runner import ConsumerRunner
+from vigil.settings import Settings, Stream
+from vigil.wiring import redis_client
+from vigil.wiring import retriever as make_retriever
+
+
+@dataclass
+class Ingestion:
+    """Two consumer-group members in threads; ``stop()`` finishes their batches and commits."""
+
+    profiles: ConsumerRunner[CustomerChange]
+    knowledge: ConsumerRunner[KnowledgeDocument]
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def start(self) -> Ingestion:
+        for runner in (self.profiles, self.knowledge):
+            t = threading.Thread(target=runner.run, name=f"ingest-{runner.topic}", daemon=True)
+            t.start()
+            self.threads.append(t)
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        for runner in (self.profiles, self.knowledge):
+            runner.stop()
+        for t in self.threads:
+            t.join(timeout)
+        for runner in (self.profiles, self.knowledge):
+            runner.close()
+
+
+def ingestion(
+    settings: Settings,
+    *,
+    client: redis.Redis | None = None,
+    embedder: Embedder | None = None,
+    retriever: Retriever | None = None,
+    producer: EventProducer | None = None,
+) -> Ingestion:
+    r = client or redis_client(settings)
+    emb = embedder or MiniLMEmbedder()
+    prod = producer or EventProducer(settings)
+    return Ingestion(
+        profiles=ConsumerRunner(
+            settings,
+            topic=settings.topic(Stream.CUSTOMER_CHANGES),
+            model=CustomerChange,
+            handler=ProfileIngestor(RedisProfileStore(r, prefix=settings.redis_prefix)),
+            group=settings.group_id("profiles"),
+            producer=prod,
+        ),
+        knowledge=ConsumerRunner(
+            settings,
+            topic=settings.topic(Stream.KNOWLEDGE_DOCUMENTS),
+            model=KnowledgeDocument,
+            handler=KnowledgeIngestor(
+                retriever or make_retriever(settings, emb.dim), emb, r, prefix=settings.redis_prefix
+            ),
+            group=settings.group_id("knowledge"),
+            producer=prod,
+        ),
+    )
