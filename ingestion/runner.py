@@ -118,6 +118,7 @@ class ConsumerRunner(Generic[E]):
             "heartbeat_interval_ms": settings.kafka_heartbeat_interval_ms,
             "max_poll_interval_ms": settings.kafka_max_poll_interval_ms,
             "max_poll_records": self.batch_size,
+            "fetch_max_wait_ms": settings.kafka_fetch_max_wait_ms,
         }
         config.update(consumer_overrides)
         self._consumer = KafkaConsumer(**config)

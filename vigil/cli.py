@@ -329,6 +329,21 @@ def bench_kafka(
     run_kafka_bench(load_settings(), console, events=events, rounds=rounds)
 
 
+@bench_app.command("freshness")
+@friendly
+def bench_freshness(
+    profiles: Annotated[int, typer.Option(help="Customer changes to time.")] = 200,
+    documents: Annotated[int, typer.Option(help="Documents to time.")] = 30,
+    chunks: Annotated[int, typer.Option(help="Chunks in the retrieval-latency table.")] = 10_000,
+) -> None:
+    """Event-to-queryable latency (profiles, documents) and LanceDB search latency at scale."""
+    from vigil.bench.freshness import run_freshness_bench
+
+    run_freshness_bench(
+        load_settings(), console, profiles=profiles, documents=documents, chunks=chunks
+    )
+
+
 @bench_app.command("checkpointer")
 @friendly
 def bench_checkpointer(

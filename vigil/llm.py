@@ -8,6 +8,7 @@ JSON when asked for structure. Provider packages are optional extras.
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import importlib.util
 import os
@@ -186,8 +187,20 @@ def local_model(settings: Settings) -> BaseChatModel:
     )
     with _LOCAL_LOCK:
         if key not in _LOCAL:
+            if not _LOCAL:
+                atexit.register(_close_local)
             _LOCAL[key] = _load_local(path, settings)
         return _LOCAL[key]
+
+
+def _close_local() -> None:
+    """Free llama.cpp while the interpreter is whole (its __del__ fails at shutdown)."""
+    with _LOCAL_LOCK:
+        for model in _LOCAL.values():
+            client = getattr(model, "client", None)
+            if client is not None and hasattr(client, "close"):
+                client.close()
+        _LOCAL.clear()
 
 
 def _load_local(path: Path, settings: Settings) -> BaseChatModel:

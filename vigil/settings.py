@@ -96,6 +96,12 @@ class Settings(BaseSettings):
     kafka_heartbeat_interval_ms: int = Field(1_000, ge=100)
     kafka_max_poll_interval_ms: int = Field(300_000, ge=1000)
     kafka_request_timeout_ms: int = Field(30_000, ge=1000)
+    kafka_fetch_max_wait_ms: int = Field(
+        50,
+        ge=1,
+        description="A consumer's fetch waits at most this long at the broker: the "
+        "latency floor when data arrives on an idle partition.",
+    )
     kafka_connect_timeout_s: float = Field(
         10.0, gt=0, description="How long to wait for a configured broker before giving up."
     )

@@ -26,7 +26,9 @@ def _quote(value: str) -> str:
 
 
 class LanceRetriever:
-    def __init__(self, path: Path, *, dim: int = 384, table: str = TABLE) -> None:
+    def __init__(
+        self, path: Path, *, dim: int = 384, table: str = TABLE, optimize_every: int = 1000
+    ) -> None:
         path.mkdir(parents=True, exist_ok=True)
         self.db = lancedb.connect(str(path))
         self.dim = dim
@@ -46,13 +48,22 @@ class LanceRetriever:
         self.table = self.db.create_table(table, schema=self.schema, exist_ok=True)
         self._lock = threading.Lock()
         self._fts = "text_idx" in {i.name for i in self.table.list_indices()}
+        # rows written since the indexes were last brought up to date: searched, but by scan
+        self._unindexed = 0
+        self.optimize_every = optimize_every
 
-    def _ensure_fts(self) -> None:
+    def _after_write(self, added: int) -> None:
         if not self._fts and self.table.count_rows() > 0:
             self.table.create_index("text", config=FTS(), replace=True)
             self._fts = True
+            self._unindexed = 0
+            return
+        self._unindexed += added
+        if self._unindexed >= self.optimize_every:
+            self.table.optimize()  # folds new rows into the full-text index (and compacts)
+            self._unindexed = 0
 
-    def replace_document(self, doc_id: str, chunks: Sequence[Chunk]) -> None:
+    def _rows(self, chunks: Sequence[Chunk]) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = [
             {
                 "chunk_id": c.chunk_id,
@@ -69,11 +80,23 @@ class LanceRetriever:
         ]
         if any(len(r["vector"]) != self.dim for r in rows):
             raise ValueError(f"every chunk needs a {self.dim}-dimensional vector")
+        return rows
+
+    def replace_document(self, doc_id: str, chunks: Sequence[Chunk]) -> None:
+        rows = self._rows(chunks)
         with self._lock:
             self.table.delete(f"doc_id = {_quote(doc_id)}")
             if rows:
                 self.table.add(rows)
-            self._ensure_fts()
+            self._after_write(len(rows))
+
+    def add(self, chunks: Sequence[Chunk]) -> None:
+        """Bulk load (no replacement of earlier chunks): for imports and benchmarks."""
+        rows = self._rows(chunks)
+        with self._lock:
+            if rows:
+                self.table.add(rows)
+            self._after_write(len(rows))
 
     def delete_document(self, doc_id: str) -> None:
         with self._lock:
@@ -122,4 +145,6 @@ class LanceRetriever:
         return int(self.table.count_rows(f"doc_id = {_quote(doc_id)}"))
 
     def optimize(self) -> None:
-        self.table.optimize()
+        with self._lock:
+            self.table.optimize()
+            self._unindexed = 0

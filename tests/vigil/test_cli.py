@@ -199,3 +199,54 @@ def test_bench_checkpointer_prints_ratios_against_sqlite_and_memory(tmp_path: Pa
         assert line in res.stdout
     assert "latest checkpoint only" in res.stdout
     assert "x SQLite" in res.stdout
+
+
+@pytest.mark.slow
+def test_seed_then_ingest_makes_john_and_the_policies_queryable(
+    kafka_bootstrap: str, redis_url: str, uid: str, tmp_path: Path
+) -> None:
+    env = env_with(
+        kafka_bootstrap=kafka_bootstrap,
+        redis_url=redis_url,
+        data_dir=str(tmp_path),
+        redis_prefix=f"test:{uid}",
+        kafka_group_prefix=f"test.{uid}",
+        kafka_session_timeout_ms="6000",
+        **{f"topic_{s.name.lower()}": f"{s.value}.{uid}" for s in Stream},
+    )
+    seeded = run_vigil("seed", "--customers", "5", env=env)
+    assert seeded.returncode == 0, seeded.stderr
+    assert "published 5 customer profiles and 6 documents" in seeded.stdout
+    ingested = run_vigil("ingest", "--timeout", "15", env=env, timeout=180)
+    assert ingested.returncode == 0, ingested.stderr
+    assert "profiles: 5 applied" in ingested.stdout
+    assert "documents: 6 applied" in ingested.stdout
+
+    import redis as redis_lib
+
+    from ingestion.knowledge.embeddings import MiniLMEmbedder
+    from ingestion.knowledge.lance import LanceRetriever
+    from ingestion.profiles import RedisProfileStore
+
+    client = redis_lib.Redis.from_url(redis_url)
+    john = RedisProfileStore(client, prefix=f"test:{uid}").get("cust-john")
+    assert john is not None
+    assert (john.age, john.credit_score, john.home_ownership) == (55, 795, "own_outright")
+    for key in client.scan_iter(match=f"test:{uid}:*"):
+        client.delete(key)
+    store = LanceRetriever(tmp_path / "vectors")
+    q = "Can I spread the cost of a purchase with no interest?"
+    hits = store.search(q, MiniLMEmbedder().embed_query(q), k=3)
+    assert hits[0].doc_id == "offer-financing"
+
+
+@pytest.mark.slow
+def test_bench_freshness_prints_latencies_with_baselines(tmp_path: Path) -> None:
+    env = env_with(data_dir=str(tmp_path), kafka_session_timeout_ms="6000")
+    res = run_vigil(
+        "bench", "freshness", "--profiles", "5", "--documents", "2", "--chunks", "300",
+        env=env, cwd=tmp_path, timeout=300,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stdout + res.stderr
+    for needle in ("publish -> lookup", "raw Redis GET", "raw LanceDB query", "hybrid search"):
+        assert needle in res.stdout

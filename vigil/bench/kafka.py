@@ -89,6 +89,7 @@ def _raw_consume(settings: Settings, topic: str, n: int) -> float:
         session_timeout_ms=settings.kafka_session_timeout_ms,
         heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
         max_poll_records=settings.runner_batch_size,
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
     )
     seen = 0
     first: float | None = None
