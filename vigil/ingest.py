@@ -52,7 +52,7 @@ def ingestion(
     producer: EventProducer | None = None,
 ) -> Ingestion:
     r = client or redis_client(settings)
-    emb = embedder or MiniLMEmbedder()
+    emb = embedder or MiniLMEmbedder(settings.embedder_path)
     prod = producer or EventProducer(settings)
     return Ingestion(
         profiles=ConsumerRunner(

@@ -179,6 +179,10 @@ class Settings(BaseSettings):
     vectors_dir: Path | None = Field(
         None, description="LanceDB folder; default <data_dir>/vectors."
     )
+    embedder_path: Path | None = Field(
+        None,
+        description="A sentence-transformers model folder; default all-MiniLM-L6-v2's wheel.",
+    )
     lake_dir: Path | None = Field(None, description="Data lake folder; default <data_dir>/lake.")
 
     # -- secrets (masked by `vigil config`) ------------------------------------------------------

@@ -45,7 +45,7 @@ def tool_context(
 ) -> ToolContext:
     r = client or redis_client(settings)
     prefix = settings.redis_prefix
-    emb = embedder or MiniLMEmbedder()
+    emb = embedder or MiniLMEmbedder(settings.embedder_path)
     emitter = OnceEmitter(r, publisher, prefix=prefix)
     auto = (
         AutoPolicy("risk-threshold", settings.fraud_auto_block_min_risk)

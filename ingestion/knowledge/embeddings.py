@@ -7,7 +7,7 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from ingestion.errors import IngestionError
 
@@ -25,27 +25,36 @@ def minilm_path() -> Path:
 
 
 class MiniLMEmbedder:
-    """384-dimensional, normalized, CPU. Loaded once per process on first use."""
+    """Normalized sentence embeddings on the CPU; all-MiniLM-L6-v2 (384-d) by default.
 
-    dim = 384
-    _model: Any = None
-    _lock = threading.Lock()
+    ``path`` may name another sentence-transformers model folder (VIGIL_EMBEDDER_PATH).
+    Each model is loaded once per process, on first use, and shared.
+    """
+
+    _models: ClassVar[dict[str, Any]] = {}
+    _lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, path: Path | None = None, batch_size: int = 64) -> None:
         self.path = path
         self.batch_size = batch_size
+        self._dim: int | None = None if path else 384
+
+    @property
+    def dim(self) -> int:
+        if self._dim is None:
+            self._dim = int(self._load().get_sentence_embedding_dimension())
+        return self._dim
 
     def _load(self) -> Any:
+        where = str(self.path or minilm_path())
         with MiniLMEmbedder._lock:
-            if MiniLMEmbedder._model is None:
+            if where not in MiniLMEmbedder._models:
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
                 from sentence_transformers import SentenceTransformer
 
-                MiniLMEmbedder._model = SentenceTransformer(
-                    str(self.path or minilm_path()), device="cpu"
-                )
-            return MiniLMEmbedder._model
+                MiniLMEmbedder._models[where] = SentenceTransformer(where, device="cpu")
+            return MiniLMEmbedder._models[where]
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:

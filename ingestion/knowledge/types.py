@@ -57,7 +57,8 @@ class Retriever(Protocol):
 
 
 class Embedder(Protocol):
-    dim: int
+    @property
+    def dim(self) -> int: ...
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
 

@@ -135,3 +135,19 @@ def test_deleting_a_document(retriever: Retriever) -> None:
 def test_an_empty_store_answers_nothing(retriever: Retriever) -> None:
     assert retriever.search("anything", EMBEDDER.embed_query("anything")) == []
     assert retriever.count() == 0
+
+
+def test_the_weaviate_backend_names_a_collection_per_knowledge_base() -> None:
+    from ingestion.knowledge.weaviate_store import WeaviateRetriever
+
+    r = WeaviateRetriever(client=None, prefix="Vigil")  # type: ignore[arg-type]
+    assert r.collection_name("faq") == "Vigil_faq"
+    assert r.collection_name("card-policies v2") == "Vigil_card_policies_v2"
+
+
+def test_an_embedder_from_settings_reports_its_dimension() -> None:
+    from ingestion.knowledge.embeddings import minilm_path
+
+    other = MiniLMEmbedder(minilm_path())  # a configured folder: dimension read from the model
+    assert other.dim == 384
+    assert len(other.embed_query("hello")) == 384
