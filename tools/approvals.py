@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import redis
 
-from ingestion.contracts import ApprovalResponse
-from tools.errors import ApprovalConflictError
+from ingestion.contracts import ApprovalRequest, ApprovalResponse
+from tools.errors import ApprovalConflictError, ApprovalMismatchError
 
 
 def proposal_hash(proposal: Mapping[str, Any]) -> str:
@@ -49,3 +50,91 @@ class ApprovalLedger:
     def get(self, approval_id: str) -> ApprovalResponse | None:
         raw = self.client.hget(self.key(approval_id), "decision")
         return None if raw is None else ApprovalResponse.model_validate_json(raw)
+
+
+_CLAIM = r"""
+local state = redis.call("HGET", KEYS[1], "state")
+if not state then return "missing" end
+if state == "pending" then
+  redis.call("HSET", KEYS[1], "state", ARGV[1], "decided_at", ARGV[2])
+  redis.call("ZREM", KEYS[2], ARGV[3])
+end
+return state
+"""
+
+
+class PendingApprovals:
+    """Approval requests waiting for an analyst, in Redis: they survive any restart.
+
+    A request moves from ``pending`` to exactly one of ``approve``, ``reject`` or
+    ``expired``, atomically; whoever makes that move is the one who resumes the graph.
+    """
+
+    def __init__(self, client: redis.Redis, *, prefix: str = "vigil") -> None:
+        self.client = client
+        self.prefix = prefix
+        self.deadlines = f"{prefix}:approvals:deadlines"
+        self._claim = client.register_script(_CLAIM)
+
+    def key(self, approval_id: str) -> str:
+        return f"{self.prefix}:approvals:{approval_id}"
+
+    def add(self, request: ApprovalRequest) -> bool:
+        """Idempotent: a request already known (whatever its state) is left as it is."""
+        key = self.key(request.approval_id)
+        if not self.client.hsetnx(key, "request", request.model_dump_json()):
+            return False
+        self.client.hset(key, "state", "pending")
+        self.client.zadd(self.deadlines, {request.approval_id: request.deadline.timestamp()})
+        return True
+
+    def get(self, approval_id: str) -> tuple[ApprovalRequest, str] | None:
+        raw, state = self.client.hmget(self.key(approval_id), "request", "state")
+        if raw is None:
+            return None
+        return ApprovalRequest.model_validate_json(raw), _s(state or b"pending")
+
+    def pending(self) -> list[ApprovalRequest]:
+        ids = [_s(i) for i in self.client.zrange(self.deadlines, 0, -1)]  # type: ignore[arg-type]
+        found = [self.get(i) for i in ids]
+        return [req for f in found if f is not None for req, state in [f] if state == "pending"]
+
+    def due(self, now: datetime) -> list[str]:
+        due = self.client.zrangebyscore(self.deadlines, "-inf", now.timestamp())
+        return [_s(i) for i in due]  # type: ignore[arg-type]
+
+    def claim(self, approval_id: str, decision: str, at: datetime) -> str:
+        """Move a pending request to ``decision``; returns the state it was in before."""
+        return _s(
+            self._claim(
+                keys=[self.key(approval_id), self.deadlines],
+                args=[decision, at.isoformat(), approval_id],
+            )
+        )
+
+    def check(self, response: ApprovalResponse) -> ApprovalRequest:
+        """The pending request this answer answers, or ApprovalMismatchError saying why not."""
+        found = self.get(response.approval_id)
+        if found is None:
+            raise ApprovalMismatchError(f"approval {response.approval_id} does not exist")
+        request, state = found
+        if response.interrupt_id != request.interrupt_id:
+            raise ApprovalMismatchError(
+                f"stale approval: {response.approval_id} now waits on interrupt "
+                f"{request.interrupt_id}, not {response.interrupt_id}; review the current request"
+            )
+        if response.proposal_hash != request.proposal_hash:
+            raise ApprovalMismatchError(
+                f"approval {response.approval_id} names proposal {response.proposal_hash}, but "
+                f"the pending proposal is {request.proposal_hash}; review what you approve"
+            )
+        if state != "pending":
+            raise ApprovalMismatchError(
+                f"approval {response.approval_id} was already decided ({state}); "
+                "a replayed or second answer is refused"
+            )
+        return request
+
+
+def _s(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

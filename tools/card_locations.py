@@ -10,6 +10,7 @@ but never moves the card back in time.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import redis
 
@@ -43,14 +44,19 @@ class CardLocationStore:
         return [f"{self.prefix}:card:{card_id}", f"{self.prefix}:seen:{transaction_id}"]
 
     def observe(self, card_id: str, sighting: Sighting) -> Sighting | None:
+        return parse_answer(self.queue(card_id, sighting))
+
+    def queue(self, card_id: str, sighting: Sighting, pipe: Any = None) -> Any:
+        """Run the observation now, or queue it on ``pipe`` (batch it with other commands);
+        feed the reply to ``parse_answer``."""
         if not sighting.located:
             raise ValueError("only card-present uses with a location are stored")
         ms = int(sighting.timestamp.timestamp() * 1000)
-        raw = self._observe(
+        return self._observe(
             keys=self._keys(card_id, sighting.transaction_id),
             args=[sighting.transaction_id, ms, repr(sighting.lat), repr(sighting.lon), self.ttl_s],
+            client=pipe,
         )
-        return _parse(raw)
 
     def last(self, card_id: str) -> Sighting | None:
         tx, ts, lat, lon = self.client.hmget(
@@ -61,7 +67,7 @@ class CardLocationStore:
         return _sighting(tx, ts, lat, lon)
 
 
-def _parse(raw: bytes | str | None) -> Sighting | None:
+def parse_answer(raw: bytes | str | None) -> Sighting | None:
     if not raw:
         return None
     text = raw.decode() if isinstance(raw, bytes) else raw

@@ -13,3 +13,7 @@ class NotApprovedError(ToolError):
 
 class ApprovalConflictError(ToolError):
     """A second, different decision for an approval that was already decided."""
+
+
+class ApprovalMismatchError(ToolError):
+    """An answer that does not match the pending request: unknown, stale, altered or replayed."""

@@ -176,6 +176,27 @@ class Settings(BaseSettings):
         le=1,
         description="Block without an analyst at or above this risk. Unset: always ask.",
     )
+    # -- fraud agent -----------------------------------------------------------------------------
+    fraud_escalate_min_risk: float = Field(
+        0.5, ge=0, le=1, description="Screening escalates at/above."
+    )
+    fraud_block_min_risk: float = Field(
+        0.8, ge=0, le=1, description="The gate proposes a block at/above."
+    )
+    fraud_amount_spike_factor: float = Field(
+        10.0, gt=1, description="x the customer's usual amount."
+    )
+    fraud_card_testing_count: int = Field(
+        5, ge=2, description="Small online payments on one card..."
+    )
+    fraud_card_testing_window_s: int = Field(120, ge=1, description="...within this many seconds.")
+    fraud_card_testing_max_amount: float = Field(5.0, gt=0, description="What counts as small.")
+    approval_timeout_s: float = Field(
+        1800.0, gt=0, description="An analyst must answer within this."
+    )
+    approval_fail_safe: Literal["hold_and_escalate", "release"] = Field(
+        "hold_and_escalate", description="What happens when nobody answers in time."
+    )
     vectors_dir: Path | None = Field(
         None, description="LanceDB folder; default <data_dir>/vectors."
     )

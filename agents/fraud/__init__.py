@@ -1,0 +1,1 @@
+"""The fraud agent: batched screening, the fraud graph, approvals, exactly-once effects."""

@@ -1,0 +1,1 @@
+"""The fraud graph: context, assessment, policy gate, human approval, effects."""

@@ -1,0 +1,226 @@
+"""The fraud graph's nodes. Every side effect is keyed by the transaction id."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from langchain_core.messages import HumanMessage, SystemMessage
+from langgraph.runtime import Runtime
+from langgraph.types import interrupt
+
+from graphs.fraud.context import FraudContext
+from graphs.fraud.state import SEVERITY, Action, Assessment, FraudState
+from graphs.llm import structured
+from ingestion.contracts import Alert, FraudDecision
+from tools.approvals import proposal_hash
+from tools.block import block_proposal
+from tools.customers import visible
+
+POLICY_QUESTION = "card fraud policy: impossible travel, holds, blocks and analyst approval"
+
+
+def gather_context(state: FraudState, runtime: Runtime[FraudContext]) -> FraudState:
+    """Customer profile (fields the fraud agent may see) and the fraud policy."""
+    tools = runtime.context.tools
+    profile = tools.profiles.get(state["transaction"]["user_id"])
+    hits = tools.retriever.search(
+        POLICY_QUESTION, tools.embedder.embed_query(POLICY_QUESTION), k=3, kb="policies"
+    )
+    return {
+        "profile": visible(profile, "fraud_agent") if profile else None,
+        "policy": [{"title": h.title, "text": h.text} for h in hits],
+    }
+
+
+def assess(state: FraudState, runtime: Runtime[FraudContext]) -> FraudState:
+    """The model's typed judgement. A failure is recorded, never raised: the gate decides."""
+    tx, screening = state["transaction"], state["screening"]
+    facts = {
+        "transaction": {
+            k: tx.get(k) for k in ("amount", "currency", "merchant", "channel", "city")
+        },
+        "screening": {"risk": screening["risk"], "reasons": screening["reasons"]},
+        "signals": screening["signals"],
+        "customer": state.get("profile"),
+    }
+    policy = "\n\n".join(f"{p['title']}:\n{p['text']}" for p in state.get("policy", []))
+    prompt = [
+        SystemMessage(
+            "You assess card payments for a bank's fraud team. Judge from the facts only. "
+            "A block is always reviewed by an analyst before it happens.\n\nPolicy:\n" + policy
+        ),
+        HumanMessage(f"Assess this payment:\n{facts}"),
+    ]
+    result = structured(runtime.context.gateway, Assessment, prompt)
+    calls = [c.as_dict() for c in result.calls]
+    if result.value is None:
+        return {"assessment": None, "assessment_error": result.error, "model_calls": calls}
+    return {"assessment": result.value.model_dump(), "assessment_error": None, "model_calls": calls}
+
+
+def policy_gate(state: FraudState, runtime: Runtime[FraudContext]) -> FraudState:
+    """Hard rules first: the model may raise the action, never lower what the rules require."""
+    screening = state["screening"]
+    rule: Action = "block" if screening["risk"] >= runtime.context.block_min_risk else "hold"
+    reasons = "; ".join(screening["reasons"]) or "escalated by screening"
+    assessment = state.get("assessment")
+    if assessment is None:
+        return {
+            "action": rule,
+            "risk": screening["risk"],
+            "decided_by": "policy",
+            "rationale": f"Deterministic policy decided ({state.get('assessment_error')}): "
+            f"{reasons}",
+        }
+    model_action: Action = assessment["action"]
+    action = model_action if SEVERITY[model_action] > SEVERITY[rule] else rule
+    return {
+        "action": action,
+        "risk": max(float(screening["risk"]), float(assessment["risk"])),
+        "decided_by": "graph",
+        "rationale": f"{assessment['rationale']} (rules: {reasons})",
+    }
+
+
+def route_action(state: FraudState) -> Literal["request_approval", "hold", "allow"]:
+    action = state["action"]
+    return "request_approval" if action == "block" else action
+
+
+def request_approval(state: FraudState, runtime: Runtime[FraudContext]) -> FraudState:
+    """Pause for an analyst. The worker records the request (with this interrupt's id)."""
+    tx = state["transaction"]
+    proposal = block_proposal(
+        tx["transaction_id"], tx["card_id"], tx["user_id"],
+        "; ".join(state["screening"]["reasons"]) or "high risk", state["risk"],
+    )  # fmt: skip
+    deadline = datetime.now(UTC) + timedelta(seconds=runtime.context.approval_timeout_s)
+    request = {
+        "approval_id": f"appr-{tx['transaction_id']}",
+        "kind": "block_transaction",
+        "subject_id": tx["user_id"],
+        "proposal": proposal,
+        "proposal_hash": proposal_hash(proposal),
+        "evidence": [*state["screening"]["reasons"], state["rationale"]],
+        "deadline": deadline.isoformat(),
+    }
+    answer: dict[str, Any] = interrupt(request)
+    return {"request": request, "response": answer}
+
+
+def route_answer(state: FraudState) -> Literal["apply_block", "release", "fail_safe"]:
+    decision = state["response"]["decision"]
+    if decision == "approve":
+        return "apply_block"
+    if decision == "reject":
+        return "release"
+    return "fail_safe"
+
+
+def apply_block(state: FraudState, runtime: Runtime[FraudContext]) -> FraudState:
+    tools = runtime.context.tools
+    tx, answer = state["transaction"], state["response"]
+    outcome = tools.blocks.block(state["request"]["proposal"], approval_id=answer["approval_id"])
+    action = outcome.action
+    _alert(runtime, f"fraud-{tx['transaction_id']}", "critical", "fraud_team",
+           "Card transaction blocked: " + "; ".join(state["screening"]["reasons"]),
+           f"Approved by {action.approved_by}. {state['rationale']}", tx)  # fmt: skip
+    _alert(runtime, f"cs-{tx['transaction_id']}", "info", "customer_service",
+           "Please call the customer about a blocked payment",
+           f"{tx['amount']} {tx['currency']} at {tx['merchant']} was blocked as suspected "
+           "fraud; confirm with the customer and offer a new card.", tx)  # fmt: skip
+    _finalize(runtime, state, "block", "analyst", approval_id=answer["approval_id"])
+    return {"outcome": "blocked"}
+
+
+def release(state: FraudState, runtime: Runtime[FraudContext]) -> FraudState:
+    answer = state["response"]
+    _finalize(
+        runtime, state, "release", "analyst", approval_id=answer["approval_id"],
+        extra=[f"false positive: rejected by {answer.get('analyst')}: {answer.get('reason', '')}"],
+    )  # fmt: skip
+    return {"outcome": "released (false positive)"}
+
+
+def fail_safe(state: FraudState, runtime: Runtime[FraudContext]) -> FraudState:
+    tx, answer = state["transaction"], state["response"]
+    if runtime.context.fail_safe == "release":
+        _finalize(
+            runtime, state, "release", "fail_safe", approval_id=answer.get("approval_id"),
+            extra=["no analyst answered in time: released by the configured fail-safe"],
+        )  # fmt: skip
+        return {"outcome": "released (no answer)"}
+    _alert(runtime, f"escalate-{tx['transaction_id']}", "critical", "operations",
+           "No analyst answered a block proposal in time",
+           "The payment stays on hold; the case is escalated to the duty manager.", tx)  # fmt: skip
+    _finalize(
+        runtime, state, "hold", "fail_safe", approval_id=answer.get("approval_id"),
+        extra=["no analyst answered in time: held and escalated"],
+    )  # fmt: skip
+    return {"outcome": "held and escalated (no answer)"}
+
+
+def hold(state: FraudState, runtime: Runtime[FraudContext]) -> FraudState:
+    tx = state["transaction"]
+    _alert(runtime, f"review-{tx['transaction_id']}", "warning", "fraud_team",
+           "Payment held for review", state["rationale"], tx)  # fmt: skip
+    _finalize(runtime, state, "hold", state["decided_by"])
+    return {"outcome": "held for review"}
+
+
+def allow(state: FraudState, runtime: Runtime[FraudContext]) -> FraudState:
+    _finalize(runtime, state, "allow", state["decided_by"])
+    return {"outcome": "allowed"}
+
+
+def _alert(
+    runtime: Runtime[FraudContext],
+    alert_id: str,
+    severity: Literal["info", "warning", "critical"],
+    audience: Literal["fraud_team", "customer_service", "operations"],
+    title: str,
+    body: str,
+    tx: dict[str, Any],
+) -> None:
+    runtime.context.tools.alerts.send(
+        Alert(
+            event_id=f"alert-{alert_id}",
+            alert_id=alert_id,
+            severity=severity,
+            audience=audience,
+            title=title,
+            body=body,
+            source="fraud-agent",
+            subject_id=tx["user_id"],
+            refs={"transaction_id": tx["transaction_id"], "card_id": tx["card_id"]},
+        )
+    )
+
+
+def _finalize(
+    runtime: Runtime[FraudContext],
+    state: FraudState,
+    outcome: Literal["allow", "hold", "block", "release"],
+    decided_by: str,
+    *,
+    approval_id: str | None = None,
+    extra: list[str] | None = None,
+) -> None:
+    """The final decision: once to the data lake, once to ``fraud.decisions``."""
+    tx = state["transaction"]
+    decision = FraudDecision(
+        event_id=f"final-{tx['transaction_id']}",
+        transaction_id=tx["transaction_id"],
+        user_id=tx["user_id"],
+        card_id=tx["card_id"],
+        outcome=outcome,
+        risk_score=min(1.0, float(state["risk"])),
+        reasons=[*state["screening"]["reasons"], state["rationale"], *(extra or [])],
+        signals=state["screening"]["signals"],
+        decided_by=decided_by,
+        approval_id=approval_id,
+    )
+    tools = runtime.context.tools
+    tools.lake.write_decision(decision, model_calls=state.get("model_calls", []))
+    runtime.context.emitter.emit_once("decision", decision.event_id, decision)
