@@ -31,6 +31,10 @@ bench_app = typer.Typer(help="Benchmarks, printed as ratios against a baseline r
 app.add_typer(bench_app, name="bench")
 llm_app = typer.Typer(help="The model layer: which model is configured, and does it work.")
 app.add_typer(llm_app, name="llm")
+approvals_app = typer.Typer(help="The analyst's inbox: pending block proposals and answers.")
+app.add_typer(approvals_app, name="approvals")
+agents_app = typer.Typer(help="The long-running agents.")
+app.add_typer(agents_app, name="agents")
 
 console = Console()
 err = Console(stderr=True)
@@ -297,21 +301,108 @@ def ingest(
     )
 
 
+# -- approvals and agents ------------------------------------------------------------------------
+
+
+@approvals_app.command("list")
+@friendly
+def approvals_list() -> None:
+    """Pending block proposals, oldest deadline first."""
+    from vigil.approvals_cli import list_pending
+    from vigil.stack import discover
+
+    list_pending(discover(load_settings()), console)
+
+
+@approvals_app.command("show")
+@friendly
+def approvals_show(approval_id: str) -> None:
+    """One request in full: the proposal, its hash, the evidence, the deadline."""
+    from vigil.approvals_cli import show
+    from vigil.stack import discover
+
+    show(discover(load_settings()), console, approval_id)
+
+
+def _decide(approval_id: str, decision: str, analyst: str, reason: str, ph: str | None) -> None:
+    from vigil.approvals_cli import decide
+    from vigil.stack import discover
+
+    decide(discover(load_settings()), console, approval_id, decision, analyst, reason, ph)  # type: ignore[arg-type]
+
+
+@approvals_app.command("approve")
+@friendly
+def approvals_approve(
+    approval_id: str,
+    analyst: Annotated[str, typer.Option(help="Who approves.")],
+    reason: Annotated[str, typer.Option(help="Why.")] = "",
+    proposal_hash: Annotated[
+        str | None, typer.Option(help="The hash you reviewed; refused if the proposal changed.")
+    ] = None,
+) -> None:
+    """Approve a block proposal (exactly the one shown by `show`)."""
+    _decide(approval_id, "approve", analyst, reason, proposal_hash)
+
+
+@approvals_app.command("reject")
+@friendly
+def approvals_reject(
+    approval_id: str,
+    analyst: Annotated[str, typer.Option(help="Who rejects.")],
+    reason: Annotated[str, typer.Option(help="Why (recorded with the false positive).")] = "",
+    proposal_hash: Annotated[str | None, typer.Option(help="The hash you reviewed.")] = None,
+) -> None:
+    """Reject a block proposal: the payment is released and a false positive recorded."""
+    _decide(approval_id, "reject", analyst, reason, proposal_hash)
+
+
+@agents_app.command("run")
+@friendly
+def agents_run(
+    timeout: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
+) -> None:
+    """Run the fraud agent and the context ingestion until Ctrl-C / SIGTERM."""
+    from ingestion.producer import EventProducer
+    from vigil.agents import fraud_agent
+    from vigil.ingest import ingestion
+    from vigil.stack import discover
+
+    settings = discover(load_settings())
+    with stop_on_signals() as stop, EventProducer(settings) as producer:
+        feeding = ingestion(settings, producer=producer).start()
+        agent = fraud_agent(settings, producer).start()
+        console.print("fraud agent and ingestion running; Ctrl-C stops")
+        stop.wait(timeout)
+        agent.stop()
+        feeding.stop()
+    m = agent.worker.metrics
+    console.print(
+        f"screened {m.screened}, escalated {m.escalated}, blocked {m.blocked}, "
+        f"approved {m.approved}, rejected {m.rejected}, expired {m.expired}"
+    )
+
+
 # -- demo ----------------------------------------------------------------------------------------
 
 
 @app.command()
 @friendly
-def demo() -> None:
-    """The end-to-end demo on the embedded defaults: no server to install, no network, no keys.
+def demo(
+    interactive: Annotated[
+        bool, typer.Option(help="Wait for you to approve or reject, instead of approving.")
+    ] = False,
+) -> None:
+    """The founding story end to end on the embedded stack: no server, no network, no keys.
 
-    Starts the stack (embedded unless configured), creates the topics, plays the founding
-    story (John's card at a London ATM, then a Paris cafe 40 s later) into `transactions`,
-    and reads the events back from Kafka to show they arrived intact and in order.
+    Seeds customers and the knowledge base through Kafka, starts the ingestion and the
+    fraud agent, plays John's card at a London ATM then a Paris cafe 40 s later, shows the
+    pending approval, approves it (or asks you, with --interactive), and prints the block,
+    the alerts and the data-lake record.
     """
     from vigil.demo import run_demo
 
-    run_demo(load_settings(), console)
+    run_demo(load_settings(), console, interactive=interactive)
 
 
 # -- bench ---------------------------------------------------------------------------------------

@@ -2,116 +2,138 @@
 
 from __future__ import annotations
 
-import asyncio
-import uuid
-from collections.abc import Sequence
+import json
+import time
+from collections.abc import Callable
 
+from pydantic import BaseModel
 from rich.console import Console
+from rich.prompt import Confirm
 from rich.table import Table
 
-from graphs.llm import CallRecord, ModelCallError
-from ingestion.contracts import Transaction
-from ingestion.runner import ConsumerRunner, Received
+from ingestion.contracts import Alert, BlockAction, Transaction
+from ingestion.producer import EventProducer
+from ingestion.seed import seed_customers, seed_documents
+from vigil.agents import fraud_agent
+from vigil.approvals_cli import decide
 from vigil.errors import VigilError
-from vigil.llm import build_gateway
+from vigil.ingest import ingestion
 from vigil.settings import Settings, Stream
 from vigil.simulate import Produced, SimPlan, plan_events, produce
 from vigil.stack import Stack
 
 
-def run_demo(settings: Settings, console: Console, read_timeout: float = 60.0) -> None:
+def _wait(check: Callable[[], bool], what: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise VigilError(f"the demo gave up waiting for {what} after {timeout:.0f} s")
+        time.sleep(0.2)
+
+
+def run_demo(settings: Settings, console: Console, *, interactive: bool = False) -> None:
     console.rule("[bold]Vigil demo: the founding story")
-    with Stack(settings) as eff:
-        console.print(f"Kafka  {eff.kafka_bootstrap}   Redis  {eff.redis_url}")
-        console.print("Topics created:", ", ".join(eff.all_topics()))
+    with Stack(settings) as eff, EventProducer(eff) as producer:
+        console.print(f"Kafka {eff.kafka_bootstrap}   Redis {eff.redis_url}   data {eff.data_dir}")
 
-        console.rule("vigil simulate --scenario london-paris")
-        produced: list[Produced] = []
-
-        def show(p: Produced) -> None:
-            produced.append(p)
-            console.print(
-                f"[cyan]{p.topic}[/][{p.partition}]@{p.offset} key={p.event.key} "
-                f"{p.event.model_dump_json()}",
-                highlight=False,
-                soft_wrap=True,
-            )
-
-        produce(eff, plan_events(SimPlan(scenarios=["london-paris"])), on_produced=show)
-
-        console.rule("read back by a consumer group")
-        wanted = {p.event.event_id for p in produced}
-        seen: list[Received[Transaction]] = []
-
-        def collect(batch: Sequence[Received[Transaction]]) -> None:
-            seen.extend(r for r in batch if r.event.event_id in wanted)
-
-        runner = ConsumerRunner(
-            eff,
-            topic=eff.topic(Stream.TRANSACTIONS),
-            model=Transaction,
-            handler=collect,
-            group=eff.group_id(f"demo-{uuid.uuid4().hex[:8]}"),
-        )
+        console.rule("1. seed: customers and the knowledge base, through Kafka")
+        people = producer.publish(seed_customers(50))
+        docs = producer.publish(seed_documents())
+        console.print(f"published {len(people)} customer profiles and {len(docs)} documents")
+        feeding = ingestion(eff, producer=producer).start()
+        console.print("starting the fraud agent (loading the model and the embedder) ...")
+        agent = fraud_agent(eff, producer).start()
+        worker = agent.worker
         try:
-            deadline_runs = int(read_timeout)
-            for _ in range(deadline_runs):
-                runner.run(timeout=1.0)
-                if len(seen) >= len(wanted):
-                    break
-        finally:
-            runner.close()
-        if len(seen) < len(wanted):
-            raise VigilError(f"read back {len(seen)} of {len(wanted)} events in {read_timeout} s")
-
-        table = Table("when (UTC)", "card", "channel", "merchant", "where", "amount")
-        for r in sorted(seen, key=lambda r: r.event.timestamp):
-            t = r.event
-            table.add_row(
-                t.timestamp.strftime("%H:%M:%S"),
-                t.card_id,
-                t.channel,
-                t.merchant,
-                f"{t.city} ({t.lat}, {t.lon})",
-                f"{t.amount} {t.currency}",
+            tools = worker.ctx.tools
+            _wait(lambda: tools.profiles.get("cust-john") is not None, "John's profile")
+            _wait(lambda: tools.retriever.count("policy-card-fraud") > 0, "the fraud policy")
+            john = tools.profiles.get("cust-john")
+            assert john is not None
+            console.print(
+                f"John's profile is live: {john.name}, {john.age}, credit score "
+                f"{john.credit_score}, home {john.home_ownership}; the fraud policy is searchable"
             )
-        console.print(table)
-        gap = (seen[-1].event.timestamp - seen[0].event.timestamp).total_seconds()
-        console.print(
-            f"Same card, {gap:.0f} s apart, London then Paris: delivered in order on partition "
-            f"{seen[0].partition} (keyed by {seen[0].event.key}). "
-            "The fraud agent screens exactly this."
-        )
-        _model_note(eff, console, seen[0].event, seen[-1].event)
+
+            console.rule("2. vigil simulate --scenario london-paris")
+            played: list[Produced] = []
+
+            def show(p: Produced) -> None:
+                played.append(p)
+                t = p.event
+                assert isinstance(t, Transaction)
+                console.print(
+                    f"[cyan]{p.topic}[/][{p.partition}]@{p.offset} {t.timestamp:%H:%M:%S} "
+                    f"{t.card_id} {t.channel} {t.merchant} ({t.city}) {t.amount} {t.currency}",
+                    highlight=False,
+                )
+
+            produce(eff, plan_events(SimPlan(scenarios=["london-paris"])), on_produced=show,
+                    producer=producer)  # fmt: skip
+
+            console.rule("3. screening escalates; the graph asks an analyst")
+            _wait(lambda: bool(worker.pending.pending()), "the approval request")
+            [request] = worker.pending.pending()
+            table = Table("approval", "proposal", "evidence", "deadline (UTC)")
+            table.add_row(
+                request.approval_id,
+                json.dumps(request.proposal, indent=1),
+                "\n".join(f"- {e}" for e in request.evidence),
+                f"{request.deadline:%H:%M:%S}\n{request.proposal_hash[:23]}...",
+            )
+            console.print(table)
+
+            console.rule("4. the analyst decides")
+            approve = (
+                Confirm.ask("Approve this block?", default=True, console=console)
+                if interactive
+                else True
+            )
+            if not interactive:
+                console.print("approving as demo.analyst (use --interactive to decide yourself)")
+            decide(
+                eff, console, request.approval_id, "approve" if approve else "reject",
+                "demo.analyst", "demo: confirmed impossible travel" if approve else "demo",
+                request.proposal_hash,
+            )  # fmt: skip
+            _wait(lambda: worker.ctx.tools.lake.decisions().num_rows > 0, "the final decision")
+
+            console.rule("5. what happened, exactly once")
+            _print_topic(console, eff, Stream.BLOCK_ACTIONS, BlockAction, "block")
+            _print_topic(console, eff, Stream.ALERTS, Alert, "alert")
+            for row in tools.lake.decisions().to_pylist():
+                console.print(
+                    f"[magenta]lake[/] date={row['decided_at']:%Y-%m-%d} outcome={row['outcome']} "
+                    f"risk={row['risk_score']:.2f} decided_by={row['decided_by']} "
+                    f"customer={row['customer'][:12]}... card={row['card'][:12]}... "
+                    "(pseudonymized)",
+                    highlight=False,
+                )
+            m = worker.metrics
+            console.print(
+                f"screened {m.screened}, escalated {m.escalated}, blocked {m.blocked}; model "
+                f"calls: {worker.ctx.gateway.metrics.snapshot()['calls']}"
+            )
+        finally:
+            agent.stop()
+            feeding.stop()
     console.print("[green]demo finished; embedded servers stopped.[/]")
 
 
-def _model_note(
-    settings: Settings, console: Console, first: Transaction, second: Transaction
+def _print_topic(
+    console: Console, settings: Settings, stream: Stream, model: type[BaseModel], label: str
 ) -> None:
-    """The configured model (offline SmolLM2 by default) writes the analyst a note."""
-    console.rule(f"a note from the model ({settings.llm})")
-    prompt = (
-        f"A debit card took {first.amount} {first.currency} from an ATM in {first.city} and "
-        f"{(second.timestamp - first.timestamp).total_seconds():.0f} seconds later paid "
-        f"{second.amount} {second.currency} in a cafe in {second.city}. In two sentences, tell "
-        "a fraud analyst why this matters."
-    )
-    records: list[CallRecord] = []
+    from kafka import KafkaConsumer, TopicPartition
 
-    async def stream() -> None:
-        async for chunk in build_gateway(settings).astream(prompt, records):
-            console.print(str(chunk.content), end="", highlight=False, soft_wrap=True)
-        console.print()
-
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
     try:
-        asyncio.run(stream())
-    except (VigilError, ModelCallError) as exc:
-        console.print(f"[yellow]no note: the model is unavailable ({exc})[/]")
-        return
-    rec = records[-1]
-    console.print(
-        f"[dim]{rec.model}: first token {rec.first_token_s or 0:.2f} s, "
-        f"{rec.output_tokens} tokens in {rec.latency_s:.2f} s. Decisions never rest on this "
-        "text: velocity and policy decide; the model explains.[/]"
-    )
+        topic = settings.topic(stream)
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        for records in consumer.poll(timeout_ms=2000).values():
+            for r in records:
+                event = model.model_validate_json(r.value)
+                console.print(f"[red]{label}[/] {event.model_dump_json()}", highlight=False)
+    finally:
+        consumer.close()

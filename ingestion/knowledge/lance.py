@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,8 @@ class LanceRetriever:
         self, path: Path, *, dim: int = 384, table: str = TABLE, optimize_every: int = 1000
     ) -> None:
         path.mkdir(parents=True, exist_ok=True)
-        self.db = lancedb.connect(str(path))
+        # other processes and handles write the same table: always read its latest version
+        self.db = lancedb.connect(str(path), read_consistency_interval=timedelta(0))
         self.dim = dim
         self.schema = pa.schema(
             [

@@ -1,0 +1,77 @@
+"""``vigil approvals ...``: the analyst's inbox at a terminal."""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+from rich.console import Console
+from rich.table import Table
+
+from ingestion.contracts import ApprovalResponse
+from ingestion.kafka import require_bootstrap
+from ingestion.producer import EventProducer
+from tools.approvals import PendingApprovals
+from tools.errors import ApprovalMismatchError
+from vigil.errors import VigilError
+from vigil.settings import Settings
+from vigil.wiring import redis_client
+
+
+def _pending(settings: Settings) -> PendingApprovals:
+    return PendingApprovals(redis_client(settings), prefix=settings.redis_prefix)
+
+
+def list_pending(settings: Settings, console: Console) -> None:
+    requests = _pending(settings).pending()
+    table = Table("approval", "customer", "transaction", "risk", "why", "deadline (UTC)")
+    for r in requests:
+        table.add_row(
+            r.approval_id, r.subject_id, str(r.proposal.get("transaction_id")),
+            str(r.proposal.get("risk")), str(r.proposal.get("reason")),
+            r.deadline.strftime("%Y-%m-%d %H:%M:%S"),
+        )  # fmt: skip
+    console.print(table if requests else "no pending approvals")
+
+
+def show(settings: Settings, console: Console, approval_id: str) -> None:
+    found = _pending(settings).get(approval_id)
+    if found is None:
+        raise VigilError(f"no approval {approval_id}: see `vigil approvals list`")
+    request, state = found
+    console.print(f"[bold]{approval_id}[/] ({state})")
+    console.print_json(json.dumps(request.model_dump(mode="json")))
+
+
+def decide(
+    settings: Settings,
+    console: Console,
+    approval_id: str,
+    decision: Literal["approve", "reject"],
+    analyst: str,
+    reason: str,
+    proposal_hash: str | None,
+) -> ApprovalResponse:
+    """Check the answer against the pending request, then send it to the fraud agent."""
+    pending = _pending(settings)
+    found = pending.get(approval_id)
+    if found is None:
+        raise VigilError(f"no approval {approval_id}: see `vigil approvals list`")
+    request, _state = found
+    response = ApprovalResponse(
+        approval_id=approval_id,
+        interrupt_id=request.interrupt_id,
+        proposal_hash=proposal_hash or request.proposal_hash,
+        decision=decision,
+        analyst=analyst,
+        reason=reason,
+    )
+    try:
+        pending.check(response)
+    except ApprovalMismatchError as exc:
+        raise VigilError(str(exc)) from exc
+    require_bootstrap(settings)
+    with EventProducer(settings) as producer:
+        producer.publish([response])
+    console.print(f"[green]{decision} sent for {approval_id}[/] (the fraud agent applies it)")
+    return response
