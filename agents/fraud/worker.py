@@ -17,8 +17,6 @@ Exactly-once, by construction:
 from __future__ import annotations
 
 import logging
-import os
-import signal
 import threading
 import time
 from collections.abc import Sequence
@@ -31,6 +29,7 @@ from langgraph.types import Command
 from agents.fraud.screening import Screener
 from graphs.fraud.context import FraudContext
 from ingestion.contracts import ApprovalRequest, ApprovalResponse, Transaction
+from ingestion.failpoints import failpoint
 from ingestion.producer import EventProducer
 from ingestion.runner import ConsumerRunner, Received, Rejection
 from tools.approvals import ApprovalLedger, PendingApprovals
@@ -40,12 +39,6 @@ from vigil.settings import Settings, Stream
 log = logging.getLogger(__name__)
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, float("inf"))
-
-
-def failpoint(name: str) -> None:
-    """Crash tests set VIGIL_FAILPOINT=<name>: the worker SIGKILLs itself right there."""
-    if os.environ.get("VIGIL_FAILPOINT") == name:
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass
@@ -135,10 +128,10 @@ class FraudWorker:
                 "transaction": tx.model_dump(mode="json"),
                 "screening": {"risk": risk, "reasons": reasons, "signals": signals},
             }
-            self.graph.invoke(start, config, context=self.ctx)
+            self.graph.invoke(start, config, context=self.ctx, durability="sync")
         elif snap.next and not snap.interrupts:
             log.info("continuing the interrupted run of %s", tx.transaction_id)
-            self.graph.invoke(None, config, context=self.ctx)
+            self.graph.invoke(None, config, context=self.ctx, durability="sync")
         self.record_pending(tx.transaction_id)
 
     def record_pending(self, transaction_id: str) -> ApprovalRequest | None:
@@ -188,6 +181,7 @@ class FraudWorker:
         request = self.pending.check(response)
         self.ledger.record(response)
         previous = self.pending.claim(response.approval_id, response.decision, datetime.now(UTC))
+        failpoint("after_claim")
         if previous != "pending":
             raise ApprovalMismatchError(
                 f"approval {response.approval_id} was already decided ({previous})"
@@ -209,8 +203,15 @@ class FraudWorker:
         snap = self.graph.get_state(config)
         if any(i.id == request.interrupt_id for i in snap.interrupts):
             self.graph.invoke(
-                Command(resume={request.interrupt_id: answer}), config, context=self.ctx
+                Command(resume={request.interrupt_id: answer}),
+                config,
+                context=self.ctx,
+                durability="sync",
             )
+            snap = self.graph.get_state(config)
+        elif snap.next and not snap.interrupts:
+            # answered before, and the run died after the answer: carry it to the end
+            self.graph.invoke(None, config, context=self.ctx, durability="sync")
             snap = self.graph.get_state(config)
         outcome = str(snap.values.get("outcome", ""))
         if outcome == "blocked":

@@ -13,6 +13,7 @@ from graphs.fraud.context import FraudContext
 from graphs.fraud.state import SEVERITY, Action, Assessment, FraudState
 from graphs.llm import structured
 from ingestion.contracts import Alert, FraudDecision
+from ingestion.failpoints import failpoint
 from tools.approvals import proposal_hash
 from tools.block import block_proposal
 from tools.customers import visible
@@ -53,6 +54,7 @@ def assess(state: FraudState, runtime: Runtime[FraudContext]) -> FraudState:
         HumanMessage(f"Assess this payment:\n{facts}"),
     ]
     result = structured(runtime.context.gateway, Assessment, prompt)
+    failpoint("after_model")
     calls = [c.as_dict() for c in result.calls]
     if result.value is None:
         return {"assessment": None, "assessment_error": result.error, "model_calls": calls}
@@ -122,6 +124,7 @@ def apply_block(state: FraudState, runtime: Runtime[FraudContext]) -> FraudState
     tools = runtime.context.tools
     tx, answer = state["transaction"], state["response"]
     outcome = tools.blocks.block(state["request"]["proposal"], approval_id=answer["approval_id"])
+    failpoint("after_block")
     action = outcome.action
     _alert(runtime, f"fraud-{tx['transaction_id']}", "critical", "fraud_team",
            "Card transaction blocked: " + "; ".join(state["screening"]["reasons"]),

@@ -1,0 +1,104 @@
+"""SIGKILL the fraud worker at the worst moments; after restarts the story still ends once."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ingestion.contracts import Alert, ApprovalResponse, BlockAction, FraudDecision
+from ingestion.knowledge.chunking import chunk_document, embed_chunks
+from ingestion.knowledge.lance import LanceRetriever
+from ingestion.producer import EventProducer
+from ingestion.profiles import RedisProfileStore
+from ingestion.seed import seed_customers, seed_documents
+from tests.agents.test_fraud_e2e import london_paris
+from tests.conftest import ROOT, clean_env
+from tests.ingestion.kafkautil import read_all
+from tests.ingestion.test_retrieval_conformance import EMBEDDER
+from tools.approvals import PendingApprovals
+from tools.lake import ParquetLake
+from vigil.settings import Settings, Stream
+
+
+def worker(env: dict[str, str], seconds: float, failpoint: str | None = None) -> int:
+    run_env = dict(env)
+    if failpoint:
+        run_env["VIGIL_FAILPOINT"] = failpoint
+    res = subprocess.run(
+        [sys.executable, "-m", "tests.agents.fraud_proc", str(seconds)],
+        capture_output=True, text=True, env=run_env, cwd=ROOT, timeout=seconds + 120, check=False,
+    )  # fmt: skip
+    if failpoint is None:
+        assert res.returncode == 0, res.stderr[-3000:]
+    return res.returncode
+
+
+@pytest.mark.slow
+def test_killed_after_the_model_before_the_commit_and_after_the_block(
+    settings: Settings, redis_client: tuple[Any, str], tmp_path: Path
+) -> None:
+    client, prefix = redis_client
+    p = prefix.rstrip(":")
+    s = settings.model_copy(
+        update={"redis_prefix": p, "checkpoint_prefix": f"{p}:cp", "data_dir": tmp_path}
+    )
+    RedisProfileStore(client, prefix=p).apply(seed_customers(20))
+    store = LanceRetriever(tmp_path / "vectors")
+    for doc in seed_documents():
+        store.replace_document(doc.doc_id, embed_chunks(chunk_document(doc), EMBEDDER))
+    env = clean_env()
+    for name, value in s.model_dump(mode="json").items():
+        if value is not None and name != "lake_hash_key" and not isinstance(value, dict):
+            env[f"VIGIL_{name.upper()}"] = str(value)
+    env["VIGIL_KAFKA_SESSION_TIMEOUT_MS"] = "6000"
+    with EventProducer(s) as producer:
+        atm, coffee = london_paris()
+        producer.publish([atm, coffee])
+
+        assert worker(env, 60, "after_model") == -9  # assessed, never recorded
+        assert worker(env, 60, "before_commit") == -9  # waiting for approval, not committed
+        worker(env, 12)  # re-delivered again: nothing new may happen
+        pending = PendingApprovals(client, prefix=p).pending()
+        assert len(pending) == 1
+        [request] = pending
+        producer.publish(
+            [
+                ApprovalResponse(
+                    approval_id=request.approval_id, interrupt_id=request.interrupt_id,
+                    proposal_hash=request.proposal_hash, decision="approve", analyst="ana",
+                )
+            ]
+        )  # fmt: skip
+        assert worker(env, 60, "after_block") == -9  # blocked, no alert yet, not committed
+        worker(env, 25)
+
+    boot = s.kafka_bootstrap or ""
+    decisions = [
+        FraudDecision.model_validate_json(r.value)
+        for r in read_all(boot, s.topic(Stream.FRAUD_DECISIONS), 4)
+    ]
+    ids_per_tx: dict[str, set[str]] = {}
+    for d in decisions:
+        ids_per_tx.setdefault(d.transaction_id, set()).add(d.event_id)
+    assert ids_per_tx == {
+        atm.transaction_id: {f"screen-{atm.transaction_id}"},
+        coffee.transaction_id: {
+            f"screen-{coffee.transaction_id}",
+            f"final-{coffee.transaction_id}",
+        },
+    }
+    blocks = [
+        BlockAction.model_validate_json(r.value)
+        for r in read_all(boot, s.topic(Stream.BLOCK_ACTIONS), 1)
+    ]
+    assert len(blocks) == 1
+    alerts = [Alert.model_validate_json(r.value) for r in read_all(boot, s.topic(Stream.ALERTS), 2)]
+    assert sorted(a.audience for a in alerts) == ["customer_service", "fraud_team"]
+    lake = ParquetLake(s.lake_path, s.lake_hash_key.get_secret_value()).decisions().to_pylist()
+    assert [(r["transaction_id"], r["outcome"]) for r in lake] == [(coffee.transaction_id, "block")]
+    assert json.loads(lake[0]["model_calls"])  # the model call that decided is on record
