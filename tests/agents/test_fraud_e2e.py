@@ -31,6 +31,7 @@ from tests.conftest import wait_for
 from tests.ingestion.kafkautil import read_all
 from tests.ingestion.test_retrieval_conformance import EMBEDDER
 from vigil.agents import fraud_agent
+from vigil.llm import build_gateway
 from vigil.settings import Settings, Stream
 
 BLOCK = json.dumps(
@@ -71,6 +72,8 @@ def world(
     )
     producer = EventProducer(s)
     gateway = ModelGateway([ModelEntry("scripted", model, structured="json")], backoff_s=0.01)
+    if request.node.get_closest_marker("real_model"):
+        gateway = build_gateway(s.model_copy(update={"llm": "local", "llm_max_tokens": 160}))
     agent = fraud_agent(
         s, producer, client=client, gateway=gateway, embedder=EMBEDDER,
         checkpointer=RedisSaver(client, prefix=prefix + "cp"),
@@ -211,3 +214,20 @@ def test_a_failing_model_leaves_the_decision_to_policy(world: World) -> None:
     wait_for(lambda: pending_count(world) == 1, 60, "one pending approval")
     [request] = world.agent.worker.pending.pending()
     assert any("Deterministic policy decided" in e for e in request.evidence)
+
+
+@pytest.mark.real_model
+def test_the_same_story_with_the_local_model(world: World) -> None:
+    """SmolLM2 assesses for real: its words are not checked, only the form of the outcome."""
+    world.producer.publish(london_paris())
+    wait_for(lambda: pending_count(world) == 1, 120, "one pending approval")
+    [request] = world.agent.worker.pending.pending()
+    assert request.proposal["action"] == "block_transaction"
+    assert request.evidence
+    answer(world, "approve")
+    wait_for(lambda: world.agent.worker.metrics.blocked == 1, 120, "the block")
+    [row] = world.agent.worker.ctx.tools.lake.decisions().to_pylist()
+    assert row["outcome"] == "block"
+    calls = json.loads(row["model_calls"])
+    assert calls
+    assert calls[0]["model"] == "local"
