@@ -420,6 +420,17 @@ def bench_kafka(
     run_kafka_bench(load_settings(), console, events=events, rounds=rounds)
 
 
+@bench_app.command("fraud")
+@friendly
+def bench_fraud(
+    sizes: Annotated[str, typer.Option(help="Comma-separated event counts.")] = "10000,100000",
+) -> None:
+    """Screening throughput and latency against raw kafka-python; escalation-path latency."""
+    from vigil.bench.fraud import run_fraud_bench
+
+    run_fraud_bench(load_settings(), console, sizes=[int(x) for x in sizes.split(",")])
+
+
 @bench_app.command("freshness")
 @friendly
 def bench_freshness(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -39,8 +40,15 @@ class Screened:
     signals: dict[str, Signal] = field(default_factory=dict)
 
     def decision(self) -> FraudDecision:
-        """The screening decision published for every event (id stable per transaction)."""
-        return FraudDecision(
+        """The screening decision published for every event (id stable per transaction).
+
+        Built without re-validation: every field comes from a validated transaction and
+        from this module's own rules (this is the hot path: one per event).
+        """
+        return FraudDecision.model_construct(
+            schema_version=1,
+            decided_at=datetime.now(UTC),
+            approval_id=None,
             event_id=f"screen-{self.tx.transaction_id}",
             transaction_id=self.tx.transaction_id,
             user_id=self.tx.user_id,

@@ -255,3 +255,12 @@ def test_bench_freshness_prints_latencies_with_baselines(tmp_path: Path) -> None
     assert res.returncode == 0, res.stdout + res.stderr
     for needle in ("publish -> lookup", "raw Redis GET", "raw LanceDB query", "hybrid search"):
         assert needle in res.stdout
+
+
+@pytest.mark.slow
+def test_bench_fraud_prints_ratios_and_latencies(tmp_path: Path) -> None:
+    env = env_with(data_dir=str(tmp_path), kafka_session_timeout_ms="6000")
+    res = run_vigil("bench", "fraud", "--sizes", "500", env=env, cwd=tmp_path, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    for needle in ("raw kafka-python", "screening latency at", "escalation path"):
+        assert needle in res.stdout
