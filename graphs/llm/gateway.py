@@ -225,37 +225,52 @@ class ModelGateway:
                             self.timeout_s,
                         )
                 except Exception as exc:  # noqa: BLE001 - classified and recorded below
-                    rec = CallRecord(
-                        entry.name,
-                        attempt,
-                        time.perf_counter() - started,
-                        ok=False,
-                        error=_describe(exc, self.timeout_s),
-                    )
-                    records.append(rec)
-                    self.metrics.record(rec)
-                    if not is_transient(exc) or attempt > self.max_retries:
-                        break
-                    with self.metrics.lock:
-                        self.metrics.retries += 1
-                    await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1))
-                    continue
-                rec = CallRecord(
-                    entry.name,
-                    attempt,
-                    time.perf_counter() - started,
-                    ok=True,
-                    input_tokens=usage.input,
-                    output_tokens=usage.output,
-                )
-                records.append(rec)
-                self.metrics.record(rec)
+                    self._record(records, entry, attempt, started, exc=exc)
+                    if await self._retry_after(exc, attempt):
+                        continue
+                    break
+                self._record(records, entry, attempt, started, tokens=(usage.input, usage.output))
                 return out, records
         last = records[-1].error if records else "no attempt"
         raise ModelCallError(
             f"every model failed ({', '.join(e.name for e in self.entries)}); last error: {last}",
             records,
         )
+
+    def _record(
+        self,
+        records: list[CallRecord],
+        entry: ModelEntry,
+        attempt: int,
+        started: float,
+        *,
+        exc: BaseException | None = None,
+        tokens: tuple[int | None, int | None] = (None, None),
+        first: float | None = None,
+    ) -> CallRecord:
+        """One attempt, into the caller's records and the process metrics."""
+        rec = CallRecord(
+            entry.name,
+            attempt,
+            time.perf_counter() - started,
+            ok=exc is None,
+            input_tokens=tokens[0],
+            output_tokens=tokens[1],
+            error=None if exc is None else _describe(exc, self.timeout_s),
+            first_token_s=first,
+        )
+        records.append(rec)
+        self.metrics.record(rec)
+        return rec
+
+    async def _retry_after(self, exc: BaseException, attempt: int) -> bool:
+        """Wait out the backoff and say yes if ``exc`` is worth another try of this model."""
+        if not is_transient(exc) or attempt > self.max_retries:
+            return False
+        with self.metrics.lock:
+            self.metrics.retries += 1
+        await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1))
+        return True
 
     async def ainvoke(self, prompt: LanguageModelInput) -> tuple[AIMessage, list[CallRecord]]:
         out, records = await self.acall(lambda e: e.model, prompt)
@@ -299,35 +314,19 @@ class ModelGateway:
                                     first = time.perf_counter() - started
                             yield chunk
                 except Exception as exc:
-                    rec = CallRecord(
-                        entry.name,
-                        attempt,
-                        time.perf_counter() - started,
-                        ok=False,
-                        error=_describe(exc, self.timeout_s),
-                        first_token_s=first,
-                    )
-                    records.append(rec)
-                    self.metrics.record(rec)
+                    rec = self._record(records, entry, attempt, started, exc=exc, first=first)
                     if first is not None:
                         raise ModelCallError(
                             f"{entry.name} failed mid-stream: {rec.error}", records
                         ) from exc
-                    if not is_transient(exc) or attempt > self.max_retries:
-                        break
-                    await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1))
-                    continue
-                rec = CallRecord(
-                    entry.name,
-                    attempt,
-                    time.perf_counter() - started,
-                    ok=True,
-                    input_tokens=(usage or {}).get("input_tokens"),
-                    output_tokens=(usage or {}).get("output_tokens", tokens),
-                    first_token_s=first,
+                    if await self._retry_after(exc, attempt):
+                        continue
+                    break
+                counts = (
+                    (usage or {}).get("input_tokens"),
+                    (usage or {}).get("output_tokens", tokens),
                 )
-                records.append(rec)
-                self.metrics.record(rec)
+                self._record(records, entry, attempt, started, tokens=counts, first=first)
                 return
         raise ModelCallError("every model failed to stream", records)
 

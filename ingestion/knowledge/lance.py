@@ -49,10 +49,13 @@ class LanceRetriever:
         )
         self.table = self.db.create_table(table, schema=self.schema, exist_ok=True)
         self._lock = threading.Lock()
-        self._fts = "text_idx" in {i.name for i in self.table.list_indices()}
+        self._fts = self._has_fts()
         # rows written since the indexes were last brought up to date: searched, but by scan
         self._unindexed = 0
         self.optimize_every = optimize_every
+
+    def _has_fts(self) -> bool:
+        return "text_idx" in {i.name for i in self.table.list_indices()}
 
     def _after_write(self, added: int) -> None:
         if not self._fts and self.table.count_rows() > 0:
@@ -113,8 +116,11 @@ class LanceRetriever:
         kb: str | None = None,
         tags: Sequence[str] = (),
     ) -> list[Hit]:
-        if self.table.count_rows() == 0:
-            return []
+        if not self._fts:
+            # another handle (the ingestion process) may have built the index since we opened
+            self._fts = self._has_fts()
+            if not self._fts and self.table.count_rows() == 0:
+                return []
         filters = []
         if kb is not None:
             filters.append(f"kb = {_quote(kb)}")

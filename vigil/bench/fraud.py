@@ -33,7 +33,7 @@ from ingestion.runner import ConsumerRunner, Received
 from ingestion.seed import seed_customers
 from ingestion.simulator import SCENARIOS, Simulator
 from vigil.agents import fraud_worker
-from vigil.bench.kafka import _raw_consume
+from vigil.bench.kafka import raw_consume
 from vigil.settings import Settings
 from vigil.stack import Stack
 
@@ -132,7 +132,7 @@ def run_fraud_bench(settings: Settings, console: Console, *, sizes: list[int]) -
                     for t in data:
                         producer.send(t, topic=topic)
                     producer.flush()
-                raw = _raw_consume(s, raw_topic, n)
+                raw = raw_consume(s, raw_topic, n)
                 screened = _screen_run(s, screener, producer, ours, n)
                 rows.append((n, raw, screened))
                 console.print(f"{n:,} events: raw {raw:,.0f}/s, screening {screened:,.0f}/s")

@@ -79,7 +79,7 @@ def _our_produce(settings: Settings, topic: str, events: Sequence[Transaction]) 
     return len(events) / dt
 
 
-def _raw_consume(settings: Settings, topic: str, n: int) -> float:
+def raw_consume(settings: Settings, topic: str, n: int) -> float:
     consumer = KafkaConsumer(
         topic,
         **client_config(settings),
@@ -144,7 +144,7 @@ def run_kafka_bench(settings: Settings, console: Console, *, events: int, rounds
             for side, topic in order:
                 if side == "raw":
                     p = _raw_produce(eff, topic, data)
-                    c = _raw_consume(eff, topic, events)
+                    c = raw_consume(eff, topic, events)
                 else:
                     p = _our_produce(eff, topic, data)
                     c = _our_consume(eff, topic, events)
