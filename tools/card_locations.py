@@ -16,19 +16,27 @@ import redis
 
 from tools.velocity import Sighting
 
-_OBSERVE = r"""
-local cached = redis.call("GET", KEYS[2])
-if cached then return cached end
-local cur = redis.call("HMGET", KEYS[1], "tx", "ts", "lat", "lon")
-local answer = ""
-if cur[1] then answer = cur[1] .. "\31" .. cur[2] .. "\31" .. cur[3] .. "\31" .. cur[4] end
-if (not cur[2]) or tonumber(ARGV[2]) >= tonumber(cur[2]) then
-  redis.call("HSET", KEYS[1], "tx", ARGV[1], "ts", ARGV[2], "lat", ARGV[3], "lon", ARGV[4])
-  redis.call("EXPIRE", KEYS[1], ARGV[5])
+#: The observation as a Lua function, so batch scripts (screening) run the very same logic.
+OBSERVE_FUNCTION = r"""
+local function observe(card_key, seen_key, tx, ts, lat, lon, ttl)
+  local cached = redis.call("GET", seen_key)
+  if cached then return cached end
+  local cur = redis.call("HMGET", card_key, "tx", "ts", "lat", "lon")
+  local answer = ""
+  if cur[1] then answer = cur[1] .. "\31" .. cur[2] .. "\31" .. cur[3] .. "\31" .. cur[4] end
+  if (not cur[2]) or tonumber(ts) >= tonumber(cur[2]) then
+    redis.call("HSET", card_key, "tx", tx, "ts", ts, "lat", lat, "lon", lon)
+    redis.call("EXPIRE", card_key, ttl)
+  end
+  redis.call("SET", seen_key, answer, "EX", ttl)
+  return answer
 end
-redis.call("SET", KEYS[2], answer, "EX", ARGV[5])
-return answer
 """
+
+_OBSERVE = (
+    OBSERVE_FUNCTION
+    + "return observe(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])\n"
+)
 
 
 class CardLocationStore:
@@ -43,20 +51,26 @@ class CardLocationStore:
     def _keys(self, card_id: str, transaction_id: str) -> list[str]:
         return [f"{self.prefix}:card:{card_id}", f"{self.prefix}:seen:{transaction_id}"]
 
+    def observation(self, card_id: str, sighting: Sighting) -> tuple[list[str], list[str]]:
+        """The keys and arguments of one observation (for scripts that batch them)."""
+        if not sighting.located:
+            raise ValueError("only card-present uses with a location are stored")
+        ms = int(sighting.timestamp.timestamp() * 1000)
+        return self._keys(card_id, sighting.transaction_id), [
+            sighting.transaction_id,
+            str(ms),
+            repr(sighting.lat),
+            repr(sighting.lon),
+        ]
+
     def observe(self, card_id: str, sighting: Sighting) -> Sighting | None:
         return parse_answer(self.queue(card_id, sighting))
 
     def queue(self, card_id: str, sighting: Sighting, pipe: Any = None) -> Any:
         """Run the observation now, or queue it on ``pipe`` (batch it with other commands);
         feed the reply to ``parse_answer``."""
-        if not sighting.located:
-            raise ValueError("only card-present uses with a location are stored")
-        ms = int(sighting.timestamp.timestamp() * 1000)
-        return self._observe(
-            keys=self._keys(card_id, sighting.transaction_id),
-            args=[sighting.transaction_id, ms, repr(sighting.lat), repr(sighting.lon), self.ttl_s],
-            client=pipe,
-        )
+        keys, args = self.observation(card_id, sighting)
+        return self._observe(keys=keys, args=[*args, self.ttl_s], client=pipe)
 
     def last(self, card_id: str) -> Sighting | None:
         tx, ts, lat, lon = self.client.hmget(

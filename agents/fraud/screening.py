@@ -18,7 +18,7 @@ from typing import Any, Literal
 import redis
 
 from ingestion.contracts import FraudDecision, Transaction
-from tools.card_locations import CardLocationStore, parse_answer
+from tools.card_locations import OBSERVE_FUNCTION, CardLocationStore, parse_answer
 from tools.velocity import Sighting, assess
 from vigil.settings import Settings
 
@@ -38,6 +38,7 @@ class Screened:
     outcome: Literal["allow", "escalate"]
     reasons: list[str] = field(default_factory=list)
     signals: dict[str, Signal] = field(default_factory=dict)
+    decided_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def decision(self) -> FraudDecision:
         """The screening decision published for every event (id stable per transaction).
@@ -47,7 +48,7 @@ class Screened:
         """
         return FraudDecision.model_construct(
             schema_version=1,
-            decided_at=datetime.now(UTC),
+            decided_at=self.decided_at,
             approval_id=None,
             event_id=f"screen-{self.tx.transaction_id}",
             transaction_id=self.tx.transaction_id,
@@ -61,55 +62,99 @@ class Screened:
         )
 
 
+#: One round trip per batch: the profile fields of every customer, the velocity observation
+#: of every located payment (the card-location store's own Lua function) and the
+#: card-testing window of every small online payment. Missing values come back as "".
+_SCREEN_BATCH = (
+    OBSERVE_FUNCTION
+    + r"""
+local n_users, n_located, n_testing = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local card_ttl, window_ms, testing_ttl = ARGV[4], tonumber(ARGV[5]), ARGV[6]
+local out, k, a = {}, 1, 7
+for _ = 1, n_users do
+  local f = redis.call("HMGET", KEYS[k], "f:usual_amount", "f:flags")
+  out[#out + 1] = f[1] or ""
+  out[#out + 1] = f[2] or ""
+  k = k + 1
+end
+for _ = 1, n_located do
+  out[#out + 1] = observe(KEYS[k], KEYS[k + 1], ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3],
+                          card_ttl)
+  k, a = k + 2, a + 4
+end
+for _ = 1, n_testing do
+  local ms = tonumber(ARGV[a + 1])
+  redis.call("ZADD", KEYS[k], ms, ARGV[a])
+  out[#out + 1] = redis.call("ZCOUNT", KEYS[k], ms - window_ms, ms)
+  redis.call("EXPIRE", KEYS[k], testing_ttl)
+  k, a = k + 1, a + 2
+end
+return out
+"""
+)
+
+
 class Screener:
     def __init__(self, client: redis.Redis, settings: Settings) -> None:
         self.client = client
         self.s = settings
         self.prefix = settings.redis_prefix
         self.cards = CardLocationStore(client, prefix=f"{self.prefix}:vel")
+        self._script = client.register_script(_SCREEN_BATCH)
+        self._testing_max = Decimal(str(settings.fraud_card_testing_max_amount))
 
     def _testing_key(self, card_id: str) -> str:
         return f"{self.prefix}:cardtest:{card_id}"
 
     def screen(self, txs: Sequence[Transaction]) -> list[Screened]:
+        """Screen a batch: one Redis round trip, then the rules; one verdict per event."""
+        if not txs:
+            return []
         s = self.s
-        pipe = self.client.pipeline(transaction=False)
-        plan: list[tuple[str, int]] = []  # what each reply is: (kind, index into txs)
-        users = sorted({t.user_id for t in txs})
-        for u in users:
-            pipe.hmget(f"{self.prefix}:profile:{u}", "f:usual_amount", "f:flags")
+        users = list(dict.fromkeys(t.user_id for t in txs))
+        keys = [f"{self.prefix}:profile:{u}" for u in users]
+        located: list[int] = []
+        testing: list[int] = []
+        located_args: list[str] = []
         for i, t in enumerate(txs):
             sighting = Sighting(t.transaction_id, t.timestamp, t.lat, t.lon, t.channel)
             if sighting.located:
-                self.cards.queue(t.card_id, sighting, pipe)
-                plan.append(("velocity", i))
-            elif t.channel == "card_not_present" and t.amount <= Decimal(
-                str(s.fraud_card_testing_max_amount)
-            ):
-                key = self._testing_key(t.card_id)
-                ms = int(t.timestamp.timestamp() * 1000)
-                pipe.zadd(key, {t.transaction_id: ms})
-                pipe.zcount(key, ms - s.fraud_card_testing_window_s * 1000, ms)
-                pipe.expire(key, s.fraud_card_testing_window_s * 2)
-                plan.append(("testing", i))
-        replies = pipe.execute()
-        profiles = {u: replies[j] for j, u in enumerate(users)}
-        rest = iter(replies[len(users) :])
-        velocity: dict[int, Any] = {}
-        testing: dict[int, int] = {}
-        for kind, i in plan:
-            if kind == "velocity":
-                velocity[i] = parse_answer(next(rest))
-            else:
-                next(rest)
-                testing[i] = int(next(rest))
-                next(rest)
+                k, a = self.cards.observation(t.card_id, sighting)
+                keys += k
+                located_args += a
+                located.append(i)
+            elif t.channel == "card_not_present" and t.amount <= self._testing_max:
+                testing.append(i)
+        testing_args: list[str] = []
+        for i in testing:
+            t = txs[i]
+            keys.append(self._testing_key(t.card_id))
+            testing_args += [t.transaction_id, str(int(t.timestamp.timestamp() * 1000))]
+        window_s = s.fraud_card_testing_window_s
+        header = [len(users), len(located), len(testing), self.cards.ttl_s, window_s * 1000]
+        args = [*map(str, header), str(window_s * 2), *located_args, *testing_args]
+        replies = self._script(keys=keys, args=args)
+        profiles = {u: (replies[2 * j], replies[2 * j + 1]) for j, u in enumerate(users)}
+        at = 2 * len(users)
+        velocity = {i: parse_answer(replies[at + j]) for j, i in enumerate(located)}
+        at += len(located)
+        bursts = {i: int(replies[at + j]) for j, i in enumerate(testing)}
+        decided_at = datetime.now(UTC)
         return [
-            self._judge(t, velocity.get(i, _MISSING), testing.get(i), profiles[t.user_id])
+            self._judge(
+                t, velocity.get(i, _MISSING), bursts.get(i), profiles[t.user_id], decided_at
+            )
             for i, t in enumerate(txs)
         ]
 
-    def _judge(self, t: Transaction, previous: Any, burst: int | None, profile: Any) -> Screened:
+    def _judge(
+        self,
+        t: Transaction,
+        previous: Any,
+        burst: int | None,
+        profile: tuple[bytes, bytes],
+        decided_at: datetime,
+    ) -> Screened:
         s = self.s
         risk = 0.0
         reasons: list[str] = []
@@ -138,15 +183,14 @@ class Screener:
                     f"{s.fraud_card_testing_window_s} s"
                 )
         usual_raw, flags_raw = profile
-        if usual_raw:
-            usual = float(json.loads(usual_raw))
-            if usual > 0:
-                ratio = float(t.amount) / usual
-                signals["amount_ratio"] = round(ratio, 2)
-                if ratio >= s.fraud_amount_spike_factor:
-                    risk = max(risk, RISK_AMOUNT_SPIKE)
-                    reasons.append(f"amount {ratio:.0f}x the customer's usual")
-        flags = set(json.loads(flags_raw)) if flags_raw else set()
+        usual = _number(usual_raw)
+        if usual is not None and usual > 0:
+            ratio = float(t.amount) / usual
+            signals["amount_ratio"] = round(ratio, 2)
+            if ratio >= s.fraud_amount_spike_factor:
+                risk = max(risk, RISK_AMOUNT_SPIKE)
+                reasons.append(f"amount {ratio:.0f}x the customer's usual")
+        flags = set(json.loads(flags_raw)) if flags_raw and flags_raw != b"[]" else set()
         if flags & FLAGS:
             signals["flagged"] = True
             risk = max(risk, RISK_FLAGGED)
@@ -154,7 +198,18 @@ class Screener:
         outcome: Literal["allow", "escalate"] = (
             "escalate" if risk >= s.fraud_escalate_min_risk else "allow"
         )
-        return Screened(t, risk, outcome, reasons, signals)
+        return Screened(t, risk, outcome, reasons, signals, decided_at)
 
 
 _MISSING = object()
+
+
+def _number(raw: bytes) -> float | None:
+    """A profile field stored as JSON (amounts are decimal strings), read as a number."""
+    if not raw:
+        return None
+    text = raw[1:-1] if raw[:1] == b'"' else raw
+    try:
+        return float(text)
+    except ValueError:
+        return None

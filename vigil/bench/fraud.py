@@ -3,14 +3,16 @@
 * throughput: N transactions consumed by a raw loop that only counts, then by the
   screening runner (decode, validate, one Redis pipeline per batch, a decision per
   event published and acknowledged, commit); timed from first record to last commit;
-* latency: transactions produced at half the measured screening rate; for each, the
-  time from the producer's record timestamp to its decision being acknowledged;
+* latency: transactions produced at half the measured screening rate by a separate
+  process; for each, the time from the producer's record timestamp to its decision
+  being acknowledged;
 * escalation path: the fraud graph up to the approval request with a model that answers
   instantly, its model time subtracted.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import statistics
 import threading
 import time
@@ -82,24 +84,10 @@ def _screen_run(
     return m.processed / max(m.last_commit_at - m.first_records_at, 1e-9)
 
 
-def _paced_latencies(
-    settings: Settings, screener: Screener, producer: EventProducer, topic: str,
-    feed: list[Transaction], rate: float,
-) -> list[float]:  # fmt: skip
-    """Join the group first, then produce at ``rate``: latency excludes the group join."""
-    latencies: list[float] = []
-    runner = _screen_runner(settings, screener, producer, topic, latencies)
-    done = threading.Event()
-
-    def consume() -> None:
-        runner.run(count=len(feed), timeout=600)
-        done.set()
-
-    thread = threading.Thread(target=consume)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not runner.assignment() and time.monotonic() < deadline:
-        time.sleep(0.05)
+def _feed(settings: Settings, topic: str, n: int, rate: float) -> None:
+    """Produce ``n`` transactions at ``rate`` (runs in its own process, like a real upstream)."""
+    feed = _traffic(n, 500)
+    producer = EventProducer(settings)
     t0 = time.perf_counter()
     for i, t in enumerate(feed):
         delay = t0 + i / rate - time.perf_counter()
@@ -107,8 +95,37 @@ def _paced_latencies(
             time.sleep(delay)
         producer.send(t, topic=topic)
     producer.flush()
+    producer.close()
+
+
+def _paced_latencies(
+    settings: Settings, screener: Screener, producer: EventProducer, topic: str,
+    n: int, rate: float,
+) -> list[float]:  # fmt: skip
+    """Join the group first, then let another process produce at ``rate``; the latency
+    excludes the group join and the feeder does not share this process's interpreter."""
+    latencies: list[float] = []
+    runner = _screen_runner(settings, screener, producer, topic, latencies)
+    done = threading.Event()
+
+    def consume() -> None:
+        runner.run(count=n, timeout=600)
+        done.set()
+
+    thread = threading.Thread(target=consume)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not runner.assignment() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    feeder = multiprocessing.get_context("spawn").Process(
+        target=_feed, args=(settings, topic, n, rate)
+    )
+    feeder.start()
+    feeder.join()
     thread.join()
     runner.close()
+    if feeder.exitcode != 0:
+        raise RuntimeError(f"the feeder process failed (exit {feeder.exitcode})")
     return latencies
 
 
@@ -140,9 +157,7 @@ def run_fraud_bench(settings: Settings, console: Console, *, sizes: list[int]) -
             rate = rows[-1][2] / 2
             paced = f"bench.fraud.paced.{run}"
             ensure_topics(s, [paced, s.dlq_topic(paced)])
-            latencies = _paced_latencies(
-                s, screener, producer, paced, _traffic(min(5000, sizes[-1]), 500), rate
-            )
+            latencies = _paced_latencies(s, screener, producer, paced, min(5000, sizes[-1]), rate)
             escalation = _escalations(s, client, producer)
         finally:
             producer.close()

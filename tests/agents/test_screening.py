@@ -1,0 +1,120 @@
+"""Screening rules on a real Redis: one round trip per batch, one verdict per event."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from agents.fraud.screening import Screener
+from ingestion.contracts import CustomerChange, CustomerProfilePatch, Transaction
+from ingestion.profiles import RedisProfileStore
+from tests.conftest import base_settings
+
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+LONDON = (51.5074, -0.1278)
+PARIS = (48.8566, 2.3522)
+
+
+def tx(
+    n: int, *, user: str = "cust-1", card: str = "card-1", seconds: float = 0, **kw: Any
+) -> Transaction:
+    values: dict[str, Any] = {
+        "transaction_id": f"tx-{n}",
+        "user_id": user,
+        "card_id": card,
+        "timestamp": T0 + timedelta(seconds=seconds),
+        "amount": Decimal("20.00"),
+        "currency": "EUR",
+        "merchant": "Shop",
+        "channel": "card_present",
+        "lat": LONDON[0],
+        "lon": LONDON[1],
+    }
+    values.update(kw)
+    return Transaction(**values)
+
+
+@pytest.fixture
+def screener(redis_client: tuple[Any, str]) -> Screener:
+    client, prefix = redis_client
+    s = base_settings(redis_prefix=prefix.rstrip(":"))
+    profiles = RedisProfileStore(client, prefix=s.redis_prefix)
+    profiles.apply(
+        [
+            CustomerChange(
+                event_id="c1", customer_id="cust-1", version=1, op="upsert",
+                profile=CustomerProfilePatch(name="Ann", usual_amount=Decimal("40.00"), flags=[]),
+            ),
+            CustomerChange(
+                event_id="c2", customer_id="cust-2", version=1, op="upsert",
+                profile=CustomerProfilePatch(name="Bo", usual_amount=Decimal("50"),
+                                             flags=["fraud_watch"]),
+            ),
+        ]
+    )  # fmt: skip
+    return Screener(client, s)
+
+
+def test_clear_traffic_is_allowed_with_its_signals(screener: Screener) -> None:
+    (first,) = screener.screen([tx(1, amount=Decimal("30.00"))])
+    assert first.outcome == "allow"
+    assert first.risk == 0.0
+    assert first.signals["amount_ratio"] == 0.75  # 30 / the stored usual 40.00
+    assert "speed_mph" not in first.signals  # first card-present use: nothing to compare
+
+
+def test_impossible_travel_in_one_batch_and_the_same_answer_on_redelivery(
+    screener: Screener,
+) -> None:
+    batch = [tx(1), tx(2, seconds=40, lat=PARIS[0], lon=PARIS[1])]
+    _, paris = screener.screen(batch)
+    assert paris.outcome == "escalate"
+    assert paris.signals["previous_transaction_id"] == "tx-1"
+    assert float(paris.signals["speed_mph"] or 0) > 10_000
+    assert any("mph" in r for r in paris.reasons)
+    # a later, plausible use moves the card on; the re-delivered batch still gets its answer
+    screener.screen([tx(3, seconds=3 * 3600, lat=PARIS[0], lon=PARIS[1])])
+    _, again = screener.screen(batch)
+    assert again.signals == paris.signals
+    assert again.outcome == "escalate"
+
+
+def test_amount_spike_and_flagged_customer(screener: Screener) -> None:
+    spike, flagged = screener.screen(
+        [tx(1, amount=Decimal("1200.00")), tx(2, user="cust-2", card="card-2")]
+    )
+    assert spike.outcome == "escalate"
+    assert spike.signals["amount_ratio"] == 30.0
+    assert flagged.signals["flagged"] is True
+    assert flagged.outcome == "escalate"
+    assert "fraud_watch" in flagged.reasons[-1]
+
+
+def test_card_testing_burst_counts_each_payment_once(screener: Screener) -> None:
+    s = screener.s
+    online: dict[str, Any] = {
+        "channel": "card_not_present",
+        "lat": None,
+        "lon": None,
+        "amount": Decimal("1.00"),
+    }
+    burst = [tx(i, seconds=i, **online) for i in range(s.fraud_card_testing_count)]
+    verdicts = screener.screen(burst)
+    assert [v.signals["card_testing_count"] for v in verdicts] == list(
+        range(1, s.fraud_card_testing_count + 1)
+    )
+    assert verdicts[-1].outcome == "escalate"
+    assert verdicts[0].outcome == "allow"
+    # re-delivery does not inflate the count
+    again = screener.screen(burst[-1:])
+    assert again[0].signals["card_testing_count"] == s.fraud_card_testing_count
+
+
+def test_unknown_customer_and_empty_batch(screener: Screener) -> None:
+    assert screener.screen([]) == []
+    (v,) = screener.screen([tx(1, user="cust-nobody", card="card-9")])
+    assert v.outcome == "allow"
+    assert "amount_ratio" not in v.signals
