@@ -1,27 +1,37 @@
-"""Build the agents from settings (the wiring; the logic lives in ``agents/``)."""
+"""Build the agents from settings (the wiring; the logic lives in ``agents/``).
+
+``AGENTS`` names every agent's binding function; ``agent(name, ...)`` builds its
+dependencies inside the calling process (clients and the model are never shipped).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import redis
 
-from agents.fraud.screening import Screener
-from agents.fraud.worker import FraudAgent, FraudWorker
+from agents.core import AgentDeps, AgentService, AgentWorker, Binding
+from agents.fraud import agent as fraud
 from graphs.checkpointer import make_checkpointer
-from graphs.fraud.context import FraudContext
-from graphs.fraud.graph import build_graph
 from graphs.llm import ModelGateway
 from ingestion.knowledge.types import Embedder
 from ingestion.producer import EventProducer
 from tools.approvals import ApprovalLedger, PendingApprovals
 from tools.once import OnceEmitter
+from vigil.errors import VigilError
 from vigil.llm import build_gateway
 from vigil.settings import Settings
 from vigil.wiring import redis_client, tool_context
 
+BindingFactory = Callable[[AgentDeps], Binding[Any]]
 
-def fraud_worker(
+AGENTS: dict[str, BindingFactory] = {
+    "fraud": fraud.binding,
+}
+
+
+def agent_deps(
     settings: Settings,
     producer: EventProducer,
     *,
@@ -29,28 +39,43 @@ def fraud_worker(
     gateway: ModelGateway | None = None,
     embedder: Embedder | None = None,
     checkpointer: Any = None,
-) -> FraudWorker:
+) -> AgentDeps:
     r = client or redis_client(settings)
-    prefix = settings.redis_prefix
-    tools = tool_context(settings, producer, client=r, embedder=embedder)
-    context = FraudContext(
-        tools=tools,
-        gateway=gateway or build_gateway(settings),
-        emitter=OnceEmitter(r, producer, prefix=prefix),
-        block_min_risk=settings.fraud_block_min_risk,
-        approval_timeout_s=settings.approval_timeout_s,
-        fail_safe=settings.approval_fail_safe,
-    )
-    return FraudWorker(
-        settings,
-        screener=Screener(r, settings),
-        graph=build_graph(checkpointer or make_checkpointer(settings)),
-        context=context,
-        pending=PendingApprovals(r, prefix=prefix),
-        ledger=ApprovalLedger(r, prefix=prefix),
+    return AgentDeps(
+        settings=settings,
+        redis=r,
         producer=producer,
+        gateway=gateway or build_gateway(settings),
+        emitter=OnceEmitter(r, producer, prefix=settings.redis_prefix),
+        checkpointer=checkpointer or make_checkpointer(settings),
+        tools=tool_context(settings, producer, client=r, embedder=embedder),
     )
 
 
-def fraud_agent(settings: Settings, producer: EventProducer, **kw: Any) -> FraudAgent:
-    return FraudAgent.create(fraud_worker(settings, producer, **kw), producer)
+def worker(factory: BindingFactory | str, deps: AgentDeps) -> AgentWorker:
+    if isinstance(factory, str):
+        if factory not in AGENTS:
+            raise VigilError(f"no agent {factory!r}; agents: {', '.join(AGENTS)}")
+        factory = AGENTS[factory]
+    prefix = deps.settings.redis_prefix
+    return AgentWorker(
+        deps.settings,
+        factory(deps),
+        pending=PendingApprovals(deps.redis, prefix=prefix),
+        ledger=ApprovalLedger(deps.redis, prefix=prefix),
+        producer=deps.producer,
+    )
+
+
+def agent(
+    factory: BindingFactory | str, settings: Settings, producer: EventProducer, **kw: Any
+) -> AgentService:
+    return AgentService.create(worker(factory, agent_deps(settings, producer, **kw)), producer)
+
+
+def fraud_worker(settings: Settings, producer: EventProducer, **kw: Any) -> AgentWorker:
+    return worker("fraud", agent_deps(settings, producer, **kw))
+
+
+def fraud_agent(settings: Settings, producer: EventProducer, **kw: Any) -> AgentService:
+    return agent("fraud", settings, producer, **kw)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from agents.fraud.worker import FraudAgent
+from agents.core import AgentService
 from graphs.checkpointer import RedisSaver
 from graphs.llm import ModelEntry, ModelGateway
 from graphs.llm.fake import ScriptedChatModel
@@ -43,7 +43,7 @@ BLOCK = json.dumps(
 @dataclass
 class World:
     settings: Settings
-    agent: FraudAgent
+    agent: AgentService
     model: ScriptedChatModel
     producer: EventProducer
 

@@ -24,6 +24,7 @@ import redis
 from rich.console import Console
 from rich.table import Table
 
+from agents.fraud.agent import escalation
 from agents.fraud.screening import Screener
 from graphs.llm import ModelEntry, ModelGateway
 from graphs.llm.fake import ScriptedChatModel
@@ -195,7 +196,7 @@ def _escalations(
     model = ScriptedChatModel(script=[BLOCK] * (n + 1))
     gateway = ModelGateway([ModelEntry("instant", model, structured="json")])
     worker = fraud_worker(s, producer, client=client, gateway=gateway)
-    screener = worker.screener
+    screener = Screener(client, s)
     out: list[float] = []
     for i in range(n):
         sim = Simulator(seed=100 + i, customers=20)
@@ -211,7 +212,7 @@ def _escalations(
         _first, second = screener.screen(story)
         before = worker.ctx.gateway.metrics.latency_sum_s
         t0 = time.perf_counter()
-        worker.escalate(second.tx, second.risk, second.reasons, second.signals)
+        worker.escalate(escalation(second))
         elapsed = time.perf_counter() - t0
         out.append(elapsed - (worker.ctx.gateway.metrics.latency_sum_s - before))
     return out

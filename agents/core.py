@@ -1,0 +1,391 @@
+"""One way to run an agent: a declared binding, and the machinery every agent shares.
+
+An agent is a :class:`Binding`: the stream it watches and its contract, a deterministic
+``screen`` over each batch (cheap, no model) that says what to publish for every event and
+which events escalate, the compiled graph an escalation runs under its own thread, the
+graph's runtime context, and any side inputs (context streams the agent keeps in Redis).
+:class:`AgentWorker` and :class:`AgentService` do the rest for every agent alike:
+
+* consumer runners with the DLQ and commit-after-durable (``ingestion.runner``);
+* screening outputs published and acknowledged before the batch's offsets are committed;
+* an escalation runs under thread ``<agent>:<subject>`` in the shared checkpointer; a
+  re-delivered event finds the thread and continues it (or leaves it waiting) instead of
+  starting over, so the graph's effects, keyed by subject, happen once;
+* a graph that pauses at ``interrupt()`` becomes a durable approval request; answers
+  arrive on ``approvals.responses`` (checked against the interrupt and the proposal hash,
+  claimed atomically, applied once) and past-deadline requests take the graph's fail-safe;
+* metrics per agent: events screened, escalated, outcomes, answers; latency histograms.
+
+Adding an agent is writing a ``binding(deps)`` function (see the README's recipe).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Generic
+
+from langgraph.types import Command
+
+from ingestion.contracts import ApprovalRequest, ApprovalResponse, E, Event
+from ingestion.failpoints import failpoint
+from ingestion.producer import EventProducer
+from ingestion.runner import ConsumerRunner, Received, Rejection
+from tools.approvals import ApprovalLedger, PendingApprovals
+from tools.errors import ApprovalMismatchError, ToolError
+from tools.once import OnceEmitter
+from vigil.settings import Settings, Stream
+
+log = logging.getLogger(__name__)
+
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, float("inf"))
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """An event the screen hands to the graph: its thread and the graph's input."""
+
+    subject: str
+    start: dict[str, Any]
+
+
+@dataclass
+class Screening:
+    """What a screen says about a batch: events to publish (acknowledged before the
+    commit) and the escalations, in order."""
+
+    publish: list[Event] = field(default_factory=list)
+    escalate: list[Escalation] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SideInput(Generic[E]):
+    """A context stream the agent keeps (e.g. maintenance history): applied before commit."""
+
+    stream: Stream
+    model: type[E]
+    handler: Callable[[Sequence[Received[E]]], None]
+
+
+@dataclass(frozen=True)
+class Binding(Generic[E]):
+    """Everything that makes one agent what it is."""
+
+    name: str
+    input: Stream
+    model: type[E]
+    screen: Callable[[Sequence[E]], Screening]
+    graph: Any
+    context: Any
+    #: approval ids this agent issues start with this (how answers find their agent)
+    approval_prefix: str | None = None
+    #: this agent dead-letters answers to approvals no agent knows (one agent should)
+    claims_unknown_approvals: bool = False
+    side_inputs: tuple[SideInput[Any], ...] = ()
+    #: the streams its graph writes to, for documentation and topic creation
+    outputs: tuple[Stream, ...] = ()
+
+
+@dataclass(frozen=True)
+class AgentDeps:
+    """What a binding is built from: created inside the process that runs the agent."""
+
+    settings: Settings
+    redis: Any
+    producer: EventProducer
+    gateway: Any
+    emitter: OnceEmitter
+    checkpointer: Any
+    tools: Any
+
+
+@dataclass
+class Histogram:
+    counts: dict[float, int] = field(default_factory=lambda: dict.fromkeys(BUCKETS, 0))
+    total: float = 0.0
+    n: int = 0
+
+    def observe(self, seconds: float, times: int = 1) -> None:
+        self.n += times
+        self.total += seconds * times
+        for b in BUCKETS:
+            if seconds <= b:
+                self.counts[b] += times
+
+
+@dataclass
+class AgentMetrics:
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    screened: int = 0
+    escalated: int = 0
+    approved: int = 0
+    rejected: int = 0
+    expired: int = 0
+    refused_answers: int = 0
+    #: final outcomes of the graph, by the graph's own word ("blocked", "work order raised")
+    outcomes: Counter[str] = field(default_factory=Counter)
+    screening_latency: Histogram = field(default_factory=Histogram)
+    escalation_latency: Histogram = field(default_factory=Histogram)
+
+    def add(self, **counts: int) -> None:
+        with self.lock:
+            for k, v in counts.items():
+                setattr(self, k, getattr(self, k) + v)
+
+    def outcome(self, name: str) -> None:
+        with self.lock:
+            self.outcomes[name] += 1
+
+    @property
+    def blocked(self) -> int:
+        return self.outcomes["blocked"]
+
+
+class AgentWorker:
+    def __init__(
+        self,
+        settings: Settings,
+        binding: Binding[Any],
+        *,
+        pending: PendingApprovals,
+        ledger: ApprovalLedger,
+        producer: EventProducer,
+    ) -> None:
+        self.settings = settings
+        self.binding = binding
+        self.graph = binding.graph
+        self.ctx = binding.context
+        self.pending = pending
+        self.ledger = ledger
+        self.producer = producer
+        self.metrics = AgentMetrics()
+
+    @property
+    def name(self) -> str:
+        return self.binding.name
+
+    # -- the input stream ------------------------------------------------------------------
+
+    def handle(self, batch: Sequence[Received[Any]]) -> None:
+        started = time.perf_counter()
+        screening = self.binding.screen([r.event for r in batch])
+        if screening.publish:
+            self.producer.publish(screening.publish)
+        per_event = (time.perf_counter() - started) / max(1, len(batch))
+        with self.metrics.lock:
+            self.metrics.screening_latency.observe(per_event, len(batch))
+        self.metrics.add(screened=len(batch), escalated=len(screening.escalate))
+        for esc in screening.escalate:
+            t0 = time.perf_counter()
+            self.escalate(esc)
+            with self.metrics.lock:
+                self.metrics.escalation_latency.observe(time.perf_counter() - t0)
+        failpoint("before_commit")
+
+    def config(self, subject: str) -> dict[str, Any]:
+        return {"configurable": {"thread_id": f"{self.name}:{subject}"}}
+
+    def escalate(self, esc: Escalation) -> str | None:
+        """Run (or continue) the subject's graph; returns its outcome once it has one."""
+        config = self.config(esc.subject)
+        snap = self.graph.get_state(config)
+        if not snap.values:
+            self.graph.invoke(esc.start, config, context=self.ctx, durability="sync")
+            return self._settled(config)
+        if snap.next and not snap.interrupts:
+            log.info("%s: continuing the interrupted run of %s", self.name, esc.subject)
+            self.graph.invoke(None, config, context=self.ctx, durability="sync")
+            return self._settled(config)
+        self.record_pending(config)  # waiting (maybe our request died before it was recorded)
+        return None
+
+    def _settled(self, config: dict[str, Any]) -> str | None:
+        snap = self.graph.get_state(config)
+        if snap.interrupts:
+            self.record_pending(config)
+            return None
+        outcome = snap.values.get("outcome")
+        if outcome:
+            self.metrics.outcome(str(outcome))
+        return None if outcome is None else str(outcome)
+
+    def record_pending(self, config: dict[str, Any]) -> ApprovalRequest | None:
+        """If the graph waits for a person, make the request durable and publish it."""
+        snap = self.graph.get_state(config)
+        if not snap.interrupts:
+            return None
+        intr = snap.interrupts[0]
+        payload = intr.value
+        request = ApprovalRequest(
+            event_id=f"request-{payload['approval_id']}",
+            approval_id=payload["approval_id"],
+            interrupt_id=intr.id,
+            thread_id=config["configurable"]["thread_id"],
+            kind=payload["kind"],
+            subject_id=payload["subject_id"],
+            proposal=payload["proposal"],
+            proposal_hash=payload["proposal_hash"],
+            evidence=payload["evidence"],
+            deadline=datetime.fromisoformat(payload["deadline"]),
+        )
+        self.pending.add(request)
+        self.ctx.emitter.emit_once("approval-request", request.approval_id, request)
+        return request
+
+    # -- answers -----------------------------------------------------------------------------
+
+    def owns(self, approval_id: str) -> bool:
+        """Is this answer for this agent? By the pending request's thread, else by id."""
+        found = self.pending.get(approval_id)
+        if found is not None:
+            return found[0].thread_id.startswith(f"{self.name}:")
+        prefix = self.binding.approval_prefix
+        return (prefix is not None and approval_id.startswith(prefix)) or (
+            self.binding.claims_unknown_approvals
+        )
+
+    def handle_responses(self, batch: Sequence[Received[ApprovalResponse]]) -> list[Rejection]:
+        rejections = []
+        for rec in batch:
+            if not self.owns(rec.event.approval_id):
+                continue  # another agent's approval: its own consumer group answers it
+            try:
+                self.answer(rec.event)
+            except (ApprovalMismatchError, ToolError) as exc:
+                self.metrics.add(refused_answers=1)
+                log.warning("%s: refused approval answer: %s", self.name, exc)
+                rejections.append(Rejection(rec, str(exc)))
+        return rejections
+
+    def answer(self, response: ApprovalResponse) -> str:
+        """Apply a person's answer: validate, record, claim, resume. Returns the outcome."""
+        found = self.pending.get(response.approval_id)
+        recorded = self.ledger.get(response.approval_id)
+        if found and recorded == response and found[1] == response.decision:
+            # our own earlier attempt got this far and died: finish it
+            return self.resume(found[0], self._answer_value(response))
+        request = self.pending.check(response)
+        self.ledger.record(response)
+        previous = self.pending.claim(response.approval_id, response.decision, datetime.now(UTC))
+        failpoint("after_claim")
+        if previous != "pending":
+            raise ApprovalMismatchError(
+                f"approval {response.approval_id} was already decided ({previous})"
+            )
+        self.metrics.add(**{"approved" if response.decision == "approve" else "rejected": 1})
+        return self.resume(request, self._answer_value(response))
+
+    @staticmethod
+    def _answer_value(response: ApprovalResponse) -> dict[str, Any]:
+        return {
+            "decision": response.decision,
+            "approval_id": response.approval_id,
+            "analyst": response.analyst,
+            "reason": response.reason,
+        }
+
+    def resume(self, request: ApprovalRequest, answer: dict[str, Any]) -> str:
+        config = {"configurable": {"thread_id": request.thread_id}}
+        snap = self.graph.get_state(config)
+        if any(i.id == request.interrupt_id for i in snap.interrupts):
+            self.graph.invoke(
+                Command(resume={request.interrupt_id: answer}),
+                config,
+                context=self.ctx,
+                durability="sync",
+            )
+        elif snap.next and not snap.interrupts:
+            # answered before, and the run died after the answer: carry it to the end
+            self.graph.invoke(None, config, context=self.ctx, durability="sync")
+        else:
+            return str(snap.values.get("outcome", ""))
+        return self._settled(config) or ""
+
+    def sweep(self, now: datetime | None = None) -> list[str]:
+        """Pending approvals of this agent past their deadline take the graph's fail-safe."""
+        now = now or datetime.now(UTC)
+        done = []
+        for approval_id in self.pending.due(now):
+            found = self.pending.get(approval_id)
+            if found is None or not found[0].thread_id.startswith(f"{self.name}:"):
+                continue
+            if self.pending.claim(approval_id, "expired", now) != "pending":
+                continue
+            self.metrics.add(expired=1)
+            answer = {"decision": "expired", "approval_id": approval_id}
+            done.append(self.resume(found[0], answer))
+        return done
+
+
+@dataclass
+class AgentService:
+    """An agent's consumers (input, side inputs, approval answers) and its deadline sweeper."""
+
+    worker: AgentWorker
+    runners: list[ConsumerRunner[Any]]
+    sweep_every_s: float = 1.0
+    threads: list[threading.Thread] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    @classmethod
+    def create(cls, worker: AgentWorker, producer: EventProducer) -> AgentService:
+        s, b = worker.settings, worker.binding
+        runners: list[ConsumerRunner[Any]] = [
+            ConsumerRunner(
+                s, topic=s.topic(b.input), model=b.model, handler=worker.handle,
+                group=s.group_id(b.name), producer=producer,
+            )
+        ]  # fmt: skip
+        for side in b.side_inputs:
+            runners.append(
+                ConsumerRunner(
+                    s, topic=s.topic(side.stream), model=side.model, handler=side.handler,
+                    group=s.group_id(f"{b.name}-{side.stream.value}"), producer=producer,
+                )
+            )  # fmt: skip
+        if b.approval_prefix is not None or b.claims_unknown_approvals:
+            runners.append(
+                ConsumerRunner(
+                    s, topic=s.topic(Stream.APPROVAL_RESPONSES), model=ApprovalResponse,
+                    handler=worker.handle_responses, group=s.group_id(f"{b.name}-approvals"),
+                    producer=producer,
+                )
+            )  # fmt: skip
+        return cls(worker, runners)
+
+    @property
+    def name(self) -> str:
+        return self.worker.name
+
+    def _sweeper(self) -> None:
+        while not self._stop.wait(self.sweep_every_s):
+            try:
+                self.worker.sweep()
+            except Exception:  # a failed sweep is retried on the next tick
+                log.exception("%s: deadline sweep failed; retrying", self.name)
+
+    def start(self) -> AgentService:
+        targets: list[tuple[Callable[[], object], str]] = [
+            (r.run, f"{self.name}-{r.topic}") for r in self.runners
+        ]
+        if self.worker.binding.approval_prefix is not None:
+            targets.append((self._sweeper, f"{self.name}-deadlines"))
+        for target, name in targets:
+            t = threading.Thread(target=target, name=name, daemon=True)
+            t.start()
+            self.threads.append(t)
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        for r in self.runners:
+            r.stop()
+        for t in self.threads:
+            t.join(timeout)
+        for r in self.runners:
+            r.close()
