@@ -209,25 +209,60 @@ class SensorReading(Event):
         return _finite(value)
 
 
+Severity = Literal["info", "minor", "moderate", "severe", "extreme"]
+SEVERITY_RANK: dict[str, int] = {"info": 0, "minor": 1, "moderate": 2, "severe": 3, "extreme": 4}
+
+
+class Region(BaseModel):
+    """Where a signal applies: cities (customers' home cities) and sites (assets' sites)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    name: Text
+    cities: list[Id] = Field(default_factory=list)
+    sites: list[Id] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> Region:
+        if not self.cities and not self.sites:
+            raise ValueError("a region names at least one city or site")
+        return self
+
+
 class MonitoringSignal(Event):
-    """A metric sample from a monitored service."""
+    """Something happening out there (weather, markets, geopolitics, infrastructure).
+
+    ``signal_id`` is the source's id of the happening: repeats and re-sends share it.
+    """
 
     STREAM = Stream.MONITORING_SIGNALS
-    KEY_FIELD = "service"
+    KEY_FIELD = "signal_id"
 
-    service: Id
-    metric: Id
-    value: float
-    unit: str | None = None
-    timestamp: AwareDatetime
-    labels: dict[str, str] = Field(default_factory=dict)
+    signal_id: Id
+    category: Literal["weather", "market", "geopolitical", "infrastructure"]
+    severity: Severity
+    region: Region
+    headline: Text
+    description: str = ""
+    source: Id = "unknown"
+    issued_at: AwareDatetime
+    expires_at: AwareDatetime | None = None
 
-    @field_validator("value")
-    @classmethod
-    def _finite_value(cls, value: float) -> float:
-        if not math.isfinite(value):
-            raise ValueError("value must be finite")
-        return value
+
+class MaintenanceLog(Event):
+    """A maintenance job done on an asset (its history, and what closes a work order)."""
+
+    STREAM = Stream.MAINTENANCE_LOGS
+    KEY_FIELD = "asset_id"
+
+    log_id: Id
+    asset_id: Id
+    performed_at: AwareDatetime
+    kind: Literal["inspection", "lubrication", "repair", "replacement", "calibration"]
+    summary: Text
+    parts: list[Id] = Field(default_factory=list)
+    technician: Id | None = None
+    work_order_id: Id | None = None
 
 
 class FraudDecision(Event):
@@ -297,7 +332,7 @@ class ApprovalRequest(Event):
     approval_id: Id
     interrupt_id: Id
     thread_id: Id
-    kind: Literal["block_transaction"]
+    kind: Literal["block_transaction", "stop_asset"]
     subject_id: Id
     proposal: dict[str, Any]
     proposal_hash: Id
@@ -338,8 +373,17 @@ class WorkOrder(Event):
     priority: Literal["low", "medium", "high", "urgent"]
     action: Text
     rationale: str = ""
+    parts: list[Id] = Field(default_factory=list)
+    window_start: AwareDatetime | None = None
+    window_end: AwareDatetime | None = None
+    #: the job stops the asset (such orders wait for an approval)
+    stops_asset: bool = False
+    approval_id: Id | None = None
+    detected_at: AwareDatetime | None = None
+    remaining_useful_life_h: Annotated[float, Field(ge=0)] | None = None
     predicted_failure_at: AwareDatetime | None = None
     source_event_ids: list[Id] = Field(default_factory=list)
+    decided_by: Literal["graph", "policy", "analyst", "fail_safe"] = "graph"
     created_at: AwareDatetime = Field(default_factory=utcnow)
 
 
@@ -351,6 +395,7 @@ CONTRACTS: dict[Stream, type[Event]] = {
         KnowledgeDocument,
         SensorReading,
         MonitoringSignal,
+        MaintenanceLog,
         FraudDecision,
         Alert,
         BlockAction,

@@ -4,7 +4,8 @@ Changes can arrive out of order and twice. Each field remembers the version that
 wrote it, so a change only overwrites fields older than itself: a late full upsert fills
 in around a newer patch instead of clobbering it, a re-delivered change is a no-op, and
 a delete leaves a tombstone (with its version) so that an older upsert arriving after it
-cannot bring the customer back. All of it in one atomic script per change.
+cannot bring the customer back. The same script keeps the home-city index (who lives
+where, for regional alerts). All of it in one atomic script per change.
 """
 
 from __future__ import annotations
@@ -22,16 +23,24 @@ from ingestion.runner import Received
 
 _APPLY = r"""
 local k, v, op, at = KEYS[1], tonumber(ARGV[1]), ARGV[2], ARGV[3]
+local idx, id = ARGV[5], ARGV[6]
+local function city_of()
+  local raw = redis.call("HGET", k, "f:home_city")
+  if raw and string.sub(raw, 1, 1) == '"' then return string.sub(raw, 2, -2) end
+  return raw
+end
+local before = city_of()
 local deleted = tonumber(redis.call("HGET", k, "_d") or "0")
 if v <= deleted then return 0 end
 if op == "delete" then
   redis.call("DEL", k)
   redis.call("HSET", k, "_d", v, "_v", v, "_u", at)
   redis.call("EXPIRE", k, ARGV[4])
+  if before then redis.call("SREM", idx .. before, id) end
   return 1
 end
 local incoming = {}
-for i = 5, #ARGV, 2 do incoming[ARGV[i]] = true end
+for i = 7, #ARGV, 2 do incoming[ARGV[i]] = true end
 if op == "upsert" then
   -- an upsert is the whole profile as of v: drop older fields it does not carry
   local all = redis.call("HGETALL", k)
@@ -43,7 +52,7 @@ if op == "upsert" then
   end
 end
 local changed = 0
-for i = 5, #ARGV, 2 do
+for i = 7, #ARGV, 2 do
   local fv = tonumber(redis.call("HGET", k, "fv:" .. ARGV[i]) or "0")
   if v > fv then
     redis.call("HSET", k, "f:" .. ARGV[i], ARGV[i + 1], "fv:" .. ARGV[i], v)
@@ -53,6 +62,11 @@ end
 local cur = tonumber(redis.call("HGET", k, "_v") or "0")
 if v > cur then redis.call("HSET", k, "_v", v, "_u", at) end
 redis.call("PERSIST", k)
+local after = city_of()
+if before ~= after then
+  if before then redis.call("SREM", idx .. before, id) end
+  if after then redis.call("SADD", idx .. after, id) end
+end
 return changed
 """
 
@@ -70,6 +84,8 @@ class ProfileStore(Protocol):
 
     def get(self, customer_id: str) -> CustomerProfile | None: ...
 
+    def customers_in(self, city: str) -> list[str]: ...
+
 
 class RedisProfileStore:
     """Profiles as Redis hashes under ``<prefix>:profile:<customer id>``."""
@@ -85,6 +101,15 @@ class RedisProfileStore:
     def key(self, customer_id: str) -> str:
         return f"{self.prefix}:profile:{customer_id}"
 
+    @property
+    def city_index(self) -> str:
+        """Prefix of the sets of customer ids by home city, kept by the apply script."""
+        return f"{self.prefix}:idx:home_city:"
+
+    def customers_in(self, city: str) -> list[str]:
+        """Ids of the customers whose home city this is (sorted)."""
+        return sorted(_s(m) for m in self.client.smembers(self.city_index + city))
+
     def apply(self, changes: Sequence[CustomerChange]) -> list[bool]:
         """Apply changes in one pipeline; True where a change altered the profile."""
         pipe = self.client.pipeline(transaction=False)
@@ -95,7 +120,15 @@ class RedisProfileStore:
                     fields += [name, json.dumps(value)]
             self._apply(
                 keys=[self.key(ch.customer_id)],
-                args=[ch.version, ch.op, ch.changed_at.isoformat(), self.tombstone_ttl_s, *fields],
+                args=[
+                    ch.version,
+                    ch.op,
+                    ch.changed_at.isoformat(),
+                    self.tombstone_ttl_s,
+                    self.city_index,
+                    ch.customer_id,
+                    *fields,
+                ],
                 client=pipe,
             )
         return [bool(r) for r in pipe.execute()]

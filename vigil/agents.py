@@ -13,6 +13,7 @@ import redis
 
 from agents.core import AgentDeps, AgentService, AgentWorker, Binding
 from agents.fraud import agent as fraud
+from agents.maintenance import agent as maintenance
 from graphs.checkpointer import make_checkpointer
 from graphs.llm import ModelGateway
 from ingestion.knowledge.types import Embedder
@@ -28,6 +29,7 @@ BindingFactory = Callable[[AgentDeps], Binding[Any]]
 
 AGENTS: dict[str, BindingFactory] = {
     "fraud": fraud.binding,
+    "maintenance": maintenance.binding,
 }
 
 

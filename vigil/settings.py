@@ -31,6 +31,7 @@ class Stream(StrEnum):
     APPROVAL_REQUESTS = "approvals.requests"
     APPROVAL_RESPONSES = "approvals.responses"
     WORK_ORDERS = "maintenance.workorders"
+    MAINTENANCE_LOGS = "maintenance.logs"
 
 
 #: Streams that agents consume from outside; each gets a ``<topic><dlq_suffix>`` topic.
@@ -40,6 +41,7 @@ INPUT_STREAMS: tuple[Stream, ...] = (
     Stream.KNOWLEDGE_DOCUMENTS,
     Stream.SENSOR_READINGS,
     Stream.MONITORING_SIGNALS,
+    Stream.MAINTENANCE_LOGS,
     Stream.APPROVAL_RESPONSES,
 )
 
@@ -124,6 +126,7 @@ class Settings(BaseSettings):
     topic_approval_requests: str = Stream.APPROVAL_REQUESTS.value
     topic_approval_responses: str = Stream.APPROVAL_RESPONSES.value
     topic_work_orders: str = Stream.WORK_ORDERS.value
+    topic_maintenance_logs: str = Stream.MAINTENANCE_LOGS.value
     dlq_suffix: str = ".dlq"
 
     # -- consumer runner -----------------------------------------------------------------------
@@ -196,6 +199,28 @@ class Settings(BaseSettings):
     )
     approval_fail_safe: Literal["hold_and_escalate", "release"] = Field(
         "hold_and_escalate", description="What happens when nobody answers in time."
+    )
+
+    # -- predictive maintenance -------------------------------------------------------------
+    maintenance_baseline_readings: int = Field(
+        20, ge=5, description="Readings an asset's healthy baseline is learned from."
+    )
+    maintenance_window_readings: int = Field(
+        36, ge=5, description="Recent readings kept per asset for levels and trends."
+    )
+    maintenance_z_threshold: float = Field(
+        4.0, gt=0, description="A metric this many baseline sd above normal is degraded."
+    )
+    maintenance_rul_horizon_h: float = Field(
+        72.0, gt=0, description="Raise a work order when failure is predicted within this."
+    )
+    maintenance_stop_rul_h: float = Field(
+        12.0, ge=0, description="Under this remaining life the job stops the asset (approval)."
+    )
+
+    # -- monitoring -------------------------------------------------------------------------
+    monitoring_min_severity: Literal["minor", "moderate", "severe", "extreme"] = Field(
+        "severe", description="Signals at or above this severity alert affected customers."
     )
     vectors_dir: Path | None = Field(
         None, description="LanceDB folder; default <data_dir>/vectors."

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
-from langgraph.types import interrupt
 
+from graphs.approval import ask_approval
 from graphs.fraud.context import FraudContext
 from graphs.fraud.state import SEVERITY, Action, Assessment, FraudState
 from graphs.llm import structured
 from ingestion.contracts import Alert, FraudDecision
 from ingestion.failpoints import failpoint
-from tools.approvals import proposal_hash
 from tools.block import block_proposal
 from tools.customers import visible
 
@@ -97,17 +95,14 @@ def request_approval(state: FraudState, runtime: Runtime[FraudContext]) -> Fraud
         tx["transaction_id"], tx["card_id"], tx["user_id"],
         "; ".join(state["screening"]["reasons"]) or "high risk", state["risk"],
     )  # fmt: skip
-    deadline = datetime.now(UTC) + timedelta(seconds=runtime.context.approval_timeout_s)
-    request = {
-        "approval_id": f"appr-{tx['transaction_id']}",
-        "kind": "block_transaction",
-        "subject_id": tx["user_id"],
-        "proposal": proposal,
-        "proposal_hash": proposal_hash(proposal),
-        "evidence": [*state["screening"]["reasons"], state["rationale"]],
-        "deadline": deadline.isoformat(),
-    }
-    answer: dict[str, Any] = interrupt(request)
+    request, answer = ask_approval(
+        kind="block_transaction",
+        approval_id=f"appr-{tx['transaction_id']}",
+        subject_id=tx["user_id"],
+        proposal=proposal,
+        evidence=[*state["screening"]["reasons"], state["rationale"]],
+        timeout_s=runtime.context.approval_timeout_s,
+    )
     return {"request": request, "response": answer}
 
 

@@ -75,8 +75,24 @@ def amount_spike(sim: Simulator) -> list[Event]:
     return [tx]
 
 
+def storm(sim: Simulator) -> list[Event]:
+    """A severe storm warning for London (John's city) and the north plant, sent twice:
+    the feed repeats itself, Vigil must alert once."""
+    signal = sim.severe_signal("London", sites=["plant-north"])
+    repeat = signal.model_copy(update={"event_id": sim._id("evt")})
+    return [signal, repeat]
+
+
+def pump_failure(sim: Simulator) -> list[Event]:
+    """Three days of readings from every asset while pump-03's bearing wears out."""
+    readings, _failure_at = sim.asset_run()
+    return [*sim.maintenance_history(), *readings]
+
+
 SCENARIOS: dict[str, Callable[[Simulator], list[Event]]] = {
     "london-paris": london_paris,
     "card-testing": card_testing,
+    "storm": storm,
+    "pump-failure": pump_failure,
     "amount-spike": amount_spike,
 }

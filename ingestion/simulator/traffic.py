@@ -19,19 +19,24 @@ from ingestion.contracts import (
     CustomerProfilePatch,
     Event,
     KnowledgeDocument,
+    MaintenanceLog,
     MonitoringSignal,
+    Region,
     SensorReading,
     Transaction,
 )
 from ingestion.simulator.world import (
-    ANOMALOUS_SERVICE,
     ASSETS,
     CATEGORIES,
     CITIES,
+    DEGRADATION_ONSET_H,
     DEGRADING_ASSET,
+    FAILURE_H,
+    FAILURE_VIBRATION_MM_S,
     JOHN,
     ONLINE_MERCHANTS,
-    SERVICES,
+    SIGNAL_KINDS,
+    Asset,
     City,
     Customer,
     make_customers,
@@ -213,6 +218,9 @@ class Simulator:
         wear = 0.0
         if asset.asset_id == DEGRADING_ASSET:
             wear = min(3.0, self._ticks / 400)  # grows through the run, capped at failure
+        return self._reading(asset, self._advance(0), wear)
+
+    def _reading(self, asset: Asset, when: datetime, wear: float) -> SensorReading:
         metrics: dict[str, float] = {}
         for metric, (mean, sd, _unit) in asset.baseline.items():
             value = self.rng.gauss(mean, sd)
@@ -226,27 +234,94 @@ class Simulator:
             asset_id=asset.asset_id,
             asset_type=asset.asset_type,
             site=asset.site,
-            timestamp=self._advance(0),
+            timestamp=when,
             metrics=metrics,
             units={m: u for m, (_a, _b, u) in asset.baseline.items()},
         )
 
+    def asset_run(
+        self, hours: float = 72.0, interval_s: float = 900.0
+    ) -> tuple[list[SensorReading], datetime]:
+        """Every asset read every ``interval_s`` for ``hours``, from the simulated clock.
+
+        The degrading asset wears from DEGRADATION_ONSET_H and fails at FAILURE_H (its
+        vibration crosses FAILURE_VIBRATION_MM_S); returns the readings and that failure
+        time. The others stay healthy.
+        """
+        start = self.clock
+        failure_at = start + timedelta(hours=FAILURE_H)
+        # vibration = mean + mean * 1.2 * wear: the wear at which it crosses the limit
+        pump = next(a for a in ASSETS if a.asset_id == DEGRADING_ASSET)
+        mean = pump.baseline["vibration_mm_s"][0]
+        failure_wear = (FAILURE_VIBRATION_MM_S - mean) / (mean * 1.2)
+        out: list[SensorReading] = []
+        for step in range(int(hours * 3600 / interval_s)):
+            when = start + timedelta(seconds=step * interval_s)
+            hours_in = step * interval_s / 3600
+            for asset in ASSETS:
+                wear = 0.0
+                if asset.asset_id == DEGRADING_ASSET and hours_in > DEGRADATION_ONSET_H:
+                    progress = (hours_in - DEGRADATION_ONSET_H) / (FAILURE_H - DEGRADATION_ONSET_H)
+                    wear = failure_wear * progress
+                out.append(self._reading(asset, when, wear))
+        self.clock = start + timedelta(hours=hours)
+        return out, failure_at
+
+    def maintenance_history(self) -> list[MaintenanceLog]:
+        """Past jobs on every asset: a lubrication and an inspection each, weeks ago."""
+        out: list[MaintenanceLog] = []
+        for asset in ASSETS:
+            for kind, days, summary in (
+                ("lubrication", 40, "Regreased bearings, 15 g lithium-complex grease."),
+                ("inspection", 12, "Routine inspection; vibration and temperature normal."),
+            ):
+                out.append(
+                    MaintenanceLog(
+                        event_id=self._id("evt"),
+                        log_id=f"log-{asset.asset_id}-{kind}",
+                        asset_id=asset.asset_id,
+                        performed_at=self.clock - timedelta(days=days),
+                        kind=kind,
+                        summary=summary,
+                        technician="tech-07",
+                    )
+                )
+        return out
+
     def monitoring_signal(self) -> MonitoringSignal:
-        service = self.rng.choice(list(SERVICES))
-        metric = self.rng.choice(list(SERVICES[service]))
-        mean, sd, unit = SERVICES[service][metric]
-        value = self.rng.gauss(mean, sd)
-        # an incident: the anomalous service degrades for a stretch of every 2,000 events
-        if service == ANOMALOUS_SERVICE and 1200 <= self._n % 2000 < 1400:
-            value *= 6.0
+        """Background signals: minor, for a random customer city; nothing to alert on."""
+        category, template, severities = self.rng.choice(SIGNAL_KINDS)
+        city = self.rng.choice(CITIES)
+        when = self._advance(0)
         return MonitoringSignal(
             event_id=self._id("evt"),
-            service=service,
-            metric=metric,
-            value=round(max(0.0, value), 6),
-            unit=unit,
-            timestamp=self._advance(0),
-            labels={"region": "eu-west-1", "env": "prod"},
+            signal_id=self._id("sig"),
+            category=category,
+            severity=self.rng.choice(severities),
+            region=Region(name=city.name, cities=[city.name]),
+            headline=template.format(city=city.name),
+            source="sim-feed",
+            issued_at=when,
+            expires_at=when + timedelta(hours=12),
+        )
+
+    def severe_signal(self, city: str, *, sites: list[str] | None = None) -> MonitoringSignal:
+        """A severe storm warning for ``city`` (and these sites)."""
+        when = self._advance(1.0)
+        return MonitoringSignal(
+            event_id=self._id("evt"),
+            signal_id=f"sig-storm-{city.lower().replace(' ', '-')}-{when:%Y%m%d}",
+            category="weather",
+            severity="severe",
+            region=Region(name=city, cities=[city], sites=sites or []),
+            headline=f"Severe storm warning for {city}: flooding and power cuts likely",
+            description=(
+                "Gusts above 110 km/h and flash flooding expected for the next 24 hours; "
+                "branches may close and card terminals may lose power."
+            ),
+            source="national-weather-service",
+            issued_at=when,
+            expires_at=when + timedelta(hours=24),
         )
 
     def faq_update(self) -> KnowledgeDocument:

@@ -206,11 +206,19 @@ ASSETS: tuple[Asset, ...] = tuple(
 #: This asset's bearing wears out as the simulation runs.
 DEGRADING_ASSET = "pump-03"
 
-#: service -> metric -> (healthy mean, sd, unit)
-SERVICES: dict[str, dict[str, tuple[float, float, str]]] = {
-    "card-auth": {"latency_p99_ms": (85.0, 8.0, "ms"), "error_rate": (0.002, 0.0007, "ratio")},
-    "payments-api": {"latency_p99_ms": (140.0, 15.0, "ms"), "error_rate": (0.004, 0.001, "ratio")},
-    "ledger": {"latency_p99_ms": (45.0, 5.0, "ms"), "consumer_lag": (120.0, 40.0, "records")},
-}
-#: This service degrades in a window of the run.
-ANOMALOUS_SERVICE = "card-auth"
+#: Where the sites are (for regional signals).
+SITES: dict[str, str] = {"plant-north": "Manchester", "farm-west": "Dublin"}
+
+#: In ``Simulator.asset_run`` the degrading asset starts wearing this many hours into the run
+#: and fails (vibration beyond the manual's "unacceptable" 7.1 mm/s) at FAILURE_H.
+DEGRADATION_ONSET_H = 12.0
+FAILURE_H = 60.0
+FAILURE_VIBRATION_MM_S = 7.1
+
+#: Background signals: (category, headline template, possible severities)
+SIGNAL_KINDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("weather", "Heavy rain expected in {city}", ("info", "minor", "moderate")),
+    ("weather", "Strong winds forecast for {city}", ("info", "minor")),
+    ("market", "Local currency volatility affecting {city}", ("info", "minor")),
+    ("infrastructure", "Planned power maintenance in {city}", ("info", "minor")),
+)

@@ -1,0 +1,1 @@
+"""Predictive maintenance: sensor features, a degradation detector, work orders."""

@@ -1,0 +1,1 @@
+"""Monitoring: outside signals -> affected customers and assets -> targeted alerts."""

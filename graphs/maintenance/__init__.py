@@ -1,0 +1,1 @@
+"""The maintenance graph: manual and history -> drafted work order -> (approval) -> publish."""

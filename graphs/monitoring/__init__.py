@@ -1,0 +1,1 @@
+"""The monitoring graph: affected parties, policy retrieval, drafted alert, publish once."""
