@@ -14,6 +14,7 @@ import redis
 from agents.core import AgentDeps, AgentService, AgentWorker, Binding
 from agents.fraud import agent as fraud
 from agents.maintenance import agent as maintenance
+from agents.monitoring import agent as monitoring
 from graphs.checkpointer import make_checkpointer
 from graphs.llm import ModelGateway
 from ingestion.knowledge.types import Embedder
@@ -30,6 +31,7 @@ BindingFactory = Callable[[AgentDeps], Binding[Any]]
 AGENTS: dict[str, BindingFactory] = {
     "fraud": fraud.binding,
     "maintenance": maintenance.binding,
+    "monitoring": monitoring.binding,
 }
 
 
