@@ -360,27 +360,38 @@ def approvals_reject(
 @agents_app.command("run")
 @friendly
 def agents_run(
+    agent: Annotated[
+        str, typer.Option(help="fraud, maintenance, monitoring, or all (comma-separated too).")
+    ] = "all",
     timeout: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
 ) -> None:
-    """Run the fraud agent and the context ingestion until Ctrl-C / SIGTERM."""
+    """Run agents and the context ingestion until Ctrl-C / SIGTERM."""
     from ingestion.producer import EventProducer
-    from vigil.agents import fraud_agent
+    from vigil.agents import AGENTS
+    from vigil.agents import agent as build_agent
     from vigil.ingest import ingestion
     from vigil.stack import discover
 
+    names = list(AGENTS) if agent == "all" else [a.strip() for a in agent.split(",")]
+    unknown = [n for n in names if n not in AGENTS]
+    if unknown:
+        raise VigilError(f"no agent {', '.join(unknown)}; agents: {', '.join(AGENTS)}, all")
     settings = discover(load_settings())
     with stop_on_signals() as stop, EventProducer(settings) as producer:
         feeding = ingestion(settings, producer=producer).start()
-        agent = fraud_agent(settings, producer).start()
-        console.print("fraud agent and ingestion running; Ctrl-C stops")
+        running = [build_agent(n, settings, producer).start() for n in names]
+        console.print(f"agents running: {', '.join(names)} (and ingestion); Ctrl-C stops")
         stop.wait(timeout)
-        agent.stop()
+        for service in running:
+            service.stop()
         feeding.stop()
-    m = agent.worker.metrics
-    console.print(
-        f"screened {m.screened}, escalated {m.escalated}, blocked {m.blocked}, "
-        f"approved {m.approved}, rejected {m.rejected}, expired {m.expired}"
-    )
+    for service in running:
+        m = service.worker.metrics
+        outcomes = ", ".join(f"{k}: {v}" for k, v in sorted(m.outcomes.items())) or "none"
+        console.print(
+            f"{service.name}: screened {m.screened}, escalated {m.escalated}, approved "
+            f"{m.approved}, rejected {m.rejected}, expired {m.expired}; outcomes: {outcomes}"
+        )
 
 
 # -- demo ----------------------------------------------------------------------------------------
@@ -392,6 +403,9 @@ def demo(
     interactive: Annotated[
         bool, typer.Option(help="Wait for you to approve or reject, instead of approving.")
     ] = False,
+    all_agents: Annotated[
+        bool, typer.Option("--all", help="Then the maintenance and monitoring agents too.")
+    ] = False,
 ) -> None:
     """The founding story end to end on the embedded stack: no server, no network, no keys.
 
@@ -402,7 +416,7 @@ def demo(
     """
     from vigil.demo import run_demo
 
-    run_demo(load_settings(), console, interactive=interactive)
+    run_demo(load_settings(), console, interactive=interactive, all_agents=all_agents)
 
 
 # -- bench ---------------------------------------------------------------------------------------

@@ -11,10 +11,11 @@ from rich.console import Console
 from rich.prompt import Confirm
 from rich.table import Table
 
-from ingestion.contracts import Alert, BlockAction, Transaction
+from ingestion.contracts import Alert, BlockAction, Transaction, WorkOrder
 from ingestion.producer import EventProducer
 from ingestion.seed import seed_customers, seed_documents
-from vigil.agents import fraud_agent
+from ingestion.simulator import SCENARIOS, Simulator
+from vigil.agents import agent, fraud_agent
 from vigil.approvals_cli import decide
 from vigil.errors import VigilError
 from vigil.ingest import ingestion
@@ -31,7 +32,9 @@ def _wait(check: Callable[[], bool], what: str, timeout: float = 120.0) -> None:
         time.sleep(0.2)
 
 
-def run_demo(settings: Settings, console: Console, *, interactive: bool = False) -> None:
+def run_demo(
+    settings: Settings, console: Console, *, interactive: bool = False, all_agents: bool = False
+) -> None:
     console.rule("[bold]Vigil demo: the founding story")
     with Stack(settings) as eff, EventProducer(eff) as producer:
         console.print(f"Kafka {eff.kafka_bootstrap}   Redis {eff.redis_url}   data {eff.data_dir}")
@@ -114,14 +117,56 @@ def run_demo(settings: Settings, console: Console, *, interactive: bool = False)
                 f"screened {m.screened}, escalated {m.escalated}, blocked {m.blocked}; model "
                 f"calls: {worker.ctx.gateway.metrics.snapshot()['calls']}"
             )
+            if all_agents:
+                _proactive(eff, console, producer)
         finally:
             agent.stop()
             feeding.stop()
     console.print("[green]demo finished; embedded servers stopped.[/]")
 
 
+def _proactive(settings: Settings, console: Console, producer: EventProducer) -> None:
+    """Steps 6 and 7: a failing pump and a repeated storm warning, watched by agents."""
+    console.rule("6. predictive maintenance: three days of sensor readings, pump-03 wearing out")
+    maintenance = agent("maintenance", settings, producer).start()
+    monitoring = agent("monitoring", settings, producer).start()
+    try:
+        sim = Simulator(seed=7, customers=5)
+        readings, failure_at = sim.asset_run()
+        producer.publish(sim.maintenance_history())
+        producer.publish(readings)
+        console.print(
+            f"published {len(readings)} readings of {len({r.asset_id for r in readings})} assets; "
+            f"pump-03 will fail at {failure_at:%Y-%m-%d %H:%M} (simulated)"
+        )
+        m = maintenance.worker.metrics
+        _wait(lambda: m.screened >= len(readings) and sum(m.outcomes.values()) >= 1,
+              "the work order", timeout=600)  # fmt: skip
+        _print_topic(console, settings, Stream.WORK_ORDERS, WorkOrder, "work order")
+
+        console.rule("7. monitoring: a severe storm warning for London, sent twice by the feed")
+        signals = SCENARIOS["storm"](sim)
+        producer.publish(signals)
+        mon = monitoring.worker.metrics
+        _wait(lambda: mon.screened >= len(signals) and sum(mon.outcomes.values()) >= 1,
+              "the storm alerts", timeout=600)  # fmt: skip
+        for outcome, n in mon.outcomes.items():
+            console.print(f"monitoring: {outcome} (x{n}) from {len(signals)} copies of the signal")
+        _print_topic(
+            console, settings, Stream.ALERTS, Alert, "alert", only=("customer", "operations")
+        )
+    finally:
+        maintenance.stop()
+        monitoring.stop()
+
+
 def _print_topic(
-    console: Console, settings: Settings, stream: Stream, model: type[BaseModel], label: str
+    console: Console,
+    settings: Settings,
+    stream: Stream,
+    model: type[BaseModel],
+    label: str,
+    only: tuple[str, ...] = (),
 ) -> None:
     from kafka import KafkaConsumer, TopicPartition
 
@@ -134,6 +179,8 @@ def _print_topic(
         for records in consumer.poll(timeout_ms=2000).values():
             for r in records:
                 event = model.model_validate_json(r.value)
+                if only and getattr(event, "audience", None) not in only:
+                    continue
                 console.print(f"[red]{label}[/] {event.model_dump_json()}", highlight=False)
     finally:
         consumer.close()

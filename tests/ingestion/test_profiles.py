@@ -87,3 +87,17 @@ def test_delete_leaves_a_tombstone_that_stops_older_upserts(redis_client: tuple[
 
 def test_unknown_customer_is_none(redis_client: tuple[Any, str]) -> None:
     assert store(redis_client).get("nobody") is None
+
+
+def test_the_home_city_index_follows_moves_late_changes_and_deletes(
+    redis_client: tuple[Any, str],
+) -> None:
+    s = store(redis_client)
+    s.apply([change(1, "upsert", name="John Carter", home_city="London")])
+    assert s.customers_in("London") == ["cust-john"]
+    s.apply([change(3, "patch", home_city="Paris")])  # he moves
+    s.apply([change(2, "patch", home_city="Lyon")])  # an older change arrives late: ignored
+    assert (s.customers_in("London"), s.customers_in("Lyon")) == ([], [])
+    assert s.customers_in("Paris") == ["cust-john"]
+    s.apply([change(4, "delete")])
+    assert s.customers_in("Paris") == []

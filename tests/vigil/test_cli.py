@@ -264,3 +264,10 @@ def test_bench_fraud_prints_ratios_and_latencies(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stdout + res.stderr
     for needle in ("raw kafka-python", "screening latency at", "escalation path"):
         assert needle in res.stdout
+
+
+def test_agents_run_names_the_agents_when_given_an_unknown_one(tmp_path: Path) -> None:
+    res = run_vigil("agents", "run", "--agent", "fraud,nope", env=clean_env(), cwd=tmp_path)
+    assert res.returncode == 2
+    assert "no agent nope" in res.stderr
+    assert "maintenance" in res.stderr
