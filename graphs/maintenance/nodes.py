@@ -91,13 +91,23 @@ def policy_gate(state: MaintenanceState, runtime: Runtime[MaintenanceContext]) -
     else:
         priority = draft_["priority"] if RANK[draft_["priority"]] > RANK[floor] else floor
         stop = bool(draft_["stop_asset"]) or rule_stop
-        parts, action = list(draft_["parts"]), draft_["action"]
+        # parts only as the manual names them; a job that is not a sentence is replaced
+        manual = " ".join(m["text"] for m in state.get("manual", []))
+        parts = [p for p in draft_["parts"] if p and p in manual]
+        dropped = sorted(set(draft_["parts"]) - set(parts))
+        notes = [f"parts not in the manual dropped: {', '.join(dropped)}"] if dropped else []
+        action = draft_["action"].strip()
+        if len(action.split()) < 3:
+            notes.append(f"unusable job text {action!r} replaced")
+            action = f"Inspect and repair {d['asset_id']}: {d['reasons'][0]}"
         hours = float(draft_["window_hours"]) + float(draft_["duration_hours"])
         window_end = detected + timedelta(hours=hours)
         if failure is not None and window_end > failure:
             window_end = failure  # never plan the job after the predicted failure
         decided_by = "graph"
-        rationale = f"{draft_['rationale']} (detector: {findings})"
+        rationale = f"{draft_['rationale']} (detector: {findings})" + "".join(
+            f" [{n}]" for n in notes
+        )
     order = {
         "work_order_id": d["work_order_id"],
         "asset_id": d["asset_id"],
