@@ -4,11 +4,13 @@ Per asset, Redis keeps the recent readings (a sorted set by time; members carry 
 event id, so a re-delivered reading changes nothing) and, once learned, the healthy
 baseline of every metric (mean and standard deviation of the first readings). Each
 reading is judged against the readings up to its own time, so a re-delivered batch gets
-the same verdicts. Per metric with a known failure limit:
+the same verdicts. Per metric (temperatures, vibration, pressure, rpm, ...), stored as
+the asset's latest features:
 
 * level: mean of the last few readings; z-score of the level against the baseline;
 * trend: least-squares slope per hour over the window;
-* remaining useful life: hours until the level reaches the limit at that slope.
+* remaining useful life, for metrics with a failure limit: hours until the level reaches
+  the limit at that slope.
 
 An asset is degrading when a limited metric is ``z_threshold`` sd above its baseline and
 rising, or is past its limit; it escalates when the remaining life is within the horizon.
@@ -45,7 +47,7 @@ class MetricState:
     baseline_sd: float
     z: float
     slope_per_h: float
-    limit: float
+    limit: float | None
     rul_h: float | None
 
     def as_dict(self) -> dict[str, Any]:
@@ -95,6 +97,14 @@ class FeatureStore:
     def _baseline_key(self, asset: str) -> str:
         return f"{self.prefix}:baseline:{asset}"
 
+    def features_key(self, asset: str) -> str:
+        """The asset's latest features (JSON): level, z-score, trend, life left per metric."""
+        return f"{self.prefix}:features:{asset}"
+
+    def features(self, asset: str) -> dict[str, Any] | None:
+        raw = self.client.get(self.features_key(asset))
+        return None if raw is None else dict(json.loads(raw))
+
     def site_key(self, site: str) -> str:
         """Assets seen at a site (for regional signals)."""
         return f"{self.prefix}:site:{site}"
@@ -139,8 +149,21 @@ class FeatureStore:
                 self._verdict(r, upto[-s.maintenance_window_readings :], baselines[r.asset_id])
             )
         keep = s.maintenance_window_readings + s.maintenance_baseline_readings
+        latest = {v.reading.asset_id: v for v in verdicts}
         for a in assets:
             write.zremrangebyrank(self._window_key(a), 0, -keep - 1)
+            v = latest[a]
+            write.set(
+                self.features_key(a),
+                json.dumps(
+                    {
+                        "at": v.reading.timestamp.isoformat(),
+                        "degrading": v.degrading,
+                        "rul_h": v.rul_h,
+                        "metrics": [m.as_dict() for m in v.metrics],
+                    }
+                ),
+            )
         write.execute()
         return verdicts
 
@@ -151,12 +174,10 @@ class FeatureStore:
         baseline: dict[str, list[float]] | None,
     ) -> Verdict:
         limits = LIMITS.get(r.asset_type, {})
-        if baseline is None or not limits:
+        if baseline is None:
             return Verdict(r, False)
         states, reasons, degrading = [], [], False
-        for metric, limit in limits.items():
-            if metric not in baseline:
-                continue
+        for metric in sorted(baseline):
             points = [(t, m[metric]) for t, m in window if metric in m]
             if len(points) < LEVEL_READINGS:
                 continue
@@ -165,14 +186,15 @@ class FeatureStore:
             level = statistics.fmean(v for _, v in points[-LEVEL_READINGS:])
             z = (level - mean) / sd
             slope = _slope_per_h(points)
-            if level >= limit:
-                rul: float | None = 0.0
-            elif slope > 0:
+            limit = limits.get(metric)
+            rul: float | None = None
+            if limit is not None and level >= limit:
+                rul = 0.0
+            elif limit is not None and slope > 0:
                 rul = (limit - level) / slope
-            else:
-                rul = None
-            state = MetricState(metric, level, mean, sd, z, slope, limit, rul)
-            states.append(state)
+            states.append(MetricState(metric, level, mean, sd, z, slope, limit, rul))
+            if limit is None:
+                continue  # features and z-scores only: no failure limit to predict against
             if level >= limit or (z >= self.s.maintenance_z_threshold and slope > 0):
                 degrading = True
                 reasons.append(

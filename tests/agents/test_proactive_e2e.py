@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
 from agents.core import AgentService
+from agents.maintenance.features import FeatureStore
 from graphs.checkpointer import RedisSaver
 from graphs.llm import ModelEntry, ModelGateway
 from graphs.llm.fake import ScriptedChatModel
@@ -143,6 +145,15 @@ def test_the_degrading_pump_gets_one_work_order_before_it_fails(world: World) ->
     time.sleep(1.0)
     assert len(world.topic(Stream.WORK_ORDERS, 2, WorkOrder, timeout=2)) == 1
     assert m.escalated == 1
+    # the rolling features of every metric are in Redis, pressure and rpm included
+    store = FeatureStore(redis.Redis.from_url(world.settings.redis_url or ""), world.settings)
+    healthy = store.features("pump-01")
+    assert healthy is not None
+    assert healthy["degrading"] is False
+    by_metric = {f["metric"]: f for f in healthy["metrics"]}
+    assert set(by_metric) == {"vibration_mm_s", "bearing_temp_c", "discharge_pressure_bar", "rpm"}
+    assert abs(by_metric["rpm"]["z"]) < 4
+    assert by_metric["rpm"]["rul_h"] is None  # no failure limit: features only
 
 
 @pytest.mark.script(maintenance_stop_rul_h=1000.0)
