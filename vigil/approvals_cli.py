@@ -24,11 +24,16 @@ def _pending(settings: Settings) -> PendingApprovals:
 
 def list_pending(settings: Settings, console: Console) -> None:
     requests = _pending(settings).pending()
-    table = Table("approval", "customer", "transaction", "risk", "why", "deadline (UTC)")
+    table = Table("approval", "kind", "subject", "proposal", "why", "deadline (UTC)")
     for r in requests:
+        if r.kind == "block_transaction":
+            what = f"block {r.proposal.get('transaction_id')} (risk {r.proposal.get('risk')})"
+            why = str(r.proposal.get("reason"))
+        else:
+            what = f"stop {r.proposal.get('asset_id')} for {r.proposal.get('work_order_id')}"
+            why = str(r.proposal.get("job"))
         table.add_row(
-            r.approval_id, r.subject_id, str(r.proposal.get("transaction_id")),
-            str(r.proposal.get("risk")), str(r.proposal.get("reason")),
+            r.approval_id, r.kind, r.subject_id, what, why,
             r.deadline.strftime("%Y-%m-%d %H:%M:%S"),
         )  # fmt: skip
     console.print(table if requests else "no pending approvals")
