@@ -43,6 +43,16 @@ from vigil.settings import Settings, Stream
 
 log = logging.getLogger(__name__)
 
+#: approval-id prefixes of every agent imported in this process (see ``AgentWorker.owns``)
+APPROVAL_PREFIXES: set[str] = set()
+
+
+def register_approval_prefix(prefix: str) -> str:
+    """Declare an agent's approval-id prefix (at import), so no other agent claims its ids."""
+    APPROVAL_PREFIXES.add(prefix)
+    return prefix
+
+
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, float("inf"))
 
 
@@ -245,8 +255,11 @@ class AgentWorker:
         if found is not None:
             return found[0].thread_id.startswith(f"{self.name}:")
         prefix = self.binding.approval_prefix
-        return (prefix is not None and approval_id.startswith(prefix)) or (
-            self.binding.claims_unknown_approvals
+        if prefix is not None and approval_id.startswith(prefix):
+            return True
+        # an id no agent issues: dead-lettered by the one agent that claims unknown ids
+        return self.binding.claims_unknown_approvals and not any(
+            approval_id.startswith(p) for p in APPROVAL_PREFIXES
         )
 
     def handle_responses(self, batch: Sequence[Received[ApprovalResponse]]) -> list[Rejection]:

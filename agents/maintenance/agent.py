@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from agents.core import AgentDeps, Binding, Escalation, Screening, SideInput
+from agents.core import (
+    AgentDeps,
+    Binding,
+    Escalation,
+    Screening,
+    SideInput,
+    register_approval_prefix,
+)
 from agents.maintenance.features import FeatureStore, Verdict
 from agents.maintenance.history import MaintenanceHistory, history_ingestor
 from graphs.maintenance.context import MaintenanceContext
@@ -21,6 +28,7 @@ from ingestion.contracts import MaintenanceLog, SensorReading
 from vigil.settings import Stream
 
 NAME = "maintenance"
+register_approval_prefix(APPROVAL_PREFIX)
 
 
 def escalation(v: Verdict) -> Escalation:
