@@ -77,7 +77,8 @@ class ParquetLake:
             "model_calls": json.dumps(model_calls or []),
         }
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        # a hidden name: dataset readers (pyarrow, Spark, DuckDB) skip it while it is written
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         pq.write_table(pa.Table.from_pylist([row], schema=SCHEMA), tmp)
         try:
             os.link(tmp, path)  # atomic, and fails if another writer got there first

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -68,3 +69,25 @@ def test_duckdb_reads_the_lake_as_a_partitioned_dataset(tmp_path: Path) -> None:
 def test_a_lake_needs_a_key(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="VIGIL_LAKE_HASH_KEY"):
         ParquetLake(tmp_path, "")
+
+
+def test_a_reader_never_sees_a_file_being_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A concurrent reader once failed on a writer's half-written temp file."""
+    lake = ParquetLake(tmp_path, KEY)
+    lake.write_decision(decision("d1"))
+    seen: list[int] = []
+    real_link = os.link
+
+    def link_while_reading(src: str, dst: str) -> None:
+        # the temp file is complete but not yet published: a reader runs right now
+        assert Path(src).name.startswith(".")
+        seen.append(lake.decisions().num_rows)
+        real_link(src, dst)
+
+    monkeypatch.setattr("tools.lake.os.link", link_while_reading)
+    lake.write_decision(decision("d2"))
+    assert seen == [1]
+    assert lake.decisions().num_rows == 2
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
