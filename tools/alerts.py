@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ingestion.contracts import Alert
 from tools.once import OnceEmitter
 
@@ -13,3 +15,7 @@ class AlertService:
     def send(self, alert: Alert) -> tuple[Alert, bool]:
         """(the alert that counts, True if this call sent it)."""
         return self.emitter.emit_once("alert", alert.alert_id, alert)
+
+    def notify(self, alert_id: str, **fields: Any) -> tuple[Alert, bool]:
+        """Build the alert (event id ``alert-<alert id>``) from its fields and send it once."""
+        return self.send(Alert(event_id=f"alert-{alert_id}", alert_id=alert_id, **fields))

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from langchain.tools import ToolRuntime, tool
 from langchain_core.tools import BaseTool, ToolException
 
-from ingestion.contracts import Alert, FraudDecision
+from ingestion.contracts import FraudDecision
 from tools.block import block_proposal
 from tools.context import ToolContext
 from tools.customers import visible
@@ -137,17 +137,10 @@ def send_alert(
 ) -> dict[str, Any]:
     """Alert people. `alert_id` must be stable for the situation (for example
     "fraud-<transaction id>") so a repeated call does not alert twice."""
-    alert = Alert(
-        event_id=f"alert-{alert_id}",
-        alert_id=alert_id,
-        severity=severity,
-        audience=audience,
-        title=title,
-        body=body,
-        source="tool",
-        subject_id=subject_id,
-    )
-    sent, now = _ctx(runtime).alerts.send(alert)
+    sent, now = _ctx(runtime).alerts.notify(
+        alert_id, severity=severity, audience=audience, title=title, body=body,
+        source="tool", subject_id=subject_id,
+    )  # fmt: skip
     return {"alert_id": sent.alert_id, "sent_now": now, "created_at": sent.created_at.isoformat()}
 
 

@@ -18,6 +18,7 @@ rising, or is past its limit; it escalates when the remaining life is within the
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import statistics
@@ -118,29 +119,32 @@ class FeatureStore:
             pipe.zrange(self._window_key(a), 0, -1, withscores=True)
             pipe.get(self._baseline_key(a))
         replies = pipe.execute()
-        windows: dict[str, dict[str, tuple[float, dict[str, float]]]] = {}
+        # per asset: readings sorted by time, and the event ids among them
+        windows: dict[str, list[tuple[float, dict[str, float]]]] = {}
+        seen: dict[str, set[str]] = {}
         baselines: dict[str, dict[str, list[float]] | None] = {}
         for j, a in enumerate(assets):
-            windows[a] = {}
-            for member, score in replies[2 * j]:
-                entry = json.loads(member)
-                windows[a][entry["id"]] = (score, entry["m"])
+            entries = [(json.loads(member), score) for member, score in replies[2 * j]]
+            windows[a] = [(score, entry["m"]) for entry, score in entries]  # zrange: by time
+            seen[a] = {entry["id"] for entry, _ in entries}
             raw = replies[2 * j + 1]
             baselines[a] = json.loads(raw) if raw else None
 
         write = self.client.pipeline(transaction=False)
+        for site, asset in {(r.site, r.asset_id) for r in readings if r.site}:
+            write.sadd(self.site_key(site), asset)
         verdicts = []
         for r in readings:
             ts = r.timestamp.timestamp()
             window = windows[r.asset_id]
-            window[r.event_id] = (ts, r.metrics)
-            write.zadd(
-                self._window_key(r.asset_id),
-                {json.dumps({"id": r.event_id, "m": r.metrics}, sort_keys=True): ts},
-            )
-            if r.site:
-                write.sadd(self.site_key(r.site), r.asset_id)
-            upto = sorted((v for v in window.values() if v[0] <= ts), key=lambda v: v[0])
+            if r.event_id not in seen[r.asset_id]:
+                seen[r.asset_id].add(r.event_id)
+                bisect.insort(window, (ts, r.metrics), key=_time)
+                write.zadd(
+                    self._window_key(r.asset_id),
+                    {json.dumps({"id": r.event_id, "m": r.metrics}, sort_keys=True): ts},
+                )
+            upto = window[: bisect.bisect_right(window, ts, key=_time)]
             if baselines[r.asset_id] is None and len(upto) >= s.maintenance_baseline_readings:
                 base = _baseline(upto[: s.maintenance_baseline_readings])
                 baselines[r.asset_id] = base
@@ -223,6 +227,10 @@ class FeatureStore:
         self.client.delete(
             f"{self.prefix}:open:{asset}", self._window_key(asset), self._baseline_key(asset)
         )
+
+
+def _time(entry: tuple[float, dict[str, float]]) -> float:
+    return entry[0]
 
 
 def _baseline(points: Sequence[tuple[float, dict[str, float]]]) -> dict[str, list[float]]:

@@ -11,7 +11,7 @@ from graphs.approval import ask_approval
 from graphs.fraud.context import FraudContext
 from graphs.fraud.state import SEVERITY, Action, Assessment, FraudState
 from graphs.llm import structured
-from ingestion.contracts import Alert, FraudDecision
+from ingestion.contracts import FraudDecision
 from ingestion.failpoints import failpoint
 from tools.block import block_proposal
 from tools.customers import visible
@@ -181,18 +181,15 @@ def _alert(
     body: str,
     tx: dict[str, Any],
 ) -> None:
-    runtime.context.tools.alerts.send(
-        Alert(
-            event_id=f"alert-{alert_id}",
-            alert_id=alert_id,
-            severity=severity,
-            audience=audience,
-            title=title,
-            body=body,
-            source="fraud-agent",
-            subject_id=tx["user_id"],
-            refs={"transaction_id": tx["transaction_id"], "card_id": tx["card_id"]},
-        )
+    runtime.context.tools.alerts.notify(
+        alert_id,
+        severity=severity,
+        audience=audience,
+        title=title,
+        body=body,
+        source="fraud-agent",
+        subject_id=tx["user_id"],
+        refs={"transaction_id": tx["transaction_id"], "card_id": tx["card_id"]},
     )
 
 

@@ -12,7 +12,7 @@ from graphs.approval import ask_approval
 from graphs.llm import structured
 from graphs.maintenance.context import MaintenanceContext
 from graphs.maintenance.state import RANK, MaintenanceState, Priority, WorkOrderDraft
-from ingestion.contracts import Alert, WorkOrder
+from ingestion.contracts import WorkOrder
 
 #: approval ids of asset stops (``stop-<work order id>``)
 APPROVAL_PREFIX = "stop-"
@@ -199,16 +199,13 @@ def _alert(
     title: str,
     body: str,
 ) -> None:
-    runtime.context.tools.alerts.send(
-        Alert(
-            event_id=f"alert-{audience}-{order['work_order_id']}",
-            alert_id=f"{audience}-{order['work_order_id']}",
-            severity=severity,
-            audience=audience,
-            title=title,
-            body=body,
-            source="maintenance-agent",
-            subject_id=order["asset_id"],
-            refs={"work_order_id": order["work_order_id"]},
-        )
+    runtime.context.tools.alerts.notify(
+        f"{audience}-{order['work_order_id']}",
+        severity=severity,
+        audience=audience,
+        title=title,
+        body=body,
+        source="maintenance-agent",
+        subject_id=order["asset_id"],
+        refs={"work_order_id": order["work_order_id"]},
     )

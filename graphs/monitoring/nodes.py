@@ -8,7 +8,6 @@ from langgraph.runtime import Runtime
 from graphs.llm import structured
 from graphs.monitoring.context import MonitoringContext
 from graphs.monitoring.state import AlertDraft, MonitoringState
-from ingestion.contracts import Alert
 
 
 def find_affected(state: MonitoringState, runtime: Runtime[MonitoringContext]) -> MonitoringState:
@@ -63,36 +62,20 @@ def publish(state: MonitoringState, runtime: Runtime[MonitoringContext]) -> Moni
     }
     severity = "critical" if sig["severity"] == "extreme" else "warning"
     refs = {"signal_id": sig["signal_id"], "source": sig.get("source", "")}
+    common = {"severity": severity, "source": "monitoring-agent", "refs": refs}
     for customer in state["customers"]:
-        alerts.send(
-            Alert(
-                event_id=f"alert-{sig['signal_id']}-{customer}",
-                alert_id=f"{sig['signal_id']}:{customer}",
-                severity=severity,
-                audience="customer",
-                title=draft_["title"],
-                body=draft_["body"],
-                source="monitoring-agent",
-                subject_id=customer,
-                refs=refs,
-            )
-        )
+        alerts.notify(
+            f"{sig['signal_id']}:{customer}", audience="customer", subject_id=customer,
+            title=draft_["title"], body=draft_["body"], **common,
+        )  # fmt: skip
     if state["assets"]:
-        alerts.send(
-            Alert(
-                event_id=f"alert-{sig['signal_id']}-operations",
-                alert_id=f"{sig['signal_id']}:operations",
-                severity=severity,
-                audience="operations",
-                title=f"{sig['headline']} (sites: {', '.join(sig['region']['sites'])})",
-                body="Assets in the region: "
-                + ", ".join(state["assets"])
-                + ". Secure equipment and plan around outages.",
-                source="monitoring-agent",
-                subject_id=sig["signal_id"],
-                refs=refs,
-            )
-        )
+        alerts.notify(
+            f"{sig['signal_id']}:operations", audience="operations", subject_id=sig["signal_id"],
+            title=f"{sig['headline']} (sites: {', '.join(sig['region']['sites'])})",
+            body=f"Assets in the region: {', '.join(state['assets'])}. Secure equipment and "
+            "plan around outages.",
+            **common,
+        )  # fmt: skip
     return {
         "outcome": f"alerted {len(state['customers'])} customers, {len(state['assets'])} assets"
     }

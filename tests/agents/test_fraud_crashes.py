@@ -11,15 +11,14 @@ from typing import Any
 import pytest
 
 from ingestion.contracts import Alert, ApprovalResponse, BlockAction, FraudDecision
-from ingestion.knowledge.chunking import chunk_document, embed_chunks
 from ingestion.knowledge.lance import LanceRetriever
 from ingestion.producer import EventProducer
 from ingestion.profiles import RedisProfileStore
-from ingestion.seed import seed_customers, seed_documents
+from ingestion.seed import seed_customers
+from tests.agents.helpers import seed_knowledge
 from tests.agents.test_fraud_e2e import london_paris
 from tests.conftest import ROOT, clean_env
 from tests.ingestion.kafkautil import read_all
-from tests.ingestion.test_retrieval_conformance import EMBEDDER
 from tools.approvals import PendingApprovals
 from tools.lake import ParquetLake
 from vigil.settings import Settings, Stream
@@ -49,8 +48,7 @@ def test_killed_after_the_model_before_the_commit_and_after_the_block(
     )
     RedisProfileStore(client, prefix=p).apply(seed_customers(20))
     store = LanceRetriever(tmp_path / "vectors")
-    for doc in seed_documents():
-        store.replace_document(doc.doc_id, embed_chunks(chunk_document(doc), EMBEDDER))
+    seed_knowledge(store, client, p)
     env = clean_env()
     for name, value in s.model_dump(mode="json").items():
         if value is not None and name != "lake_hash_key" and not isinstance(value, dict):

@@ -23,10 +23,10 @@ from ingestion.contracts import (
     Transaction,
 )
 from ingestion.dlq import DeadLetter
-from ingestion.knowledge.chunking import chunk_document, embed_chunks
 from ingestion.producer import EventProducer
-from ingestion.seed import seed_customers, seed_documents
+from ingestion.seed import seed_customers
 from ingestion.simulator import SCENARIOS, Simulator
+from tests.agents.helpers import read_events, seed_knowledge
 from tests.conftest import wait_for
 from tests.ingestion.kafkautil import read_all
 from tests.ingestion.test_retrieval_conformance import EMBEDDER
@@ -48,8 +48,7 @@ class World:
     producer: EventProducer
 
     def topic(self, stream: Stream, expect: int, model: Any) -> list[Any]:
-        records = read_all(self.settings.kafka_bootstrap or "", self.settings.topic(stream), expect)
-        return [model.model_validate_json(r.value) for r in records]
+        return read_events(self.settings, stream, expect, model)
 
 
 @pytest.fixture
@@ -80,11 +79,7 @@ def world(
     )  # fmt: skip
     tools = agent.worker.ctx.tools
     tools.profiles.apply(seed_customers(20))
-    for doc in seed_documents():
-        if doc.kb == "policies":
-            tools.retriever.replace_document(
-                doc.doc_id, embed_chunks(chunk_document(doc), EMBEDDER)
-            )
+    seed_knowledge(tools.retriever, client, s.redis_prefix, kbs={"policies"})
     agent.sweep_every_s = 0.2
     agent.start()
     try:

@@ -19,12 +19,11 @@ from graphs.checkpointer import RedisSaver
 from graphs.llm import ModelEntry, ModelGateway
 from graphs.llm.fake import ScriptedChatModel
 from ingestion.contracts import Alert, ApprovalResponse, SensorReading, WorkOrder
-from ingestion.knowledge.chunking import chunk_document, embed_chunks
 from ingestion.producer import EventProducer
-from ingestion.seed import seed_customers, seed_documents
+from ingestion.seed import seed_customers
 from ingestion.simulator import SCENARIOS, Simulator
+from tests.agents.helpers import read_events, seed_knowledge
 from tests.conftest import wait_for
-from tests.ingestion.kafkautil import read_all
 from tests.ingestion.test_retrieval_conformance import EMBEDDER
 from vigil.agents import agent
 from vigil.settings import Settings, Stream
@@ -52,10 +51,7 @@ class World:
     customers: dict[str, str]  # id -> home city
 
     def topic(self, stream: Stream, expect: int, model: Any, timeout: float = 20) -> list[Any]:
-        records = read_all(
-            self.settings.kafka_bootstrap or "", self.settings.topic(stream), expect, timeout
-        )
-        return [model.model_validate_json(r.value) for r in records]
+        return read_events(self.settings, stream, expect, model, timeout)
 
 
 @pytest.fixture
@@ -91,11 +87,7 @@ def world(
     tools = services["monitoring"].worker.ctx.tools
     people = seed_customers(20)
     tools.profiles.apply(people)
-    for doc in seed_documents():
-        if doc.kb in ("policies", "manuals"):
-            tools.retriever.replace_document(
-                doc.doc_id, embed_chunks(chunk_document(doc), EMBEDDER)
-            )
+    seed_knowledge(tools.retriever, client, s.redis_prefix, kbs={"policies", "manuals"})
     for service in services.values():
         service.sweep_every_s = 0.2
         service.start()
