@@ -81,6 +81,11 @@ class EventProducer:
                 raise DeliveryError(f"broker did not acknowledge a record: {exc}") from exc
         return out
 
+    def partitions_for(self, topic: str) -> set[int]:
+        """The topic's partitions, from the broker's metadata (a readiness probe)."""
+        found: set[int] | None = self._producer.partitions_for(topic)
+        return found or set()
+
     def flush(self, timeout: float = 30.0) -> None:
         self._producer.flush(timeout=timeout)
 

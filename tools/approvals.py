@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import redis
 
@@ -134,6 +134,36 @@ class PendingApprovals:
                 "a replayed or second answer is refused"
             )
         return request
+
+
+def answer(
+    pending: PendingApprovals,
+    approval_id: str,
+    decision: Literal["approve", "reject"],
+    *,
+    analyst: str,
+    reason: str = "",
+    proposal_hash: str | None = None,
+) -> ApprovalResponse:
+    """An analyst's answer to a pending request, checked; the caller publishes it.
+
+    ``proposal_hash`` is what the analyst saw; left out, it is the pending one's. Raises
+    ApprovalMismatchError (unknown, stale, altered, already decided) with the reason.
+    """
+    found = pending.get(approval_id)
+    if found is None:
+        raise ApprovalMismatchError(f"no approval {approval_id}")
+    request, _state = found
+    response = ApprovalResponse(
+        approval_id=approval_id,
+        interrupt_id=request.interrupt_id,
+        proposal_hash=proposal_hash or request.proposal_hash,
+        decision=decision,
+        analyst=analyst,
+        reason=reason,
+    )
+    pending.check(response)
+    return response
 
 
 def _s(value: bytes | str) -> str:

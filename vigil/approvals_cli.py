@@ -11,7 +11,7 @@ from rich.table import Table
 from ingestion.contracts import ApprovalResponse
 from ingestion.kafka import require_bootstrap
 from ingestion.producer import EventProducer
-from tools.approvals import PendingApprovals
+from tools.approvals import PendingApprovals, answer
 from tools.errors import ApprovalMismatchError
 from vigil.errors import VigilError
 from vigil.settings import Settings
@@ -58,23 +58,14 @@ def decide(
     proposal_hash: str | None,
 ) -> ApprovalResponse:
     """Check the answer against the pending request, then send it to the fraud agent."""
-    pending = _pending(settings)
-    found = pending.get(approval_id)
-    if found is None:
-        raise VigilError(f"no approval {approval_id}: see `vigil approvals list`")
-    request, _state = found
-    response = ApprovalResponse(
-        approval_id=approval_id,
-        interrupt_id=request.interrupt_id,
-        proposal_hash=proposal_hash or request.proposal_hash,
-        decision=decision,
-        analyst=analyst,
-        reason=reason,
-    )
     try:
-        pending.check(response)
+        response = answer(
+            _pending(settings), approval_id, decision,
+            analyst=analyst, reason=reason, proposal_hash=proposal_hash,
+        )  # fmt: skip
     except ApprovalMismatchError as exc:
-        raise VigilError(str(exc)) from exc
+        hint = ": see `vigil approvals list`" if str(exc).startswith("no approval") else ""
+        raise VigilError(f"{exc}{hint}") from exc
     require_bootstrap(settings)
     with EventProducer(settings) as producer:
         producer.publish([response])

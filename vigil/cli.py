@@ -108,6 +108,7 @@ def config(
 @friendly
 def up(
     topics: Annotated[bool, typer.Option(help="Create the topics on start.")] = True,
+    api: Annotated[bool, typer.Option(help="Serve the HTTP API and console too.")] = True,
 ) -> None:
     """Start the stack and keep it up until Ctrl-C / SIGTERM.
 
@@ -122,16 +123,48 @@ def up(
     stack = Stack(settings, create_topics=topics)
     with stop_on_signals() as stop:
         eff = stack.start()
+        server = None
         try:
             state = stack.write_state()
             _print_stack(stack, eff, state)
+            if api:
+                server = _start_api(eff)
+                console.print(
+                    f"API and console: http://{server.host}:{server.port}/console "
+                    f"(pid {server.pid}, log {server.log_path})"
+                )
             console.print("[dim]Ctrl-C or SIGTERM stops everything.[/]")
             stop.wait()
             console.print("stopping ...")
         finally:
-            codes = stack.stop()
+            codes = {"api": server.stop(10)} if server is not None else {}
+            codes |= stack.stop()
     for name, code in codes.items():
         console.print(f"  {name} stopped (exit code {code})")
+
+
+def _start_api(eff: Settings) -> Any:
+    """``vigil api`` as a child that dies with this process, pointed at this stack."""
+    import os
+    import sys
+
+    from vigil.embedded import ChildServer, choose_port, tcp_reachable
+
+    host = eff.api_host
+    port = choose_port(host, eff.api_port, "the API", "VIGIL_API_PORT")
+    env = {**os.environ, "VIGIL_KAFKA_BOOTSTRAP": str(eff.kafka_bootstrap),
+           "VIGIL_REDIS_URL": str(eff.redis_url), "VIGIL_API_PORT": str(port)}  # fmt: skip
+    server = ChildServer(
+        "api",
+        [sys.executable, "-m", "vigil", "api"],
+        host=host,
+        port=port,
+        log_path=eff.data_dir / "logs" / "api.log",
+        ready=lambda: tcp_reachable(host, port),
+        env=env,
+    )
+    server.start(timeout=120)
+    return server
 
 
 def _print_stack(stack: Any, eff: Settings, state: Path | None) -> None:
@@ -392,6 +425,60 @@ def agents_run(
             f"{service.name}: screened {m.screened}, escalated {m.escalated}, approved "
             f"{m.approved}, rejected {m.rejected}, expired {m.expired}; outcomes: {outcomes}"
         )
+
+
+# -- api -----------------------------------------------------------------------------------------
+
+
+@app.command("api")
+@friendly
+def api_cmd(
+    host: Annotated[str | None, typer.Option(help="Interface (default VIGIL_API_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default VIGIL_API_PORT).")] = None,
+) -> None:
+    """Serve the HTTP API and the web console (uvicorn) until Ctrl-C / SIGTERM.
+
+    Uses the running `vigil up` stack on this data folder, or the configured servers.
+    """
+    from vigil.api import serve
+    from vigil.stack import discover
+
+    settings = discover(load_settings())
+    updates = {k: v for k, v in (("api_host", host), ("api_port", port)) if v is not None}
+    settings = settings.model_copy(update=updates)
+    if not settings.api_keys and settings.api_token_secret is None and not settings.api_dev_keys:
+        err.print(
+            "[yellow]no credentials configured: every request will get 401. Set "
+            "VIGIL_API_KEYS or VIGIL_API_TOKEN_SECRET (VIGIL_API_DEV_KEYS=true for a local try)[/]"
+        )
+    elif settings.api_dev_keys:
+        err.print("[yellow]VIGIL_API_DEV_KEYS is on: well-known keys are accepted[/]")
+    console.print(f"console: http://{settings.api_host}:{settings.api_port}/console")
+    serve(settings)
+
+
+@app.command()
+@friendly
+def token(
+    role: Annotated[str, typer.Option(help="customer, analyst or admin.")],
+    subject: Annotated[str, typer.Option(help="The customer id, or the analyst's name.")],
+    ttl: Annotated[
+        int | None, typer.Option(help="Seconds (default VIGIL_API_TOKEN_TTL_S).")
+    ] = None,
+) -> None:
+    """Mint a signed API token (needs VIGIL_API_TOKEN_SECRET)."""
+    from api.auth import Authenticator, parse_grant
+
+    settings = load_settings()
+    if settings.api_token_secret is None:
+        raise VigilError("set VIGIL_API_TOKEN_SECRET to mint tokens (the API checks with it)")
+    try:
+        who = parse_grant(f"{role}:{subject}", where="--role/--subject")
+    except ValueError as exc:
+        raise VigilError(str(exc)) from exc
+    auth = Authenticator({}, settings.api_token_secret.get_secret_value(),
+                         token_ttl_s=settings.api_token_ttl_s)  # fmt: skip
+    print(auth.mint(who, ttl))
 
 
 # -- demo ----------------------------------------------------------------------------------------

@@ -103,6 +103,7 @@ class ChildServer:
         log_path: Path,
         ready: Callable[[], bool],
         cwd: Path | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.name = name
         self.argv = list(argv)
@@ -111,6 +112,7 @@ class ChildServer:
         self.log_path = log_path
         self._ready = ready
         self._cwd = cwd
+        self._env = env
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -131,6 +133,7 @@ class ChildServer:
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     cwd=self._cwd,
+                    env=self._env,
                     preexec_fn=_die_with_parent(os.getpid()),
                     process_group=0,
                     close_fds=True,

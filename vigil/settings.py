@@ -231,9 +231,54 @@ class Settings(BaseSettings):
     )
     lake_dir: Path | None = Field(None, description="Data lake folder; default <data_dir>/lake.")
 
+    # -- API ---------------------------------------------------------------------------------
+    api_host: str = Field("127.0.0.1", description="Interface `vigil api` binds.")
+    api_port: int = Field(8000, ge=0, le=65535, description="0 picks a free port.")
+    api_keys: dict[str, str] = Field(
+        default_factory=dict,
+        description='API keys, JSON {"<key>": "<role>:<subject>"}; roles customer '
+        '(subject = customer id), analyst, admin. Example: {"k1": "customer:cust-john"}.',
+    )
+    api_dev_keys: bool = Field(
+        False,
+        description="Add well-known keys for a local demo (dev-customer-john, dev-analyst, "
+        "dev-admin). Never in production.",
+    )
+    api_token_ttl_s: int = Field(3600, ge=60, description="Life of tokens minted by Vigil.")
+    api_cors_origins: list[str] = Field(
+        default_factory=list, description='Origins allowed by CORS, JSON: ["https://app.x"].'
+    )
+    api_max_body_bytes: int = Field(
+        64 * 1024, ge=1024, description="Larger request bodies get 413."
+    )
+    api_max_message_chars: int = Field(4000, ge=1, description="Longest chat message.")
+    api_stream_retention_s: int = Field(
+        3600, ge=1, description="A run's events stay replayable (Last-Event-ID) this long."
+    )
+    api_reconnect_grace_s: float = Field(
+        5.0,
+        ge=0,
+        description="A run whose every client has gone is cancelled after this long, "
+        "unless one reconnects.",
+    )
+    api_run_timeout_s: float = Field(300.0, gt=0, description="A run taking longer fails.")
+    api_ping_s: float = Field(15.0, gt=0, description="SSE keep-alive comment interval.")
+    api_ready_timeout_s: float = Field(3.0, gt=0, description="Per dependency in /ready.")
+    api_approvals_poll_s: float = Field(
+        0.5, gt=0, description="How often the approvals feed looks for changes."
+    )
+    api_chat_passages: int = Field(3, ge=1, le=10, description="Policy passages per answer.")
+    api_chat_history: int = Field(
+        12, ge=1, description="Earlier messages of the thread the model sees."
+    )
+
     # -- secrets (masked by `vigil config`) ------------------------------------------------------
     llm_api_key: SecretStr | None = Field(
         None, description="Key for the LLM provider; default: OPENAI_API_KEY / ANTHROPIC_API_KEY."
+    )
+    api_token_secret: SecretStr | None = Field(
+        None,
+        description="HMAC key of signed API tokens (HS256 JWT). Unset: API keys only.",
     )
     lake_hash_key: SecretStr = Field(
         SecretStr("vigil-dev-only-change-me"),
@@ -280,7 +325,9 @@ class Settings(BaseSettings):
         """Effective settings with secrets and URL passwords masked."""
         out: dict[str, Any] = {}
         for name, value in self.model_dump().items():
-            if isinstance(value, SecretStr):
+            if name == "api_keys":  # the keys are the secrets; who they are for is not
+                out[name] = [f"***: {who}" for who in value.values()]
+            elif isinstance(value, SecretStr):
                 out[name] = "***" if value.get_secret_value() else ""
             elif isinstance(value, str):
                 out[name] = mask_url(value)

@@ -46,6 +46,7 @@ class ScriptedChatModel(GenericFakeChatModel):
     calls: list[list[BaseMessage]] = Field(default_factory=list)
     bound_tools: list[dict[str, Any]] = Field(default_factory=list)
     usage: bool = True  # attach usage_metadata (token counts) like real providers do
+    token_delay_s: float = 0.0  # pause between streamed chunks, like a real model's pace
     messages: Iterator[AIMessage | str] = Field(default_factory=lambda: iter(()))
     position: int = 0
 
@@ -165,7 +166,7 @@ class ScriptedChatModel(GenericFakeChatModel):
             if run_manager:
                 await run_manager.on_llm_new_token(str(chunk.message.content), chunk=chunk)
             yield chunk
-            await asyncio.sleep(0)
+            await asyncio.sleep(self.token_delay_s)
 
     def bind_tools(
         self,

@@ -1,0 +1,98 @@
+"""``create_app(settings, deps)``: the FastAPI app. The service shell builds ``deps`` from
+settings (``vigil.api``); tests build their own (a scripted model, their Redis)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+
+from api.approvals import ApprovalFeed
+from api.auth import Authenticator
+from api.deps import ApiDeps
+from api.errors import ApiError
+from api.graph_runs import ChatGraphs
+from api.metrics import ApiMetrics
+from api.middleware import BodyLimit, RequestContext
+from api.routes import approvals, chat, console, ops, people, threads
+from api.runs import RunHub
+from api.state import AppState
+from api.threads import ThreadStore
+from tools.approvals import ApprovalLedger, PendingApprovals
+from vigil.settings import Settings
+
+log = logging.getLogger("vigil.api")
+
+
+def create_app(settings: Settings, deps: ApiDeps) -> FastAPI:
+    metrics = ApiMetrics(deps.gateway.metrics)
+    prefix = settings.redis_prefix
+    state = AppState(
+        settings=settings,
+        deps=deps,
+        auth=Authenticator(
+            settings.api_keys,
+            settings.api_token_secret.get_secret_value() if settings.api_token_secret else None,
+            token_ttl_s=settings.api_token_ttl_s,
+            dev_keys=settings.api_dev_keys,
+        ),
+        metrics=metrics,
+        hub=RunHub(
+            deps.aredis,
+            prefix=prefix,
+            retention_s=settings.api_stream_retention_s,
+            grace_s=settings.api_reconnect_grace_s,
+            timeout_s=settings.api_run_timeout_s,
+            metrics=metrics,
+        ),
+        threads=ThreadStore(deps.aredis, prefix=prefix),
+        graphs=ChatGraphs(
+            deps, passages=settings.api_chat_passages, history=settings.api_chat_history
+        ),
+        feed=ApprovalFeed(
+            PendingApprovals(deps.redis, prefix=prefix),
+            ApprovalLedger(deps.redis, prefix=prefix),
+            settings.api_approvals_poll_s,
+        ),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not state.auth.configured:
+            log.warning("no API keys or token secret configured: every request gets 401")
+        yield
+        await state.hub.close()
+        await state.feed.close()
+
+    app = FastAPI(
+        title="Vigil",
+        version="0.1.0",
+        summary="Customer chat over SSE, the approvals inbox, threads and runs of Vigil's graphs.",
+        lifespan=lifespan,
+    )
+    app.state.vigil = state
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=exc.headers)
+
+    for router in (chat.router, threads.router, approvals.router, people.router, ops.router,
+                   console.router):  # fmt: skip
+        app.include_router(router)
+    if settings.api_cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.api_cors_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type", "Last-Event-ID",
+                           "X-Request-ID"],
+            expose_headers=["Location", "X-Run-Id", "X-Request-ID"],
+        )  # fmt: skip
+    app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(RequestContext, metrics=metrics)
+    return app

@@ -1,0 +1,136 @@
+"""Customer chat over SSE: ``POST /chat/{thread_id}`` streams one turn's typed events."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sse_starlette import EventSourceResponse
+
+from api.auth import Principal
+from api.errors import BadRequestError, NotFoundError
+from api.runs import Run
+from api.sse import last_event_id, run_response
+from api.state import AppState, Caller, Vigil
+
+router = APIRouter(prefix="/chat", tags=["chat"])
+
+ThreadId = Annotated[
+    str,
+    Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", description="Your conversation's id."),
+]
+RunId = Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$")]
+
+SSE_DOC: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Server-Sent Events: metadata, tool_call, tool_result, token, citations, "
+        "message, error, end; each with an id to resume from (Last-Event-ID).",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+}
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    message: str = Field(min_length=1, description="What the customer says.")
+
+
+class RunStarted(BaseModel):
+    run_id: str
+    thread_id: str
+    stream_url: str
+
+
+async def _start(vigil: AppState, who: Principal, thread_id: str, body: ChatMessage) -> Run:
+    text = body.message.strip()
+    if not text:
+        raise BadRequestError("the message is blank")
+    limit = vigil.settings.api_max_message_chars
+    if len(text) > limit:
+        raise BadRequestError(f"the message has {len(text)} characters; the limit is {limit}")
+    # a new thread is the caller's; someone else's is refused (403)
+    await vigil.threads.create(thread_id, who.subject, {"graph_id": "chat"}, if_exists="do_nothing")
+
+    async def on_end(run: Run) -> None:
+        await vigil.threads.update(thread_id, status=_thread_status(run.status))
+
+    run = await vigil.hub.start(
+        thread_id=thread_id,
+        assistant_id="chat",
+        owner=who.subject,
+        body=lambda _run: vigil.graphs.chat(who, thread_id, text),
+        on_disconnect="cancel",
+        on_end=on_end,
+    )
+    await vigil.threads.update(thread_id, status="busy")
+    return run
+
+
+def _thread_status(run_status: str) -> str:
+    return {"interrupted": "interrupted", "error": "error", "timeout": "error"}.get(
+        run_status, "idle"
+    )
+
+
+def _stream_url(thread_id: str, run_id: str) -> str:
+    return f"/chat/{thread_id}/runs/{run_id}/stream"
+
+
+@router.post("/{thread_id}", response_class=EventSourceResponse, responses=SSE_DOC)
+async def chat(thread_id: ThreadId, body: ChatMessage, who: Caller, vigil: Vigil) -> Any:
+    """Send a message and stream the answer. A client that disconnects cancels the turn,
+    unless it reconnects to the ``Location`` URL with ``Last-Event-ID`` within the grace
+    period (VIGIL_API_RECONNECT_GRACE_S)."""
+    run = await _start(vigil, who, thread_id, body)
+    url = _stream_url(thread_id, run.run_id)
+    return run_response(vigil, run.run_id, 0, "chat", {"Location": url, "X-Run-Id": run.run_id})
+
+
+@router.post("/{thread_id}/runs", status_code=202)
+async def start_chat(
+    thread_id: ThreadId, body: ChatMessage, who: Caller, vigil: Vigil
+) -> RunStarted:
+    """Start a turn and attach to it with an EventSource on ``stream_url`` (browsers)."""
+    run = await _start(vigil, who, thread_id, body)
+    return RunStarted(
+        run_id=run.run_id, thread_id=thread_id, stream_url=_stream_url(thread_id, run.run_id)
+    )
+
+
+@router.get("/{thread_id}/runs/{run_id}/stream", response_class=EventSourceResponse,
+            responses=SSE_DOC)  # fmt: skip
+async def attach(
+    thread_id: ThreadId, run_id: RunId, request: Request, who: Caller, vigil: Vigil
+) -> Any:
+    """Attach or reconnect to a turn: every event after ``Last-Event-ID``."""
+    await vigil.threads.owned(thread_id, who)
+    meta = await vigil.hub.meta(run_id)
+    if meta is None or meta["thread_id"] != thread_id:
+        raise NotFoundError(f"no run {run_id} in thread {thread_id} (unknown or expired)")
+    return run_response(vigil, run_id, last_event_id(request), "chat")
+
+
+@router.get("/{thread_id}/runs/{run_id}")
+async def run_status(
+    thread_id: ThreadId, run_id: RunId, who: Caller, vigil: Vigil
+) -> dict[str, Any]:
+    """A turn's status (running, success, error, cancelled, timeout), without attaching."""
+    await vigil.threads.owned(thread_id, who)
+    meta = await vigil.hub.meta(run_id)
+    if meta is None or meta["thread_id"] != thread_id:
+        raise NotFoundError(f"no run {run_id} in thread {thread_id} (unknown or expired)")
+    return {k: meta[k] for k in ("run_id", "thread_id", "status", "created_at", "updated_at")}
+
+
+@router.get("/{thread_id}")
+async def conversation(thread_id: ThreadId, who: Caller, vigil: Vigil) -> dict[str, Any]:
+    """The conversation so far: the thread's messages."""
+    thread = await vigil.threads.owned(thread_id, who)
+    values = await vigil.graphs.values(thread_id)
+    messages = [
+        {"id": m.get("id"), "role": "user" if m.get("type") == "human" else "assistant",
+         "content": m.get("content")}
+        for m in values.get("messages", [])
+    ]  # fmt: skip
+    return {"thread_id": thread_id, "status": thread["status"], "messages": messages}

@@ -1,0 +1,66 @@
+"""Liveness, readiness (each dependency reported), Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from api.state import AppState, Vigil
+
+router = APIRouter(tags=["operations"])
+
+
+async def check_all(vigil: AppState) -> dict[str, Any]:
+    timeout = vigil.settings.api_ready_timeout_s
+
+    async def one(name: str, check: Any) -> tuple[str, dict[str, Any]]:
+        started = time.perf_counter()
+        try:
+            detail = await asyncio.wait_for(asyncio.to_thread(check), timeout)
+            ok = True
+        except TimeoutError:
+            ok, detail = False, f"no answer within {timeout:g} s"
+        except Exception as exc:  # noqa: BLE001 - reported, per dependency
+            ok, detail = False, f"{type(exc).__name__}: {exc}"
+        ms = round((time.perf_counter() - started) * 1000, 1)
+        return name, {"ok": ok, "detail": str(detail), "latency_ms": ms}
+
+    results = dict(await asyncio.gather(*(one(n, c) for n, c in vigil.deps.checks.items())))
+    report = {
+        "ready": all(r["ok"] for r in results.values()),
+        "checked_at": time.time(),
+        "checks": results,
+    }
+    vigil.last_ready = report
+    return report
+
+
+@router.get("/health")
+async def health(vigil: Vigil) -> dict[str, Any]:
+    """Liveness: 200 while the process serves. ``dependencies`` is the latest readiness
+    report (from /ready), so a dead dependency shows here too."""
+    last = vigil.last_ready
+    failing = [n for n, r in (last or {}).get("checks", {}).items() if not r["ok"]]
+    return {
+        "status": "ok",
+        "uptime_s": round(time.time() - vigil.started, 1),
+        "failing": failing,
+        "dependencies": last,
+    }
+
+
+@router.get("/ready", responses={503: {"description": "a dependency is not usable"}})
+async def ready(vigil: Vigil) -> JSONResponse:
+    """Each of Kafka, Redis, the retriever and the model, checked now: 503 if any fails."""
+    report = await check_all(vigil)
+    return JSONResponse(report, status_code=200 if report["ready"] else 503)
+
+
+@router.get("/metrics")
+async def metrics(vigil: Vigil) -> Response:
+    return Response(generate_latest(vigil.metrics.registry), media_type=CONTENT_TYPE_LATEST)

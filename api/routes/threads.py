@@ -1,0 +1,289 @@
+"""Threads and runs, shaped after LangChain's Agent Protocol (what ``langgraph-sdk`` calls).
+
+The one assistant is ``chat``. A customer reaches only their own threads; analysts and
+admins read every thread. Runs stream the requested modes; ``Location`` names the URL to
+reconnect to with ``Last-Event-ID``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sse_starlette import EventSourceResponse
+
+from api.auth import Principal
+from api.errors import BadRequestError, NotFoundError
+from api.graph_runs import ASSISTANTS, STREAM_MODES, graph_input
+from api.routes.chat import SSE_DOC
+from api.runs import TERMINAL, Run
+from api.sse import last_event_id, run_response
+from api.state import AppState, Caller, Vigil
+
+router = APIRouter(tags=["threads and runs (Agent Protocol)"])
+
+ThreadId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
+RunId = Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$")]
+Json = dict[str, Any]
+
+
+class ThreadCreate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    thread_id: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+    metadata: Json = Field(default_factory=dict)
+    if_exists: Literal["raise", "do_nothing"] = "raise"
+
+
+class ThreadSearch(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    metadata: Json | None = None
+    status: Literal["idle", "busy", "interrupted", "error"] | None = None
+    limit: int = Field(10, ge=1, le=100)
+    offset: int = Field(0, ge=0)
+
+
+class HistoryRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    limit: int = Field(10, ge=1, le=100)
+
+
+class RunCreate(BaseModel):
+    """The Agent Protocol's run request; fields Vigil does not act on are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+    assistant_id: str = "chat"
+    input: Json | None = None
+    command: Json | None = None
+    stream_mode: str | list[str] = "values"
+    stream_subgraphs: bool = False
+    metadata: Json | None = None
+    interrupt_before: Literal["*"] | list[str] | None = None
+    interrupt_after: Literal["*"] | list[str] | None = None
+    on_disconnect: Literal["cancel", "continue"] | None = None
+    multitask_strategy: Literal["reject"] | None = None
+    if_not_exists: Literal["reject", "create"] | None = None
+
+    def modes(self) -> list[str]:
+        modes = [self.stream_mode] if isinstance(self.stream_mode, str) else self.stream_mode
+        bad = [m for m in modes if m not in STREAM_MODES]
+        if bad or not modes:
+            raise BadRequestError(
+                f"unsupported stream_mode {bad or modes}; supported: {', '.join(STREAM_MODES)}"
+            )
+        return modes
+
+
+def _thread_out(thread: Json, values: Json | None = None) -> Json:
+    out = {k: thread[k] for k in ("thread_id", "created_at", "updated_at", "metadata", "status")}
+    out["values"] = values if values is not None else {}
+    out["interrupts"] = {}
+    return out
+
+
+def _run_out(meta: Json) -> Json:
+    return {
+        "run_id": meta["run_id"],
+        "thread_id": meta["thread_id"],
+        "assistant_id": meta["assistant_id"],
+        "created_at": meta["created_at"],
+        "updated_at": meta["updated_at"],
+        "status": {"cancelled": "interrupted", "timeout": "timeout"}.get(
+            meta["status"], "pending" if meta["status"] == "running" else meta["status"]
+        ),
+        "metadata": meta.get("metadata", {}),
+        "multitask_strategy": "reject",
+    }
+
+
+# -- assistants ---------------------------------------------------------------------------
+
+
+@router.post("/assistants/search")
+async def search_assistants(who: Caller) -> list[Json]:
+    return [_assistant(a) for a in ASSISTANTS]
+
+
+@router.get("/assistants/{assistant_id}")
+async def get_assistant(assistant_id: str, who: Caller) -> Json:
+    if assistant_id not in ASSISTANTS:
+        raise NotFoundError(f"no assistant {assistant_id!r}; assistants: {', '.join(ASSISTANTS)}")
+    return _assistant(assistant_id)
+
+
+def _assistant(name: str) -> Json:
+    return {"assistant_id": name, "graph_id": name, "name": name, "config": {}, "metadata": {},
+            "version": 1, "created_at": "2026-11-01T00:00:00+00:00",
+            "updated_at": "2026-11-01T00:00:00+00:00"}  # fmt: skip
+
+
+# -- threads ------------------------------------------------------------------------------
+
+
+@router.post("/threads")
+async def create_thread(body: ThreadCreate, who: Caller, vigil: Vigil) -> Json:
+    thread_id = body.thread_id or str(uuid.uuid4())
+    thread, _ = await vigil.threads.create(thread_id, who.subject, body.metadata,
+                                           if_exists=body.if_exists)  # fmt: skip
+    return _thread_out(thread)
+
+
+@router.post("/threads/search")
+async def search_threads(body: ThreadSearch, who: Caller, vigil: Vigil) -> list[Json]:
+    owner = None if who.staff else who.subject
+    found = await vigil.threads.search(
+        owner, metadata=body.metadata, status=body.status, limit=body.limit, offset=body.offset
+    )
+    return [_thread_out(t) for t in found]
+
+
+@router.get("/threads/{thread_id}")
+async def get_thread(thread_id: ThreadId, who: Caller, vigil: Vigil) -> Json:
+    thread = await vigil.threads.owned(thread_id, who)
+    return _thread_out(thread, await vigil.graphs.values(thread_id))
+
+
+@router.delete("/threads/{thread_id}", status_code=204)
+async def delete_thread(thread_id: ThreadId, who: Caller, vigil: Vigil) -> None:
+    await vigil.threads.owned(thread_id, who)
+    await vigil.deps.checkpointer.adelete_thread(vigil.graphs.config(thread_id)["configurable"]
+                                                 ["thread_id"])  # fmt: skip
+    await vigil.threads.delete(thread_id)
+
+
+@router.get("/threads/{thread_id}/state")
+async def thread_state(thread_id: ThreadId, who: Caller, vigil: Vigil) -> Json:
+    await vigil.threads.owned(thread_id, who)
+    return await vigil.graphs.state(thread_id)
+
+
+@router.post("/threads/{thread_id}/history")
+async def thread_history(
+    thread_id: ThreadId, body: HistoryRequest, who: Caller, vigil: Vigil
+) -> list[Json]:
+    await vigil.threads.owned(thread_id, who)
+    return await vigil.graphs.history(thread_id, body.limit)
+
+
+@router.get("/threads/{thread_id}/history")
+async def thread_history_get(
+    thread_id: ThreadId, who: Caller, vigil: Vigil,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> list[Json]:  # fmt: skip
+    await vigil.threads.owned(thread_id, who)
+    return await vigil.graphs.history(thread_id, limit)
+
+
+# -- runs ---------------------------------------------------------------------------------
+
+
+async def _start(
+    vigil: AppState, who: Principal, thread_id: str, body: RunCreate, *, streaming: bool
+) -> Run:
+    if body.assistant_id not in ASSISTANTS:
+        raise NotFoundError(
+            f"no assistant {body.assistant_id!r}; assistants: {', '.join(ASSISTANTS)}"
+        )
+    modes = body.modes()
+    inp = graph_input(body.input, body.command)
+    if await vigil.threads.get(thread_id) is None and body.if_not_exists == "create":
+        await vigil.threads.create(thread_id, who.subject, {"graph_id": body.assistant_id})
+    await vigil.threads.owned(thread_id, who)
+
+    async def on_end(run: Run) -> None:
+        status = {"interrupted": "interrupted", "error": "error", "timeout": "error"}
+        await vigil.threads.update(thread_id, status=status.get(run.status, "idle"))
+
+    run = await vigil.hub.start(
+        thread_id=thread_id,
+        assistant_id=body.assistant_id,
+        owner=who.subject,
+        body=lambda _run: vigil.graphs.protocol(
+            who,
+            thread_id,
+            graph_input=inp,
+            modes=modes,
+            subgraphs=body.stream_subgraphs,
+            interrupt_before=body.interrupt_before,
+            interrupt_after=body.interrupt_after,
+        ),
+        # a background run has no client to lose; a streamed one ends with its clients
+        on_disconnect=(body.on_disconnect or "cancel") if streaming else "continue",
+        metadata=body.metadata,
+        on_end=on_end,
+    )
+    await vigil.threads.update(thread_id, status="busy")
+    return run
+
+
+async def _owned_run(vigil: AppState, who: Principal, thread_id: str, run_id: str) -> Json:
+    await vigil.threads.owned(thread_id, who)
+    meta = await vigil.hub.meta(run_id)
+    if meta is None or meta["thread_id"] != thread_id:
+        raise NotFoundError(f"no run {run_id} in thread {thread_id} (unknown or expired)")
+    return meta
+
+
+@router.post("/threads/{thread_id}/runs")
+async def create_run(thread_id: ThreadId, body: RunCreate, who: Caller, vigil: Vigil) -> Json:
+    """Start a run in the background; poll it, join it or stream it."""
+    run = await _start(vigil, who, thread_id, body, streaming=False)
+    return _run_out(run.meta)
+
+
+@router.post("/threads/{thread_id}/runs/stream", response_class=EventSourceResponse,
+             responses=SSE_DOC)  # fmt: skip
+async def stream_run(thread_id: ThreadId, body: RunCreate, who: Caller, vigil: Vigil) -> Any:
+    run = await _start(vigil, who, thread_id, body, streaming=True)
+    url = f"/threads/{thread_id}/runs/{run.run_id}/stream"
+    headers = {"Location": url, "Content-Location": url, "X-Run-Id": run.run_id}
+    return run_response(vigil, run.run_id, 0, "run", headers)
+
+
+@router.post("/threads/{thread_id}/runs/wait")
+async def wait_run(thread_id: ThreadId, body: RunCreate, who: Caller, vigil: Vigil) -> Json:
+    """Run to the end and return the thread's values."""
+    run = await _start(vigil, who, thread_id, body, streaming=False)
+    await vigil.hub.wait(run.run_id)
+    return await vigil.graphs.values(thread_id)
+
+
+@router.get("/threads/{thread_id}/runs")
+async def list_runs(
+    thread_id: ThreadId, who: Caller, vigil: Vigil,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> list[Json]:  # fmt: skip
+    await vigil.threads.owned(thread_id, who)
+    return [_run_out(m) for m in await vigil.hub.thread_runs(thread_id, limit)]
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}")
+async def get_run(thread_id: ThreadId, run_id: RunId, who: Caller, vigil: Vigil) -> Json:
+    return _run_out(await _owned_run(vigil, who, thread_id, run_id))
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}/stream", response_class=EventSourceResponse,
+            responses=SSE_DOC)  # fmt: skip
+async def join_stream(
+    thread_id: ThreadId, run_id: RunId, request: Request, who: Caller, vigil: Vigil
+) -> Any:
+    """Reconnect to a run's stream: every event after ``Last-Event-ID``."""
+    await _owned_run(vigil, who, thread_id, run_id)
+    return run_response(vigil, run_id, last_event_id(request), "run")
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}/join")
+async def join_run(thread_id: ThreadId, run_id: RunId, who: Caller, vigil: Vigil) -> Json:
+    """Wait for the run to end; the thread's values."""
+    await _owned_run(vigil, who, thread_id, run_id)
+    await vigil.hub.wait(run_id)
+    return await vigil.graphs.values(thread_id)
+
+
+@router.post("/threads/{thread_id}/runs/{run_id}/cancel")
+async def cancel_run(thread_id: ThreadId, run_id: RunId, who: Caller, vigil: Vigil) -> Json:
+    meta = await _owned_run(vigil, who, thread_id, run_id)
+    if meta["status"] in TERMINAL:
+        return _run_out(meta)
+    return _run_out(await vigil.hub.cancel(run_id))

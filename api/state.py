@@ -1,0 +1,71 @@
+"""The app's state and the dependencies routes declare (``Vigil``, ``Caller``, ``Staff``)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from api.approvals import ApprovalFeed
+from api.auth import SESSION_COOKIE, Authenticator, Principal
+from api.deps import ApiDeps
+from api.errors import ApiError
+from api.graph_runs import ChatGraphs
+from api.metrics import ApiMetrics
+from api.runs import RunHub
+from api.threads import ThreadStore
+from vigil.settings import Settings
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    deps: ApiDeps
+    auth: Authenticator
+    metrics: ApiMetrics
+    hub: RunHub
+    threads: ThreadStore
+    graphs: ChatGraphs
+    feed: ApprovalFeed
+    started: float = field(default_factory=time.time)
+    last_ready: dict[str, Any] | None = None
+
+
+def app_state(request: Request) -> AppState:
+    st: AppState = request.app.state.vigil
+    return st
+
+
+Vigil = Annotated[AppState, Depends(app_state)]
+
+
+def credential_of(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+    return request.headers.get("x-api-key") or request.cookies.get(SESSION_COOKIE)
+
+
+def caller(request: Request, vigil: Vigil) -> Principal:
+    try:
+        return vigil.auth.authenticate(credential_of(request))
+    except ApiError:
+        vigil.metrics.refusals.labels("401").inc()
+        raise
+
+
+Caller = Annotated[Principal, Depends(caller)]
+
+
+def staff(who: Caller, vigil: Vigil) -> Principal:
+    if not who.staff:
+        vigil.metrics.refusals.labels("403").inc()
+        who.require("analyst", "admin", doing="the approvals inbox")
+    return who
+
+
+Staff = Annotated[Principal, Depends(staff)]

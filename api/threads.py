@@ -1,0 +1,128 @@
+"""Threads in Redis: who owns each, its metadata and status, searchable per owner."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import redis.asyncio as aredis
+
+from api.errors import ConflictError, ForbiddenError, NotFoundError
+from api.runs import now_iso
+
+Thread = dict[str, Any]
+
+
+class ThreadStore:
+    def __init__(self, client: aredis.Redis, *, prefix: str) -> None:
+        self.client = client
+        self.prefix = prefix
+
+    def key(self, thread_id: str) -> str:
+        return f"{self.prefix}:api:thread:{thread_id}"
+
+    def index(self, owner: str | None = None) -> str:
+        return f"{self.prefix}:api:threads" + (f":owner:{owner}" if owner else "")
+
+    @staticmethod
+    def checkpoint_id(thread_id: str) -> str:
+        """The graph thread behind an API thread: apart from the agents' threads."""
+        return f"api:{thread_id}"
+
+    async def create(
+        self, thread_id: str, owner: str, metadata: dict[str, Any], *, if_exists: str = "raise"
+    ) -> tuple[Thread, bool]:
+        stamp = now_iso()
+        thread: Thread = {
+            "thread_id": thread_id,
+            "owner": owner,
+            "created_at": stamp,
+            "updated_at": stamp,
+            "metadata": metadata,
+            "status": "idle",
+            "values": {},
+        }
+        if not await self.client.set(self.key(thread_id), json.dumps(thread), nx=True):
+            existing = await self.get(thread_id)
+            if existing is not None and existing["owner"] != owner:
+                raise ForbiddenError(f"thread {thread_id} belongs to someone else")
+            if if_exists != "do_nothing":
+                raise ConflictError(
+                    f"thread {thread_id} already exists (send if_exists='do_nothing' to reuse)"
+                )
+            assert existing is not None
+            return existing, False
+        score = time.time()
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.zadd(self.index(), {thread_id: score})
+            pipe.zadd(self.index(owner), {thread_id: score})
+            await pipe.execute()
+        return thread, True
+
+    async def get(self, thread_id: str) -> Thread | None:
+        raw = await self.client.get(self.key(thread_id))
+        return None if raw is None else dict(json.loads(raw))
+
+    async def owned(self, thread_id: str, principal: Any) -> Thread:
+        """The thread, if this principal may read it: 404 unknown, 403 someone else's."""
+        thread = await self.get(thread_id)
+        if thread is None:
+            raise NotFoundError(f"no thread {thread_id}")
+        if not principal.may_read(thread["owner"]):
+            raise ForbiddenError(f"thread {thread_id} belongs to another customer")
+        return thread
+
+    async def update(self, thread_id: str, **fields: Any) -> None:
+        thread = await self.get(thread_id)
+        if thread is None:
+            return
+        thread.update(fields, updated_at=now_iso())
+        await self.client.set(self.key(thread_id), json.dumps(thread))
+        score = time.time()
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.zadd(self.index(), {thread_id: score})
+            pipe.zadd(self.index(thread["owner"]), {thread_id: score})
+            await pipe.execute()
+
+    async def delete(self, thread_id: str) -> None:
+        thread = await self.get(thread_id)
+        if thread is None:
+            return
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.delete(self.key(thread_id))
+            pipe.zrem(self.index(), thread_id)
+            pipe.zrem(self.index(thread["owner"]), thread_id)
+            await pipe.execute()
+
+    async def search(
+        self,
+        owner: str | None,
+        *,
+        metadata: dict[str, Any] | None = None,
+        status: str | None = None,
+        limit: int = 10,
+        offset: int = 0,
+    ) -> list[Thread]:
+        """Newest first; ``owner`` None searches every thread (staff)."""
+        out: list[Thread] = []
+        skipped, start, page = 0, 0, 200
+        while len(out) < limit:
+            ids: list[Any] = await self.client.zrevrange(self.index(owner), start, start + page - 1)
+            if not ids:
+                break
+            start += page
+            for raw_id in ids:
+                tid = raw_id.decode()
+                thread = await self.get(tid)
+                if thread is None or (status and thread["status"] != status):
+                    continue
+                if metadata and any(thread["metadata"].get(k) != v for k, v in metadata.items()):
+                    continue
+                if skipped < offset:
+                    skipped += 1
+                    continue
+                out.append(thread)
+                if len(out) >= limit:
+                    break
+        return out

@@ -1,0 +1,158 @@
+"""The chat graph's nodes.
+
+Nodes report what they do through the run's custom stream as ``{"event": ..., "data": ...}``
+(``tool_call``, ``tool_result``, ``citations``); the answer's tokens reach clients through
+LangGraph's ``messages`` stream of the ``respond`` node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langgraph.runtime import Runtime
+
+from graphs.chat.context import ChatContext
+from graphs.chat.state import ChatState, GatherState
+from tools.customers import visible
+
+#: longest passage text put in front of the model (a small local model has 2k tokens)
+PASSAGE_CHARS = 700
+
+SYSTEM = (
+    "You are the customer-support assistant of a bank, talking to one signed-in customer. "
+    "Answer from the customer's profile and the numbered policy passages below only; if they "
+    "do not answer the question, say so and offer to connect a person. Decide eligibility "
+    "from the customer's real figures, not from what the message claims about them. Cite the "
+    "passages you use by number, like [1]. Never reveal other customers' data, never ask for "
+    "a PIN or password, and never promise an action you cannot take: you cannot block cards, "
+    "move money or change accounts."
+)
+
+
+def _emit(runtime: Runtime[ChatContext], event: str, data: dict[str, Any]) -> None:
+    runtime.stream_writer({"event": event, "data": data})
+
+
+def question_of(state: GatherState) -> str:
+    for message in reversed(state.get("messages", [])):
+        if isinstance(message, HumanMessage):
+            return str(message.text).strip()
+    return ""
+
+
+async def lookup_customer(state: GatherState, runtime: Runtime[ChatContext]) -> GatherState:
+    """The signed-in customer's own profile: the id comes from authentication only."""
+    ctx = runtime.context
+    if ctx.customer_id is None:
+        return {"profile": None}
+    call_id = f"call-{uuid.uuid4().hex[:12]}"
+    _emit(
+        runtime,
+        "tool_call",
+        {"id": call_id, "name": "customer_lookup", "args": {"customer_id": ctx.customer_id}},
+    )
+    profile = await asyncio.to_thread(ctx.tools.profiles.get, ctx.customer_id)
+    shown = visible(profile, "chat") if profile is not None else None
+    _emit(
+        runtime,
+        "tool_result",
+        {"id": call_id, "name": "customer_lookup", "result": shown, "found": shown is not None},
+    )
+    return {"profile": shown}
+
+
+async def retrieve(state: GatherState, runtime: Runtime[ChatContext]) -> GatherState:
+    """Policy and offer passages for the latest question (hybrid search)."""
+    ctx, question = runtime.context, question_of(state)
+    if not question:
+        return {"passages": []}
+    call_id = f"call-{uuid.uuid4().hex[:12]}"
+    _emit(
+        runtime,
+        "tool_call",
+        {"id": call_id, "name": "search_knowledge", "args": {"question": question,
+                                                             "k": ctx.passages}},
+    )  # fmt: skip
+
+    def search() -> list[Any]:
+        vector = ctx.tools.embedder.embed_query(question)
+        return ctx.tools.retriever.search(question, vector, k=ctx.passages)
+
+    hits = await asyncio.to_thread(search)
+    passages = [
+        {
+            "n": i,
+            "title": h.title,
+            "doc_id": h.doc_id,
+            "kb": h.kb,
+            "text": h.text[:PASSAGE_CHARS],
+            "score": round(h.score, 4),
+        }
+        for i, h in enumerate(hits, start=1)
+    ]
+    _emit(
+        runtime,
+        "tool_result",
+        {
+            "id": call_id,
+            "name": "search_knowledge",
+            "result": [{k: p[k] for k in ("n", "title", "doc_id", "kb", "score")}
+                       for p in passages],
+        },
+    )  # fmt: skip
+    return {"passages": passages}
+
+
+def prompt_of(state: ChatState, history: int) -> list[BaseMessage]:
+    profile = state.get("profile")
+    facts = (
+        "\n".join(f"- {k}: {v}" for k, v in sorted(profile.items()))
+        if profile
+        else "- (no customer profile: answer in general terms only)"
+    )
+    passages = (
+        "\n\n".join(f"[{p['n']}] {p['title']}\n{p['text']}" for p in state.get("passages", []))
+        or "(no passage matched the question)"
+    )
+    system = f"{SYSTEM}\n\nThe customer's profile:\n{facts}\n\nPassages:\n{passages}"
+    convo = [m for m in state.get("messages", []) if isinstance(m, HumanMessage | AIMessage)]
+    return [SystemMessage(system), *convo[-history:]]
+
+
+_CITE = re.compile(r"\[(\d{1,2})\]")
+
+
+def cited(answer: str, passages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    numbers = {int(n) for n in _CITE.findall(answer)}
+    return [{k: p[k] for k in ("n", "title", "doc_id", "kb")} for p in passages
+            if p["n"] in numbers]  # fmt: skip
+
+
+async def respond(state: ChatState, runtime: Runtime[ChatContext]) -> ChatState:
+    """Stream the answer; a model failure raises (the run ends with an error event)."""
+    ctx = runtime.context
+    records: list[Any] = []
+    parts: list[str] = []
+    async for chunk in ctx.gateway.astream(prompt_of(state, ctx.history), records):
+        if isinstance(chunk.content, str):
+            parts.append(chunk.content)
+    answer = "".join(parts).strip()
+    passages = state.get("passages", [])
+    citations = cited(answer, passages)
+    _emit(
+        runtime,
+        "citations",
+        {
+            "cited": citations,
+            "sources": [{k: p[k] for k in ("n", "title", "doc_id", "kb")} for p in passages],
+        },
+    )
+    return {
+        "messages": [AIMessage(answer, id=f"msg-{uuid.uuid4().hex}")],
+        "citations": citations,
+        "model_calls": [r.as_dict() for r in records],
+    }

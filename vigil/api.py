@@ -1,0 +1,93 @@
+"""``vigil api``: the HTTP API's clients built from settings, and its server (uvicorn)."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import redis.asyncio as aredis
+from fastapi import FastAPI
+
+from api import ApiDeps, create_app
+from graphs.checkpointer import make_checkpointer
+from graphs.llm import ModelGateway
+from ingestion.knowledge.types import Embedder
+from ingestion.producer import EventProducer
+from vigil.llm import build_gateway, local_model, parse_spec
+from vigil.settings import Settings, Stream
+from vigil.wiring import redis_client, tool_context
+
+
+def api_deps(
+    settings: Settings,
+    *,
+    gateway: ModelGateway | None = None,
+    embedder: Embedder | None = None,
+    producer: EventProducer | None = None,
+) -> ApiDeps:
+    r = redis_client(settings)
+    ar = aredis.Redis.from_url(str(settings.redis_url), max_connections=2000)
+    own_producer = producer is None
+    prod = producer or EventProducer(settings)
+    gw = gateway or build_gateway(settings)
+    tools = tool_context(settings, prod, client=r, embedder=embedder, audience="chat")
+
+    def kafka() -> str:
+        topic = settings.topic(Stream.APPROVAL_RESPONSES)
+        return f"{len(prod.partitions_for(topic))} partitions of {topic}"
+
+    def redis_() -> str:
+        r.ping()
+        return f"ping ok ({settings.redis_url and settings.redis_url.split('@')[-1]})"
+
+    def retriever() -> str:
+        return f"{tools.retriever.count()} chunks searchable"
+
+    def model() -> str:
+        if gateway is None and parse_spec(settings.llm).provider == "local":
+            local_model(settings)  # loads once per process; a missing or broken file raises
+            return "local model loaded"
+        return f"{gw.primary.name} configured (not called)"
+
+    def close() -> None:
+        if own_producer:
+            prod.close()
+        with contextlib.suppress(Exception):
+            r.close()
+
+    return ApiDeps(
+        redis=r,
+        aredis=ar,
+        gateway=gw,
+        tools=tools,
+        checkpointer=make_checkpointer(settings, client=r, aclient=ar),
+        publisher=prod,
+        checks={"kafka": kafka, "redis": redis_, "retriever": retriever, "model": model},
+        close=close,
+    )
+
+
+def app(settings: Settings, **kw: Any) -> FastAPI:
+    return create_app(settings, api_deps(settings, **kw))
+
+
+def serve(settings: Settings) -> None:
+    """Run the API until SIGINT/SIGTERM (uvicorn handles both)."""
+    import uvicorn
+
+    from api.logs import configure
+
+    configure()
+    application = app(settings)
+    try:
+        uvicorn.run(
+            application,
+            host=settings.api_host,
+            port=settings.api_port,
+            log_config=None,
+            timeout_graceful_shutdown=5,
+        )
+    finally:
+        close = application.state.vigil.deps.close
+        if close is not None:
+            close()
