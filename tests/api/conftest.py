@@ -25,8 +25,9 @@ from pydantic import SecretStr
 from api import ApiDeps, create_app
 from graphs.llm import ModelEntry, ModelGateway
 from graphs.llm.fake import ScriptedChatModel
-from ingestion.seed import seed_customers
-from tests.agents.helpers import seed_knowledge
+from ingestion.knowledge.chunking import chunk_document, embed_chunks
+from ingestion.knowledge.types import Chunk
+from ingestion.seed import seed_customers, seed_documents
 from tests.conftest import wait_for
 from tests.ingestion.test_retrieval_conformance import EMBEDDER
 from vigil.api import api_deps
@@ -119,8 +120,15 @@ def serve_api(
     return create_app(settings, deps), deps
 
 
+@pytest.fixture(scope="session")
+def seed_chunks() -> list[tuple[str, list[Chunk]]]:
+    """The seed corpus chunked and embedded once: each test's store takes the vectors."""
+    return [(d.doc_id, embed_chunks(chunk_document(d), EMBEDDER)) for d in seed_documents()]
+
+
 @pytest.fixture
 def api(
+    seed_chunks: list[tuple[str, list[Chunk]]],
     settings: Settings,
     redis_client: tuple[Any, str],
     tmp_path: Path,
@@ -133,7 +141,8 @@ def api(
     model = ScriptedChatModel(script=script)
     app, deps = serve_api(s, client, prefix, model)
     deps.tools.profiles.apply(seed_customers(20))
-    seed_knowledge(deps.tools.retriever, client, s.redis_prefix)
+    for doc_id, chunks in seed_chunks:
+        deps.tools.retriever.replace_document(doc_id, chunks)
     with Server(app) as server:
         yield Api(server.url, s, model, deps, app)
     if deps.close:

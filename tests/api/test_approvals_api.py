@@ -1,0 +1,120 @@
+"""An analyst answers the fraud agent's proposal through the API; the block follows."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from httpx_sse import connect_sse
+
+from agents.core import AgentService
+from graphs.checkpointer import RedisSaver
+from graphs.llm import ModelEntry, ModelGateway
+from graphs.llm.fake import ScriptedChatModel
+from ingestion.contracts import BlockAction
+from ingestion.producer import EventProducer
+from tests.agents.helpers import read_events
+from tests.agents.test_fraud_e2e import BLOCK, london_paris
+from tests.api.conftest import Api, events_of
+from tests.conftest import wait_for
+from tests.ingestion.test_retrieval_conformance import EMBEDDER
+from vigil.agents import fraud_agent
+from vigil.settings import Stream
+
+
+@pytest.fixture
+def fraud(api: Api) -> Iterator[AgentService]:
+    """The fraud agent on the API's Kafka, Redis and knowledge base."""
+    s = api.settings
+    producer = EventProducer(s)
+    gateway = ModelGateway([ModelEntry("scripted", ScriptedChatModel(script=[BLOCK] * 5),
+                                       structured="json")], backoff_s=0.01)  # fmt: skip
+    agent = fraud_agent(
+        s, producer, client=api.deps.redis, gateway=gateway, embedder=EMBEDDER,
+        checkpointer=RedisSaver(api.deps.redis, prefix=s.checkpoint_prefix),
+    )  # fmt: skip
+    agent.start()
+    try:
+        yield agent
+    finally:
+        agent.stop()
+        producer.close()
+
+
+def propose_a_block(api: Api, fraud: AgentService) -> dict[str, Any]:
+    with EventProducer(api.settings) as producer:
+        producer.publish(london_paris())
+    with api.client("analyst") as c:
+        wait_for(lambda: len(c.get("/approvals").json()) == 1, 60, "a pending proposal")
+        [pending] = c.get("/approvals").json()
+    return dict(pending)
+
+
+def test_an_analyst_approves_a_pending_proposal_and_the_block_follows(
+    api: Api, fraud: AgentService
+) -> None:
+    feed: list[tuple[str, Any]] = []
+    opened = threading.Event()
+
+    def listen() -> None:
+        with api.client("analyst") as c, connect_sse(c, "GET", "/approvals/events") as es:
+            opened.set()
+            for ev in events_of(es):
+                feed.append((ev.event, ev.json()))
+                if ev.event == "approval.resolved":
+                    return
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    assert opened.wait(10)
+    pending = propose_a_block(api, fraud)
+    assert pending["kind"] == "block_transaction"
+    assert pending["state"] == "pending"
+    assert any("impossible travel" in e for e in pending["evidence"])
+    approval_id = pending["approval_id"]
+    with api.client("analyst") as c:
+        shown = c.get(f"/approvals/{approval_id}").json()
+        assert shown["proposal_hash"] == pending["proposal_hash"]
+        altered = c.post(f"/approvals/{approval_id}/approve",
+                         json={"proposal_hash": "sha256:not-what-is-pending"})  # fmt: skip
+        assert altered.status_code == 409
+        assert "review what you approve" in altered.json()["detail"]
+        r = c.post(f"/approvals/{approval_id}/approve",
+                   json={"reason": "called the customer", "proposal_hash": pending["proposal_hash"]})  # fmt: skip
+        assert r.status_code == 202, r.text
+        assert r.json()["analyst"] == "analyst.ana"
+        wait_for(lambda: fraud.worker.metrics.blocked == 1, 60, "the block")
+        [block] = read_events(api.settings, Stream.BLOCK_ACTIONS, 1, BlockAction)
+        assert block.transaction_id == pending["proposal"]["transaction_id"]
+        assert (block.authority, block.approved_by) == ("analyst", "analyst.ana")
+        wait_for(lambda: c.get(f"/approvals/{approval_id}").json()["state"] == "approve", 10,
+                 "the approval to show as decided")  # fmt: skip
+        decided = c.get(f"/approvals/{approval_id}").json()
+        assert decided["decision"]["reason"] == "called the customer"
+        again = c.post(f"/approvals/{approval_id}/approve", json={})
+        assert again.status_code == 409
+        assert "already decided" in again.json()["detail"]
+        assert c.get("/approvals").json() == []
+    listener.join(15)
+    names = [name for name, _ in feed]
+    assert names == ["snapshot", "approval.new", "approval.resolved"]
+    assert feed[0][1] == {"pending": []}
+    assert feed[1][1]["approval_id"] == approval_id
+    assert feed[2][1]["state"] == "approve"
+    assert feed[2][1]["decision"]["analyst"] == "analyst.ana"
+    assert json.dumps(feed[2][1])  # the feed carries plain JSON
+
+
+def test_a_rejection_needs_a_reason(api: Api, fraud: AgentService) -> None:
+    pending = propose_a_block(api, fraud)
+    with api.client("analyst") as c:
+        r = c.post(f"/approvals/{pending['approval_id']}/reject", json={})
+        assert r.status_code == 422
+        assert "reason" in r.text
+        ok = c.post(f"/approvals/{pending['approval_id']}/reject", json={"reason": "known trip"})
+        assert ok.status_code == 202
+    wait_for(lambda: fraud.worker.metrics.rejected == 1, 60, "the rejection")
+    assert read_events(api.settings, Stream.BLOCK_ACTIONS, 0, BlockAction, timeout=2) == []
