@@ -15,6 +15,21 @@ run_id_var: ContextVar[str | None] = ContextVar("vigil_run_id", default=None)
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
 
 
+_base_factory = logging.getLogRecordFactory()
+
+
+def _stamped(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    """Every record carries the ids of the request and run it was logged in."""
+    record = _base_factory(*args, **kwargs)
+    record.request_id = request_id_var.get()
+    record.run_id = run_id_var.get()
+    return record
+
+
+if getattr(logging.getLogRecordFactory(), "__name__", "") != "_stamped":
+    logging.setLogRecordFactory(_stamped)
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
@@ -23,12 +38,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        if (rid := request_id_var.get()) is not None:
-            out["request_id"] = rid
-        if (run := run_id_var.get()) is not None:
-            out["run_id"] = run
         for key, value in record.__dict__.items():
-            if key not in _STANDARD and not key.startswith("_"):
+            if key not in _STANDARD and not key.startswith("_") and value is not None:
                 out[key] = value
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)

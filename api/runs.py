@@ -203,6 +203,7 @@ class RunHub:
     async def _finish(self, run: Run, status: str) -> None:
         run.meta["status"] = status
         run.meta["updated_at"] = now_iso()
+        self.metrics.runs_ended.labels(run.meta["assistant_id"], status).inc()
         run.append("end", {"run_id": run.run_id, "status": status})
         if run.cancel_timer is not None:
             run.cancel_timer.cancel()
@@ -214,7 +215,6 @@ class RunHub:
         finally:
             await self._release(keys=[self.lock_key(run.meta["thread_id"])], args=[run.run_id])
             run.done.set()
-            self.metrics.runs_ended.labels(run.meta["assistant_id"], status).inc()
             # late reconnects read Redis; keep the live copy a little for clients mid-read
             asyncio.get_running_loop().call_later(30, self.local.pop, run.run_id, None)
 

@@ -190,6 +190,11 @@ async def _start(
     if await vigil.threads.get(thread_id) is None and body.if_not_exists == "create":
         await vigil.threads.create(thread_id, who.subject, {"graph_id": body.assistant_id})
     await vigil.threads.owned(thread_id, who)
+    if not isinstance(inp, dict) and not (await vigil.graphs.state(thread_id))["next"]:
+        raise BadRequestError(
+            f"thread {thread_id} is not interrupted, so there is nothing to resume: "
+            "send input.messages"
+        )
 
     async def on_end(run: Run) -> None:
         status = {"interrupted": "interrupted", "error": "error", "timeout": "error"}

@@ -17,19 +17,24 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from httpx_sse import EventSource, ServerSentEvent
 from fastapi import FastAPI
+from httpx_sse import EventSource, ServerSentEvent
 from langchain_core.messages import BaseMessage
 from pydantic import SecretStr
 
+from agents.core import AgentService
 from api import ApiDeps, create_app
+from graphs.checkpointer import RedisSaver
 from graphs.llm import ModelEntry, ModelGateway
 from graphs.llm.fake import ScriptedChatModel
 from ingestion.knowledge.chunking import chunk_document, embed_chunks
 from ingestion.knowledge.types import Chunk
+from ingestion.producer import EventProducer
 from ingestion.seed import seed_customers, seed_documents
+from tests.agents.test_fraud_e2e import BLOCK
 from tests.conftest import wait_for
 from tests.ingestion.test_retrieval_conformance import EMBEDDER
+from vigil.agents import fraud_agent
 from vigil.api import api_deps
 from vigil.embedded import free_port
 from vigil.settings import Settings
@@ -147,3 +152,22 @@ def api(
         yield Api(server.url, s, model, deps, app)
     if deps.close:
         deps.close()
+
+
+@pytest.fixture
+def fraud(api: Api) -> Iterator[AgentService]:
+    """The fraud agent on the API's Kafka, Redis and knowledge base."""
+    s = api.settings
+    producer = EventProducer(s)
+    gateway = ModelGateway([ModelEntry("scripted", ScriptedChatModel(script=[BLOCK] * 5),
+                                       structured="json")], backoff_s=0.01)  # fmt: skip
+    agent = fraud_agent(
+        s, producer, client=api.deps.redis, gateway=gateway, embedder=EMBEDDER,
+        checkpointer=RedisSaver(api.deps.redis, prefix=s.checkpoint_prefix),
+    )  # fmt: skip
+    agent.start()
+    try:
+        yield agent
+    finally:
+        agent.stop()
+        producer.close()

@@ -4,44 +4,18 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from httpx_sse import connect_sse
 
 from agents.core import AgentService
-from graphs.checkpointer import RedisSaver
-from graphs.llm import ModelEntry, ModelGateway
-from graphs.llm.fake import ScriptedChatModel
 from ingestion.contracts import BlockAction
 from ingestion.producer import EventProducer
 from tests.agents.helpers import read_events
-from tests.agents.test_fraud_e2e import BLOCK, london_paris
+from tests.agents.test_fraud_e2e import london_paris
 from tests.api.conftest import Api, events_of
 from tests.conftest import wait_for
-from tests.ingestion.test_retrieval_conformance import EMBEDDER
-from vigil.agents import fraud_agent
 from vigil.settings import Stream
-
-
-@pytest.fixture
-def fraud(api: Api) -> Iterator[AgentService]:
-    """The fraud agent on the API's Kafka, Redis and knowledge base."""
-    s = api.settings
-    producer = EventProducer(s)
-    gateway = ModelGateway([ModelEntry("scripted", ScriptedChatModel(script=[BLOCK] * 5),
-                                       structured="json")], backoff_s=0.01)  # fmt: skip
-    agent = fraud_agent(
-        s, producer, client=api.deps.redis, gateway=gateway, embedder=EMBEDDER,
-        checkpointer=RedisSaver(api.deps.redis, prefix=s.checkpoint_prefix),
-    )  # fmt: skip
-    agent.start()
-    try:
-        yield agent
-    finally:
-        agent.stop()
-        producer.close()
 
 
 def propose_a_block(api: Api, fraud: AgentService) -> dict[str, Any]:
@@ -82,8 +56,8 @@ def test_an_analyst_approves_a_pending_proposal_and_the_block_follows(
                          json={"proposal_hash": "sha256:not-what-is-pending"})  # fmt: skip
         assert altered.status_code == 409
         assert "review what you approve" in altered.json()["detail"]
-        r = c.post(f"/approvals/{approval_id}/approve",
-                   json={"reason": "called the customer", "proposal_hash": pending["proposal_hash"]})  # fmt: skip
+        seen = {"reason": "called the customer", "proposal_hash": pending["proposal_hash"]}
+        r = c.post(f"/approvals/{approval_id}/approve", json=seen)
         assert r.status_code == 202, r.text
         assert r.json()["analyst"] == "analyst.ana"
         wait_for(lambda: fraud.worker.metrics.blocked == 1, 60, "the block")
