@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import signal
+from collections.abc import Iterator
 from typing import Any
 
 import redis.asyncio as aredis
@@ -72,22 +74,51 @@ def app(settings: Settings, **kw: Any) -> FastAPI:
 
 
 def serve(settings: Settings) -> None:
-    """Run the API until SIGINT/SIGTERM (uvicorn handles both)."""
+    """Run the API until SIGINT/SIGTERM: a graceful stop, then exit code 0."""
     import uvicorn
 
     from api.logs import configure
 
     configure()
     application = app(settings)
+    config = uvicorn.Config(
+        application,
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,
+        timeout_graceful_shutdown=5,
+    )
     try:
-        uvicorn.run(
-            application,
-            host=settings.api_host,
-            port=settings.api_port,
-            log_config=None,
-            timeout_graceful_shutdown=5,
-        )
+        _Server(config).run()
     finally:
         close = application.state.vigil.deps.close
         if close is not None:
             close()
+
+
+class _Server:
+    """uvicorn's server, stopping on a signal without re-raising it at the end (uvicorn
+    re-raises so a process dies by the signal; a stop that was asked for is a clean exit)."""
+
+    def __init__(self, config: Any) -> None:
+        import uvicorn
+
+        self.server = uvicorn.Server(config)
+        self.server.capture_signals = self._capture  # type: ignore[method-assign]
+
+    @contextlib.contextmanager
+    def _capture(self) -> Iterator[None]:
+        def stop(signum: int, frame: Any) -> None:
+            if self.server.should_exit:  # a second signal: do not wait for open streams
+                self.server.force_exit = True
+            self.server.should_exit = True
+
+        previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+
+    def run(self) -> None:
+        self.server.run()

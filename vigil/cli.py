@@ -123,22 +123,16 @@ def up(
     stack = Stack(settings, create_topics=topics)
     with stop_on_signals() as stop:
         eff = stack.start()
-        server = None
         try:
+            if api:  # a child like the servers: stopped with them, first
+                stack.servers["api"] = _start_api(eff)
             state = stack.write_state()
             _print_stack(stack, eff, state)
-            if api:
-                server = _start_api(eff)
-                console.print(
-                    f"API and console: http://{server.host}:{server.port}/console "
-                    f"(pid {server.pid}, log {server.log_path})"
-                )
             console.print("[dim]Ctrl-C or SIGTERM stops everything.[/]")
             stop.wait()
             console.print("stopping ...")
         finally:
-            codes = {"api": server.stop(10)} if server is not None else {}
-            codes |= stack.stop()
+            codes = stack.stop()
     for name, code in codes.items():
         console.print(f"  {name} stopped (exit code {code})")
 
@@ -179,6 +173,9 @@ def _print_stack(stack: Any, eff: Settings, state: Path | None) -> None:
     table.add_row(
         "Redis", eff.redis_url, f"embedded Valkey, pid {redis_srv.pid}" if redis_srv else "external"
     )
+    api = stack.servers.get("api")
+    if api is not None:
+        table.add_row("API and console", f"http://{api.host}:{api.port}/console", f"pid {api.pid}")
     console.print(table)
     console.print(
         f"data folder: {eff.data_dir.resolve()}" + (f"  (state: {state})" if state else "")
@@ -558,6 +555,22 @@ def bench_checkpointer(
     from vigil.bench.checkpointer import run_checkpointer_bench
 
     run_checkpointer_bench(load_settings(), console, threads=threads, turns=turns, rounds=rounds)
+
+
+@bench_app.command("sse")
+@friendly
+def bench_sse(
+    streams: Annotated[int, typer.Option(help="Concurrent chat streams.")] = 500,
+    runs: Annotated[int, typer.Option(help="Turns timed one at a time, per side.")] = 20,
+    token_ms: Annotated[float, typer.Option(help="Model pace while streams are held.")] = 40.0,
+    ramp_s: Annotated[float, typer.Option(help="Seconds over which the clients arrive.")] = 5.0,
+) -> None:
+    """Chat over SSE vs the graph's stream in-process; how many streams one process holds."""
+    from vigil.bench.sse import run_sse_bench
+
+    run_sse_bench(
+        load_settings(), console, streams=streams, runs=runs, token_ms=token_ms, ramp_s=ramp_s
+    )
 
 
 @llm_app.command("check")

@@ -130,6 +130,7 @@ class StackState:
     kafka_bootstrap: str
     redis_url: str
     children: dict[str, int] = field(default_factory=dict)
+    api_url: str | None = None
 
 
 def read_state(data_dir: Path) -> StackState | None:
@@ -243,6 +244,11 @@ class Stack:
             kafka_bootstrap=eff.kafka_bootstrap,
             redis_url=eff.redis_url,
             children={name: srv.pid for name, srv in self.servers.items()},
+            api_url=(
+                f"http://{self.servers['api'].host}:{self.servers['api'].port}"
+                if "api" in self.servers
+                else None
+            ),
         )
         path = eff.data_dir.resolve() / STATE_FILE
         tmp = path.with_suffix(".tmp")

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from ingestion.contracts import Transaction
@@ -81,16 +82,21 @@ def test_up_serves_until_signalled_then_stops_its_children(tmp_path: Path, how: 
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=env_with(data_dir=str(tmp_path)),
+        env=env_with(data_dir=str(tmp_path), api_port="0", api_dev_keys="true"),
         cwd=tmp_path,
     )
     try:
-        wait_for(lambda: read_state(tmp_path) is not None, 30, "vigil up to be ready")
+        wait_for(lambda: read_state(tmp_path) is not None, 120, "vigil up to be ready")
         state = read_state(tmp_path)
         assert state is not None
+        assert set(state.children) == {"kafka", "redis", "api"}
         children = list(state.children.values())
-        assert len(children) == 2
         assert all(pid_alive(p) for p in children)
+        # the API is up on the stack: it answers, and knows who a dev key is
+        assert state.api_url is not None
+        assert httpx.get(f"{state.api_url}/health").json()["status"] == "ok"
+        me = httpx.get(f"{state.api_url}/me", headers={"X-API-Key": "dev-analyst"})
+        assert me.json()["role"] == "analyst"
         # another command finds the running stack by itself
         sim = run_vigil(
             "simulate", "--scenario", "london-paris", env=env_with(data_dir=str(tmp_path))
@@ -107,6 +113,7 @@ def test_up_serves_until_signalled_then_stops_its_children(tmp_path: Path, how: 
     assert "Kafka" in out
     assert "Redis" in out
     assert "stopped (exit code 0)" in out
+    assert "api stopped (exit code 0)" in out
     assert not any(pid_alive(p) for p in children)
     assert read_state(tmp_path) is None
 
@@ -274,3 +281,24 @@ def test_agents_run_names_the_agents_when_given_an_unknown_one(tmp_path: Path) -
     assert res.returncode == 2
     assert "no agent nope" in res.stderr
     assert "maintenance" in res.stderr
+
+
+def test_token_mints_what_the_api_accepts_and_config_hides_the_keys(tmp_path: Path) -> None:
+    from api.auth import Authenticator
+
+    env = env_with(data_dir=str(tmp_path), api_token_secret="s3cret",
+                   api_keys='{"k-very-secret": "analyst:ana"}')  # fmt: skip
+    minted = run_vigil("token", "--role", "customer", "--subject", "cust-john", env=env)
+    assert minted.returncode == 0, minted.stderr
+    who = Authenticator({}, "s3cret").authenticate(minted.stdout.strip())
+    assert (who.role, who.subject) == ("customer", "cust-john")
+    bad = run_vigil("token", "--role", "king", "--subject", "x", env=env)
+    assert bad.returncode == 2
+    assert "role one of customer, analyst, admin" in bad.stderr
+    unset = run_vigil("token", "--role", "admin", "--subject", "x", env=env_with())
+    assert unset.returncode == 2
+    assert "set VIGIL_API_TOKEN_SECRET" in unset.stderr
+    shown = run_vigil("config", "--json", env=env)
+    assert "k-very-secret" not in shown.stdout
+    assert "s3cret" not in shown.stdout
+    assert "analyst:ana" in shown.stdout

@@ -1,0 +1,298 @@
+"""``vigil bench sse``: the chat over HTTP/SSE against the chat graph's stream in-process.
+
+Both sides run the same chat graph on the same Redis, knowledge base and profiles, with a
+scripted model (no model time in the figures):
+
+* one stream at a time: time to the first event and time per streamed token, in-process
+  (``graph.astream``) and through the API (``POST /chat/{thread}`` read with httpx), with
+  the model emitting tokens as fast as it can: the API's overhead per token;
+* many streams at once: N clients open their chat at a steady pace and hold the stream
+  while the model emits a token every ``--token-ms``; reported: how many were open at
+  once, how many completed, and the p50/p99 time to the first event.
+
+The API runs in its own process (uvicorn), as in production; clients in this one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import redis
+from langchain_core.messages import HumanMessage
+from langchain_core.runnables import RunnableConfig
+from rich.console import Console
+from rich.table import Table
+
+from graphs.chat import ChatContext, build_graph
+from graphs.checkpointer import make_checkpointer
+from graphs.llm import ModelEntry, ModelGateway
+from graphs.llm.fake import ScriptedChatModel
+from ingestion.knowledge.embeddings import MiniLMEmbedder
+from ingestion.knowledge.ingest import KnowledgeIngestor
+from ingestion.profiles import RedisProfileStore
+from ingestion.seed import seed_customers, seed_documents
+from vigil.embedded import free_port, tcp_reachable
+from vigil.settings import Settings
+from vigil.stack import Stack
+
+GOAL_STREAMS = 500
+GOAL_P99_FIRST_MS = 100.0
+KEY = "bench-customer-key"
+ANSWER_WORDS = 60
+
+
+def _answer() -> str:
+    return " ".join(f"word{i}" for i in range(ANSWER_WORDS))
+
+
+def _gateway(token_delay_s: float) -> ModelGateway:
+    model = ScriptedChatModel(script=[_answer()] * 100_000, token_delay_s=token_delay_s)
+    # a scripted model has no capacity limit: the cap would only queue the streams
+    return ModelGateway([ModelEntry("scripted", model)], concurrency=100_000)
+
+
+def _serve(settings: Settings, token_delay_s: float) -> None:
+    """The API process: the real app and deps, with the scripted model."""
+    import uvicorn
+
+    from api import create_app
+    from vigil.api import api_deps
+
+    deps = api_deps(settings, gateway=_gateway(token_delay_s))
+    uvicorn.run(
+        create_app(settings, deps),
+        host="127.0.0.1",
+        port=settings.api_port,
+        log_level="warning",
+        timeout_graceful_shutdown=2,
+    )
+
+
+class ApiProcess:
+    def __init__(self, settings: Settings, token_delay_s: float) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.settings = settings
+        self.proc = ctx.Process(target=_serve, args=(settings, token_delay_s), daemon=True)
+
+    def __enter__(self) -> str:
+        self.proc.start()
+        deadline = time.monotonic() + 120
+        while not tcp_reachable("127.0.0.1", self.settings.api_port):
+            if time.monotonic() > deadline or not self.proc.is_alive():
+                raise RuntimeError("the API process did not start")
+            time.sleep(0.1)
+        return f"http://127.0.0.1:{self.settings.api_port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.terminate()
+        self.proc.join(10)
+        if self.proc.is_alive():
+            self.proc.kill()
+
+
+async def _in_process(settings: Settings, runs: int) -> tuple[float, float]:
+    """(median time to first event, median time per token) of graph.astream itself."""
+    from vigil.wiring import tool_context
+
+    client = redis.Redis.from_url(str(settings.redis_url))
+    graph = build_graph(make_checkpointer(settings))
+
+    class NoPublisher:
+        def publish(self, events: Any, **kw: Any) -> list[Any]:
+            return []
+
+    tools = tool_context(settings, NoPublisher(), client=client, audience="chat")
+    ctx = ChatContext(tools=tools, gateway=_gateway(0.0), customer_id="cust-john")
+    firsts, per_token = [], []
+    for _ in range(runs):
+        config: RunnableConfig = {"configurable": {"thread_id": f"bench-{uuid.uuid4().hex}"}}
+        started = time.perf_counter()
+        first = None
+        tokens = 0
+        stream: AsyncIterator[Any] = graph.astream(
+            {"messages": [HumanMessage("Do you offer 0% financing?")]},
+            config,
+            context=ctx,
+            stream_mode=["messages", "custom", "updates"],
+            subgraphs=True,
+        )
+        async for _ns, mode, _chunk in stream:
+            if first is None:
+                first = time.perf_counter() - started
+            tokens += mode == "messages"
+        total = time.perf_counter() - started
+        firsts.append(first or total)
+        per_token.append((total - (first or 0)) / max(tokens, 1))
+    client.close()
+    return statistics.median(firsts), statistics.median(per_token)
+
+
+async def _one_stream(client: httpx.AsyncClient, thread: str) -> tuple[float, float, int, bool]:
+    """(time to first event, time to the end, tokens, ended well) of one chat turn."""
+    started = time.perf_counter()
+    first = None
+    tokens = 0
+    ok = False
+    async with client.stream(
+        "POST", f"/chat/{thread}", json={"message": "Do you offer 0% financing?"}
+    ) as r:
+        if r.status_code != 200:
+            return time.perf_counter() - started, 0.0, 0, False
+        async for line in r.aiter_lines():
+            if line.startswith("event:"):
+                if first is None:
+                    first = time.perf_counter() - started
+                name = line[6:].strip()
+                tokens += name == "token"
+                if name == "end":
+                    ok = True
+    return first or 0.0, time.perf_counter() - started, tokens, ok
+
+
+async def _api_serial(url: str, runs: int) -> tuple[float, float]:
+    headers = {"Authorization": f"Bearer {KEY}"}
+    firsts, per_token = [], []
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as client:
+        for _ in range(runs):
+            first, total, tokens, ok = await _one_stream(client, f"s-{uuid.uuid4().hex[:12]}")
+            if not ok:
+                raise RuntimeError("a chat stream failed during the benchmark")
+            firsts.append(first)
+            # the API's tokens include the spaces the model streams as separate chunks
+            per_token.append((total - first) / max(tokens, 1))
+    return statistics.median(firsts), statistics.median(per_token)
+
+
+async def _api_concurrent(url: str, n: int, ramp_s: float) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {KEY}"}
+    limits = httpx.Limits(max_connections=n + 10, max_keepalive_connections=n + 10)
+    open_now = peak = 0
+
+    async with httpx.AsyncClient(
+        base_url=url, headers=headers, timeout=300, limits=limits
+    ) as client:
+
+        async def one(i: int) -> tuple[float, bool]:
+            nonlocal open_now, peak
+            await asyncio.sleep(ramp_s * i / n)
+            open_now += 1
+            peak = max(peak, open_now)
+            try:
+                first, _total, _tokens, ok = await _one_stream(
+                    client, f"c-{i}-{uuid.uuid4().hex[:8]}"
+                )
+            except httpx.HTTPError:
+                return 0.0, False
+            finally:
+                open_now -= 1
+            return first, ok
+
+        results = await asyncio.gather(*(one(i) for i in range(n)))
+    firsts = sorted(f for f, ok in results if ok)
+    done = len(firsts)
+
+    def pct(p: float) -> float:
+        return firsts[min(done - 1, int(p * done))] * 1000 if done else float("nan")
+
+    return {"n": n, "completed": done, "peak_open": peak, "p50": pct(0.5), "p99": pct(0.99)}
+
+
+def run_sse_bench(
+    settings: Settings, console: Console, *, streams: int, runs: int, token_ms: float, ramp_s: float
+) -> None:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        Stack(settings.model_copy(update={"data_dir": Path(tmp)})) as eff,
+    ):
+        s = eff.model_copy(
+            update={
+                "redis_prefix": f"bench-sse-{uuid.uuid4().hex[:6]}",
+                "api_keys": {KEY: "customer:cust-john"},
+                "api_port": free_port(),
+                "api_reconnect_grace_s": 30.0,
+            }
+        )
+        client = redis.Redis.from_url(str(s.redis_url))
+        RedisProfileStore(client, prefix=s.redis_prefix).apply(seed_customers(50))
+        from vigil.wiring import retriever
+
+        embedder = MiniLMEmbedder(s.embedder_path)
+        ingestor = KnowledgeIngestor(
+            retriever(s, embedder.dim), embedder, client, prefix=s.redis_prefix
+        )
+        for doc in seed_documents():
+            ingestor.apply(doc)
+        console.print(
+            f"Redis {s.redis_url}; the API in its own process; scripted model, "
+            f"{ANSWER_WORDS} words an answer"
+        )
+
+        in_first, in_token = asyncio.run(_in_process(s, runs))
+        with ApiProcess(s, 0.0) as url:
+            asyncio.run(_api_serial(url, 2))  # warm up: imports, first embeddings
+            api_first, api_token = asyncio.run(_api_serial(url, runs))
+        with ApiProcess(s, token_ms / 1000) as url:
+            conc = asyncio.run(_api_concurrent(url, streams, ramp_s))
+        client.close()
+
+    table = Table(
+        "one stream at a time",
+        "in-process graph.astream",
+        "API over SSE",
+        "ratio",
+        title=f"median of {runs} turns",
+    )
+    table.add_row(
+        "time to first event",
+        f"{in_first * 1000:.1f} ms",
+        f"{api_first * 1000:.1f} ms",
+        f"{api_first / in_first:.2f}",
+    )
+    table.add_row(
+        "time per streamed token",
+        f"{in_token * 1e6:.0f} us",
+        f"{api_token * 1e6:.0f} us",
+        f"{api_token / in_token:.2f}",
+    )
+    console.print(table)
+    console.print(f"API overhead per token: {(api_token - in_token) * 1e6:.0f} us")
+    t2 = Table(
+        "concurrent streams",
+        "value",
+        "goal",
+        "ratio to goal",
+        title=f"{streams} clients opening over {ramp_s:g} s, a token every {token_ms:g} ms",
+    )
+    t2.add_row(
+        "held open at once",
+        str(conc["peak_open"]),
+        str(GOAL_STREAMS),
+        f"{conc['peak_open'] / GOAL_STREAMS:.2f}",
+    )
+    t2.add_row("completed", f"{conc['completed']} / {conc['n']}", "all", "")
+    t2.add_row("first event p50", f"{conc['p50']:.1f} ms", "", "")
+    t2.add_row(
+        "first event p99",
+        f"{conc['p99']:.1f} ms",
+        f"< {GOAL_P99_FIRST_MS:g} ms",
+        f"{conc['p99'] / GOAL_P99_FIRST_MS:.2f}",
+    )
+    console.print(t2)
+    met = (
+        conc["peak_open"] >= GOAL_STREAMS
+        and conc["completed"] == conc["n"]
+        and conc["p99"] < GOAL_P99_FIRST_MS
+    )
+    console.print(
+        ("[green]meets" if met else "[red]misses") + "[/] the goal: "
+        f"{GOAL_STREAMS} streams held, p99 first event under {GOAL_P99_FIRST_MS:g} ms"
+    )
