@@ -38,6 +38,8 @@ log = logging.getLogger("vigil.api.runs")
 OnDisconnect = Literal["cancel", "continue"]
 TERMINAL = frozenset({"success", "error", "cancelled", "interrupted", "timeout"})
 EventSource = AsyncIterator[tuple[str, Any]]
+#: how long events may wait in memory before their batch goes to Redis
+FLUSH_EVERY_S = 0.02
 
 _RELEASE = """
 if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end
@@ -49,7 +51,17 @@ return 0
 class RunEvent:
     seq: int
     event: str
-    data: Any
+    #: the data as JSON text (serialized once, for Redis and for every client)
+    payload: str
+
+    @property
+    def data(self) -> Any:
+        return json.loads(self.payload)
+
+    @property
+    def frame(self) -> bytes:
+        """The event on the wire (JSON text has no newline, so one data line)."""
+        return f"id: {self.seq}\nevent: {self.event}\ndata: {self.payload}\n\n".encode()
 
 
 def now_iso() -> str:
@@ -83,7 +95,7 @@ class Run:
         return str(self.meta["status"])
 
     def append(self, event: str, data: Any) -> RunEvent:
-        ev = RunEvent(len(self.events) + 1, event, jsonable(data))
+        ev = RunEvent(len(self.events) + 1, event, json.dumps(jsonable(data)))
         self.events.append(ev)
         wake, self.wake = self.wake, asyncio.Event()
         wake.set()
@@ -226,8 +238,14 @@ class RunHub:
             await pipe.execute()
 
     def _schedule_flush(self, run: Run) -> None:
+        """Persist soon, in a batch: clients of this process read memory, so Redis only
+        needs the events by the time a client could reconnect elsewhere."""
         if run.flushing is None or run.flushing.done():
-            run.flushing = asyncio.create_task(self._flush(run))
+            run.flushing = asyncio.create_task(self._flush_later(run))
+
+    async def _flush_later(self, run: Run) -> None:
+        await asyncio.sleep(FLUSH_EVERY_S)
+        await self._flush(run)
 
     async def _flush(self, run: Run) -> None:
         async with run.flush_lock:
@@ -236,7 +254,7 @@ class RunHub:
                 key = self.events_key(run.run_id)
                 async with self.client.pipeline(transaction=False) as pipe:
                     for ev in batch:
-                        pipe.xadd(key, {"e": ev.event, "d": json.dumps(ev.data)}, id=f"{ev.seq}-0")
+                        pipe.xadd(key, {"e": ev.event, "d": ev.payload}, id=f"{ev.seq}-0")
                     pipe.expire(key, self.retention_s)
                     await pipe.execute()
                 run.persisted += len(batch)
@@ -275,12 +293,13 @@ class RunHub:
         found = [await self.meta(_s(i)) for i in ids]
         return [m for m in found if m is not None]
 
-    async def events(self, run_id: str, after: int = 0) -> AsyncIterator[RunEvent]:
-        """Every event after ``after``, live until the run's ``end``."""
+    async def events(self, run_id: str, after: int = 0) -> AsyncIterator[list[RunEvent]]:
+        """Every event after ``after``, live until the run's ``end``, in batches: what
+        arrived since the client last woke goes out together."""
         run = self.local.get(run_id)
         if run is None:
             async for ev in self._stored(run_id, after):
-                yield ev
+                yield [ev]
             return
         run.clients += 1
         self._disarm(run)
@@ -288,12 +307,13 @@ class RunHub:
             i = after
             while True:
                 wake = run.wake
-                while i < len(run.events):
-                    ev = run.events[i]
-                    i += 1
-                    yield ev
-                    if ev.event == "end":
+                if i < len(run.events):
+                    batch = run.events[i:]
+                    i += len(batch)
+                    yield batch
+                    if batch[-1].event == "end":
                         return
+                    continue
                 await wake.wait()
         finally:
             run.clients -= 1
@@ -313,7 +333,7 @@ class RunHub:
                 continue
             for entry_id, fields in got[0][1]:
                 last = int(_s(entry_id).split("-")[0])
-                ev = RunEvent(last, _s(fields[b"e"]), json.loads(fields[b"d"]))
+                ev = RunEvent(last, _s(fields[b"e"]), _s(fields[b"d"]))
                 yield ev
                 if ev.event == "end":
                     return

@@ -30,13 +30,16 @@ def last_event_id(request: Request) -> int:
 
 async def _run_stream(
     hub: RunHub, run_id: str, after: int, vigil: AppState, kind: str
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncIterator[bytes]:
     gauge = vigil.metrics.streams.labels(kind)
     gauge.inc()
+    counted = vigil.metrics.events
     try:
-        async for ev in hub.events(run_id, after):
-            vigil.metrics.events.labels(ev.event.split("|")[0]).inc()
-            yield {"id": str(ev.seq), "event": ev.event, "data": json.dumps(ev.data)}
+        async for batch in hub.events(run_id, after):
+            for ev in batch:
+                counted.labels(ev.event.split("|")[0]).inc()
+            # frames are pre-encoded once per event; a batch goes out in one write
+            yield b"".join(ev.frame for ev in batch)
     finally:
         gauge.dec()
 
