@@ -11,7 +11,7 @@ from fastapi import Depends, Request
 from api.approvals import ApprovalFeed
 from api.auth import SESSION_COOKIE, Authenticator, Principal
 from api.deps import ApiDeps
-from api.errors import ApiError
+from api.errors import ApiError, NotFoundError
 from api.graph_runs import ChatGraphs
 from api.metrics import ApiMetrics
 from api.runs import RunHub
@@ -31,6 +31,15 @@ class AppState:
     feed: ApprovalFeed
     started: float = field(default_factory=time.time)
     last_ready: dict[str, Any] | None = None
+
+
+async def owned_run(vigil: AppState, who: Principal, thread_id: str, run_id: str) -> dict[str, Any]:
+    """A run's meta, if its thread is this caller's to read: 403 someone else's, 404 unknown."""
+    await vigil.threads.owned(thread_id, who)
+    meta = await vigil.hub.meta(run_id)
+    if meta is None or meta["thread_id"] != thread_id:
+        raise NotFoundError(f"no run {run_id} in thread {thread_id} (unknown or expired)")
+    return meta
 
 
 def app_state(request: Request) -> AppState:

@@ -9,10 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse
 
 from api.auth import Principal
-from api.errors import BadRequestError, NotFoundError
+from api.errors import BadRequestError
 from api.runs import Run
 from api.sse import last_event_id, run_response
-from api.state import AppState, Caller, Vigil
+from api.state import AppState, Caller, Vigil, owned_run
 
 router = APIRouter(prefix="/chat", tags=["chat"])
 
@@ -104,10 +104,7 @@ async def attach(
     thread_id: ThreadId, run_id: RunId, request: Request, who: Caller, vigil: Vigil
 ) -> Any:
     """Attach or reconnect to a turn: every event after ``Last-Event-ID``."""
-    await vigil.threads.owned(thread_id, who)
-    meta = await vigil.hub.meta(run_id)
-    if meta is None or meta["thread_id"] != thread_id:
-        raise NotFoundError(f"no run {run_id} in thread {thread_id} (unknown or expired)")
+    await owned_run(vigil, who, thread_id, run_id)
     return run_response(vigil, run_id, last_event_id(request), "chat")
 
 
@@ -116,10 +113,7 @@ async def run_status(
     thread_id: ThreadId, run_id: RunId, who: Caller, vigil: Vigil
 ) -> dict[str, Any]:
     """A turn's status (running, success, error, cancelled, timeout), without attaching."""
-    await vigil.threads.owned(thread_id, who)
-    meta = await vigil.hub.meta(run_id)
-    if meta is None or meta["thread_id"] != thread_id:
-        raise NotFoundError(f"no run {run_id} in thread {thread_id} (unknown or expired)")
+    meta = await owned_run(vigil, who, thread_id, run_id)
     return {k: meta[k] for k in ("run_id", "thread_id", "status", "created_at", "updated_at")}
 
 

@@ -20,7 +20,7 @@ from api.graph_runs import ASSISTANTS, STREAM_MODES, graph_input
 from api.routes.chat import SSE_DOC
 from api.runs import TERMINAL, Run
 from api.sse import last_event_id, run_response
-from api.state import AppState, Caller, Vigil
+from api.state import AppState, Caller, Vigil, owned_run
 
 router = APIRouter(tags=["threads and runs (Agent Protocol)"])
 
@@ -222,14 +222,6 @@ async def _start(
     return run
 
 
-async def _owned_run(vigil: AppState, who: Principal, thread_id: str, run_id: str) -> Json:
-    await vigil.threads.owned(thread_id, who)
-    meta = await vigil.hub.meta(run_id)
-    if meta is None or meta["thread_id"] != thread_id:
-        raise NotFoundError(f"no run {run_id} in thread {thread_id} (unknown or expired)")
-    return meta
-
-
 @router.post("/threads/{thread_id}/runs")
 async def create_run(thread_id: ThreadId, body: RunCreate, who: Caller, vigil: Vigil) -> Json:
     """Start a run in the background; poll it, join it or stream it."""
@@ -265,7 +257,7 @@ async def list_runs(
 
 @router.get("/threads/{thread_id}/runs/{run_id}")
 async def get_run(thread_id: ThreadId, run_id: RunId, who: Caller, vigil: Vigil) -> Json:
-    return _run_out(await _owned_run(vigil, who, thread_id, run_id))
+    return _run_out(await owned_run(vigil, who, thread_id, run_id))
 
 
 @router.get("/threads/{thread_id}/runs/{run_id}/stream", response_class=EventSourceResponse,
@@ -274,21 +266,21 @@ async def join_stream(
     thread_id: ThreadId, run_id: RunId, request: Request, who: Caller, vigil: Vigil
 ) -> Any:
     """Reconnect to a run's stream: every event after ``Last-Event-ID``."""
-    await _owned_run(vigil, who, thread_id, run_id)
+    await owned_run(vigil, who, thread_id, run_id)
     return run_response(vigil, run_id, last_event_id(request), "run")
 
 
 @router.get("/threads/{thread_id}/runs/{run_id}/join")
 async def join_run(thread_id: ThreadId, run_id: RunId, who: Caller, vigil: Vigil) -> Json:
     """Wait for the run to end; the thread's values."""
-    await _owned_run(vigil, who, thread_id, run_id)
+    await owned_run(vigil, who, thread_id, run_id)
     await vigil.hub.wait(run_id)
     return await vigil.graphs.values(thread_id)
 
 
 @router.post("/threads/{thread_id}/runs/{run_id}/cancel")
 async def cancel_run(thread_id: ThreadId, run_id: RunId, who: Caller, vigil: Vigil) -> Json:
-    meta = await _owned_run(vigil, who, thread_id, run_id)
+    meta = await owned_run(vigil, who, thread_id, run_id)
     if meta["status"] in TERMINAL:
         return _run_out(meta)
     return _run_out(await vigil.hub.cancel(run_id))
