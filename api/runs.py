@@ -82,8 +82,6 @@ class Run:
         self.done = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.cancel_timer: asyncio.TimerHandle | None = None
-        self.flushing: asyncio.Task[None] | None = None
-        self.flush_lock = asyncio.Lock()
         self.on_end: Callable[[Run], Awaitable[None]] | None = None
 
     @property
@@ -120,6 +118,9 @@ class RunHub:
         self.timeout_s = timeout_s
         self.metrics = metrics
         self.local: dict[str, Run] = {}
+        self._dirty: set[Run] = set()
+        self._flusher: asyncio.Task[None] | None = None
+        self._flush_lock = asyncio.Lock()
         self._release = client.register_script(_RELEASE)
 
     # -- keys ------------------------------------------------------------------------------
@@ -239,24 +240,36 @@ class RunHub:
 
     def _schedule_flush(self, run: Run) -> None:
         """Persist soon, in a batch: clients of this process read memory, so Redis only
-        needs the events by the time a client could reconnect elsewhere."""
-        if run.flushing is None or run.flushing.done():
-            run.flushing = asyncio.create_task(self._flush_later(run))
+        needs the events by the time a client could reconnect elsewhere. One flusher a
+        process writes every run's new events in one pipeline a tick."""
+        self._dirty.add(run)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_loop(), name="run-events-flusher")
 
-    async def _flush_later(self, run: Run) -> None:
-        await asyncio.sleep(FLUSH_EVERY_S)
-        await self._flush(run)
+    async def _flush_loop(self) -> None:
+        while self._dirty:
+            await asyncio.sleep(FLUSH_EVERY_S)
+            runs, self._dirty = self._dirty, set()
+            try:
+                await self._flush(*runs)
+            except Exception:
+                log.exception("persisting run events failed; retrying")
+                self._dirty |= runs
 
-    async def _flush(self, run: Run) -> None:
-        async with run.flush_lock:
-            while run.persisted < len(run.events):
-                batch = run.events[run.persisted :]
-                key = self.events_key(run.run_id)
-                async with self.client.pipeline(transaction=False) as pipe:
+    async def _flush(self, *runs: Run) -> None:
+        async with self._flush_lock:
+            pending = [(run, run.events[run.persisted :]) for run in runs]
+            pending = [(run, batch) for run, batch in pending if batch]
+            if not pending:
+                return
+            async with self.client.pipeline(transaction=False) as pipe:
+                for run, batch in pending:
+                    key = self.events_key(run.run_id)
                     for ev in batch:
                         pipe.xadd(key, {"e": ev.event, "d": ev.payload}, id=f"{ev.seq}-0")
                     pipe.expire(key, self.retention_s)
-                    await pipe.execute()
+                await pipe.execute()
+            for run, batch in pending:
                 run.persisted += len(batch)
 
     # -- disconnects -------------------------------------------------------------------------
@@ -375,6 +388,9 @@ class RunHub:
             t.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+        if self._flusher is not None:
+            self._flusher.cancel()
+            await asyncio.gather(self._flusher, return_exceptions=True)
 
 
 def _s(value: bytes | str | None) -> str:

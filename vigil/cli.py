@@ -562,15 +562,18 @@ def bench_checkpointer(
 def bench_sse(
     streams: Annotated[int, typer.Option(help="Concurrent chat streams.")] = 500,
     runs: Annotated[int, typer.Option(help="Turns timed one at a time, per side.")] = 20,
-    token_ms: Annotated[float, typer.Option(help="Model pace while streams are held.")] = 40.0,
+    paces: Annotated[
+        str, typer.Option(help="Model paces (ms a token) while streams are held, comma-separated.")
+    ] = "40,200",
     ramp_s: Annotated[float, typer.Option(help="Seconds over which the clients arrive.")] = 5.0,
 ) -> None:
     """Chat over SSE vs the graph's stream in-process; how many streams one process holds."""
     from vigil.bench.sse import run_sse_bench
 
     run_sse_bench(
-        load_settings(), console, streams=streams, runs=runs, token_ms=token_ms, ramp_s=ramp_s
-    )
+        load_settings(), console, streams=streams, runs=runs, ramp_s=ramp_s,
+        token_ms=[float(x) for x in paces.split(",")],
+    )  # fmt: skip
 
 
 @llm_app.command("check")

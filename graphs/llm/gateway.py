@@ -299,11 +299,13 @@ class ModelGateway:
                 try:
                     async with self._slots:
                         stream = entry.model.astream(prompt).__aiter__()
-                        deadline = started + self.timeout_s
+                        # one deadline for the whole call, checked around each chunk's wait
+                        # (a timer, not a task per chunk as wait_for would make)
+                        deadline = asyncio.get_running_loop().time() + self.timeout_s
                         while True:
-                            remaining = max(0.001, deadline - time.perf_counter())
                             try:
-                                chunk = await asyncio.wait_for(stream.__anext__(), remaining)
+                                async with asyncio.timeout_at(deadline):
+                                    chunk = await stream.__anext__()
                             except StopAsyncIteration:
                                 break
                             if chunk.usage_metadata:

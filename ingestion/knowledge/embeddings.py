@@ -33,6 +33,9 @@ class MiniLMEmbedder:
 
     _models: ClassVar[dict[str, Any]] = {}
     _lock: ClassVar[threading.Lock] = threading.Lock()
+    #: one encode at a time per process: torch already spreads one over every core, and
+    #: concurrent calls (the API's many chats) only thrash the cores and starve the event loop
+    _encoding: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, path: Path | None = None, batch_size: int = 64) -> None:
         self.path = path
@@ -59,9 +62,11 @@ class MiniLMEmbedder:
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
             return []
-        vectors = self._load().encode(
-            list(texts), batch_size=self.batch_size, normalize_embeddings=True
-        )
+        model = self._load()
+        with MiniLMEmbedder._encoding:
+            vectors = model.encode(
+                list(texts), batch_size=self.batch_size, normalize_embeddings=True
+            )
         return [[float(x) for x in v] for v in vectors]
 
     def embed_query(self, text: str) -> list[float]:

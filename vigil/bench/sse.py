@@ -115,9 +115,7 @@ async def _in_process(settings: Settings, runs: int) -> tuple[float, float]:
     firsts, per_token = [], []
     for _ in range(runs):
         config: RunnableConfig = {"configurable": {"thread_id": f"bench-{uuid.uuid4().hex}"}}
-        started = time.perf_counter()
-        first = None
-        tokens = 0
+        clock = _Clock()
         stream: AsyncIterator[Any] = graph.astream(
             {"messages": [HumanMessage("Do you offer 0% financing?")]},
             config,
@@ -126,36 +124,54 @@ async def _in_process(settings: Settings, runs: int) -> tuple[float, float]:
             subgraphs=True,
         )
         async for _ns, mode, _chunk in stream:
-            if first is None:
-                first = time.perf_counter() - started
-            tokens += mode == "messages"
-        total = time.perf_counter() - started
-        firsts.append(first or total)
-        per_token.append((total - (first or 0)) / max(tokens, 1))
+            clock.event(token=mode == "messages")
+        firsts.append(clock.first)
+        per_token.append(clock.per_token)
     client.close()
     return statistics.median(firsts), statistics.median(per_token)
 
 
-async def _one_stream(client: httpx.AsyncClient, thread: str) -> tuple[float, float, int, bool]:
-    """(time to first event, time to the end, tokens, ended well) of one chat turn."""
-    started = time.perf_counter()
-    first = None
-    tokens = 0
+class _Clock:
+    """Time to the first event, and time per token from the first token to the last (the
+    time between tokens, without the retrieval before them)."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.first = 0.0
+        self.tokens = 0
+        self.first_token = self.last_token = 0.0
+
+    def event(self, *, token: bool) -> None:
+        now = time.perf_counter()
+        if not self.first:
+            self.first = now - self.started
+        if token:
+            self.tokens += 1
+            self.first_token = self.first_token or now
+            self.last_token = now
+
+    @property
+    def per_token(self) -> float:
+        return (self.last_token - self.first_token) / max(self.tokens - 1, 1)
+
+
+async def _one_stream(client: httpx.AsyncClient, thread: str) -> tuple[_Clock, bool]:
+    """One chat turn over SSE: its clock, and whether it ended with success."""
+    clock = _Clock()
     ok = False
+    name = ""
     async with client.stream(
         "POST", f"/chat/{thread}", json={"message": "Do you offer 0% financing?"}
     ) as r:
         if r.status_code != 200:
-            return time.perf_counter() - started, 0.0, 0, False
+            return clock, False
         async for line in r.aiter_lines():
             if line.startswith("event:"):
-                if first is None:
-                    first = time.perf_counter() - started
                 name = line[6:].strip()
-                tokens += name == "token"
-                if name == "end":
-                    ok = True
-    return first or 0.0, time.perf_counter() - started, tokens, ok
+                clock.event(token=name == "token")
+            elif name == "end" and line.startswith("data:"):
+                ok = '"success"' in line
+    return clock, ok
 
 
 async def _api_serial(url: str, runs: int) -> tuple[float, float]:
@@ -163,12 +179,11 @@ async def _api_serial(url: str, runs: int) -> tuple[float, float]:
     firsts, per_token = [], []
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as client:
         for _ in range(runs):
-            first, total, tokens, ok = await _one_stream(client, f"s-{uuid.uuid4().hex[:12]}")
+            clock, ok = await _one_stream(client, f"s-{uuid.uuid4().hex[:12]}")
             if not ok:
                 raise RuntimeError("a chat stream failed during the benchmark")
-            firsts.append(first)
-            # the API's tokens include the spaces the model streams as separate chunks
-            per_token.append((total - first) / max(tokens, 1))
+            firsts.append(clock.first)
+            per_token.append(clock.per_token)
     return statistics.median(firsts), statistics.median(per_token)
 
 
@@ -187,14 +202,12 @@ async def _api_concurrent(url: str, n: int, ramp_s: float) -> dict[str, Any]:
             open_now += 1
             peak = max(peak, open_now)
             try:
-                first, _total, _tokens, ok = await _one_stream(
-                    client, f"c-{i}-{uuid.uuid4().hex[:8]}"
-                )
+                clock, ok = await _one_stream(client, f"c-{i}-{uuid.uuid4().hex[:8]}")
             except httpx.HTTPError:
                 return 0.0, False
             finally:
                 open_now -= 1
-            return first, ok
+            return clock.first, ok
 
         results = await asyncio.gather(*(one(i) for i in range(n)))
     firsts = sorted(f for f, ok in results if ok)
@@ -207,7 +220,13 @@ async def _api_concurrent(url: str, n: int, ramp_s: float) -> dict[str, Any]:
 
 
 def run_sse_bench(
-    settings: Settings, console: Console, *, streams: int, runs: int, token_ms: float, ramp_s: float
+    settings: Settings,
+    console: Console,
+    *,
+    streams: int,
+    runs: int,
+    token_ms: list[float],
+    ramp_s: float,
 ) -> None:
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -226,73 +245,48 @@ def run_sse_bench(
         from vigil.wiring import retriever
 
         embedder = MiniLMEmbedder(s.embedder_path)
-        ingestor = KnowledgeIngestor(
-            retriever(s, embedder.dim), embedder, client, prefix=s.redis_prefix
-        )
+        store = retriever(s, embedder.dim)
+        ingestor = KnowledgeIngestor(store, embedder, client, prefix=s.redis_prefix)
         for doc in seed_documents():
             ingestor.apply(doc)
         console.print(
             f"Redis {s.redis_url}; the API in its own process; scripted model, "
-            f"{ANSWER_WORDS} words an answer"
+            f"{ANSWER_WORDS} words an answer (word and space chunks: {2 * ANSWER_WORDS - 1} tokens)"
         )
-
         in_first, in_token = asyncio.run(_in_process(s, runs))
         with ApiProcess(s, 0.0) as url:
             asyncio.run(_api_serial(url, 2))  # warm up: imports, first embeddings
             api_first, api_token = asyncio.run(_api_serial(url, runs))
-        with ApiProcess(s, token_ms / 1000) as url:
-            conc = asyncio.run(_api_concurrent(url, streams, ramp_s))
+        concurrent = []
+        for pace in token_ms:
+            with ApiProcess(s, pace / 1000) as url:
+                concurrent.append((pace, asyncio.run(_api_concurrent(url, streams, ramp_s))))
         client.close()
 
     table = Table(
-        "one stream at a time",
-        "in-process graph.astream",
-        "API over SSE",
-        "ratio",
-        title=f"median of {runs} turns",
-    )
-    table.add_row(
-        "time to first event",
-        f"{in_first * 1000:.1f} ms",
-        f"{api_first * 1000:.1f} ms",
-        f"{api_first / in_first:.2f}",
-    )
-    table.add_row(
-        "time per streamed token",
-        f"{in_token * 1e6:.0f} us",
-        f"{api_token * 1e6:.0f} us",
-        f"{api_token / in_token:.2f}",
-    )
+        "one stream at a time", "in-process graph.astream", "API over SSE", "ratio",
+        title=f"median of {runs} turns, the model as fast as it can",
+    )  # fmt: skip
+    table.add_row("time to first event", f"{in_first * 1000:.1f} ms",
+                  f"{api_first * 1000:.1f} ms", f"{api_first / in_first:.2f}")  # fmt: skip
+    table.add_row("time per streamed token", f"{in_token * 1e6:.0f} us",
+                  f"{api_token * 1e6:.0f} us", f"{api_token / in_token:.2f}")  # fmt: skip
     console.print(table)
     console.print(f"API overhead per token: {(api_token - in_token) * 1e6:.0f} us")
     t2 = Table(
-        "concurrent streams",
-        "value",
-        "goal",
-        "ratio to goal",
-        title=f"{streams} clients opening over {ramp_s:g} s, a token every {token_ms:g} ms",
-    )
-    t2.add_row(
-        "held open at once",
-        str(conc["peak_open"]),
-        str(GOAL_STREAMS),
-        f"{conc['peak_open'] / GOAL_STREAMS:.2f}",
-    )
-    t2.add_row("completed", f"{conc['completed']} / {conc['n']}", "all", "")
-    t2.add_row("first event p50", f"{conc['p50']:.1f} ms", "", "")
-    t2.add_row(
-        "first event p99",
-        f"{conc['p99']:.1f} ms",
-        f"< {GOAL_P99_FIRST_MS:g} ms",
-        f"{conc['p99'] / GOAL_P99_FIRST_MS:.2f}",
-    )
+        "a token every", "held open at once", "completed", "first event p50",
+        "first event p99", "p99 / goal",
+        title=f"{streams} clients opening over {ramp_s:g} s (goal: {GOAL_STREAMS} held, "
+        f"p99 first event < {GOAL_P99_FIRST_MS:g} ms)",
+    )  # fmt: skip
+    verdicts = []
+    for pace, c in concurrent:
+        t2.add_row(
+            f"{pace:g} ms", f"{c['peak_open']}", f"{c['completed']} / {c['n']}",
+            f"{c['p50']:.1f} ms", f"{c['p99']:.1f} ms", f"{c['p99'] / GOAL_P99_FIRST_MS:.2f}",
+        )  # fmt: skip
+        met = (c["peak_open"] >= GOAL_STREAMS and c["completed"] == c["n"]
+               and c["p99"] < GOAL_P99_FIRST_MS)  # fmt: skip
+        verdicts.append(f"{'[green]meets' if met else '[red]misses'}[/] at {pace:g} ms a token")
     console.print(t2)
-    met = (
-        conc["peak_open"] >= GOAL_STREAMS
-        and conc["completed"] == conc["n"]
-        and conc["p99"] < GOAL_P99_FIRST_MS
-    )
-    console.print(
-        ("[green]meets" if met else "[red]misses") + "[/] the goal: "
-        f"{GOAL_STREAMS} streams held, p99 first event under {GOAL_P99_FIRST_MS:g} ms"
-    )
+    console.print("the goal: " + "; ".join(verdicts))
