@@ -1,9 +1,9 @@
 """The approvals inbox: pending proposals and a live feed of new and resolved ones.
 
-The feed watches the pending set in Redis (the same store the agents write), so it sees
-requests from every agent and decisions made anywhere: the API, ``vigil approvals``, or
-an expiry. One poller per process serves every subscriber, and runs only while someone
-listens.
+The feed follows the change stream of the pending store in Redis (the store the agents
+write), so it sees requests from every agent and decisions made anywhere: the API,
+``vigil approvals``, or an expiry. One reader per process serves every subscriber, and
+runs only while someone listens.
 """
 
 from __future__ import annotations
@@ -61,31 +61,33 @@ class ApprovalFeed:
             self.subscribers.discard(queue)
 
     async def _loop(self) -> None:
-        self.known = {}
-        first = True
+        """Follow the approvals' change stream: nothing is missed between two reads, even a
+        request that is decided within moments of being made."""
+        after = await asyncio.to_thread(self.pending.last_change)
+        self.known = {v["approval_id"]: v for v in await asyncio.to_thread(self.list_pending)}
+        self.ready.set()
+        wait_ms = max(1, int(self.poll_s * 1000))
         while self.subscribers:
             try:
-                await self._poll(announce=not first)
+                changes = await asyncio.to_thread(self.pending.changes_after, after, wait_ms)
+                for change_id, approval_id, state in changes:
+                    after = change_id
+                    await self._apply(approval_id, state)
             except Exception:
-                log.exception("approvals feed poll failed; retrying")
-            if first:
-                self.ready.set()
-                first = False
-            await asyncio.sleep(self.poll_s)
+                log.exception("approvals feed read failed; retrying")
+                await asyncio.sleep(self.poll_s)
 
-    async def _poll(self, *, announce: bool) -> None:
-        now = await asyncio.to_thread(self.list_pending)
-        ids = {v["approval_id"] for v in now}
-        for v in now:
-            if v["approval_id"] not in self.known:
-                self.known[v["approval_id"]] = v
-                if announce:
-                    self._broadcast("approval.new", v)
-        for gone in [i for i in self.known if i not in ids]:
-            del self.known[gone]
-            resolved = await asyncio.to_thread(self.show, gone)
-            if resolved is not None:
-                self._broadcast("approval.resolved", resolved)
+    async def _apply(self, approval_id: str, state: str) -> None:
+        current = await asyncio.to_thread(self.show, approval_id)
+        if current is None:
+            return
+        if state == "pending":
+            if approval_id not in self.known:
+                self.known[approval_id] = current
+                self._broadcast("approval.new", current)
+            return
+        self.known.pop(approval_id, None)
+        self._broadcast("approval.resolved", current)
 
     def _broadcast(self, event: str, data: Any) -> None:
         for q in list(self.subscribers):

@@ -176,9 +176,7 @@ class RunHub:
         run = Run(meta, on_disconnect)
         run.on_end = on_end
         self.local[run_id] = run
-        await self._save_meta(run)
-        await self.client.zadd(self.runs_key(thread_id), {run_id: time.time()})
-        await self.client.expire(self.runs_key(thread_id), self.retention_s)
+        await self._save_meta(run, new=True)
         run.task = asyncio.create_task(self._drive(run, body(run)), name=f"run-{run_id}")
         self.metrics.runs_started.labels(assistant_id).inc()
         if on_disconnect == "cancel":
@@ -231,11 +229,15 @@ class RunHub:
             # late reconnects read Redis; keep the live copy a little for clients mid-read
             asyncio.get_running_loop().call_later(30, self.local.pop, run.run_id, None)
 
-    async def _save_meta(self, run: Run) -> None:
+    async def _save_meta(self, run: Run, *, new: bool = False) -> None:
+        """The run's meta; a new run is also listed under its thread (one round trip)."""
         key = self.meta_key(run.run_id)
         async with self.client.pipeline(transaction=False) as pipe:
-            pipe.set(key, json.dumps(run.meta))
-            pipe.expire(key, self.retention_s)
+            pipe.set(key, json.dumps(run.meta), ex=self.retention_s)
+            if new:
+                runs = self.runs_key(run.meta["thread_id"])
+                pipe.zadd(runs, {run.run_id: time.time()})
+                pipe.expire(runs, self.retention_s)
             await pipe.execute()
 
     def _schedule_flush(self, run: Run) -> None:

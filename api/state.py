@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -14,8 +15,8 @@ from api.deps import ApiDeps
 from api.errors import ApiError, NotFoundError
 from api.graph_runs import ChatGraphs
 from api.metrics import ApiMetrics
-from api.runs import RunHub
-from api.threads import ThreadStore
+from api.runs import EventSource, OnDisconnect, Run, RunHub
+from api.threads import ThreadStore, thread_status
 from vigil.settings import Settings
 
 
@@ -40,6 +41,30 @@ async def owned_run(vigil: AppState, who: Principal, thread_id: str, run_id: str
     if meta is None or meta["thread_id"] != thread_id:
         raise NotFoundError(f"no run {run_id} in thread {thread_id} (unknown or expired)")
     return meta
+
+
+async def run_on_thread(
+    vigil: AppState,
+    who: Principal,
+    thread_id: str,
+    assistant_id: str,
+    body: Callable[[Run], EventSource],
+    *,
+    on_disconnect: OnDisconnect,
+    metadata: dict[str, Any] | None = None,
+) -> Run:
+    """Start a run on a thread the caller may use: the thread shows busy while it runs,
+    then the status the run ended with."""
+
+    async def on_end(run: Run) -> None:
+        await vigil.threads.update(thread_id, status=thread_status(run.status))
+
+    run = await vigil.hub.start(
+        thread_id=thread_id, assistant_id=assistant_id, owner=who.subject, body=body,
+        on_disconnect=on_disconnect, metadata=metadata, on_end=on_end,
+    )  # fmt: skip
+    await vigil.threads.update(thread_id, status="busy")
+    return run
 
 
 def app_state(request: Request) -> AppState:

@@ -14,6 +14,13 @@ from api.runs import now_iso
 Thread = dict[str, Any]
 
 
+def thread_status(run_status: str) -> str:
+    """What a thread shows once a run of it has ended."""
+    return {"interrupted": "interrupted", "error": "error", "timeout": "error"}.get(
+        run_status, "idle"
+    )
+
+
 class ThreadStore:
     def __init__(self, client: aredis.Redis, *, prefix: str) -> None:
         self.client = client

@@ -52,12 +52,16 @@ class ApprovalLedger:
         return None if raw is None else ApprovalResponse.model_validate_json(raw)
 
 
+#: about how many approval changes the feed's stream keeps
+CHANGES_KEPT = 10_000
+
 _CLAIM = r"""
 local state = redis.call("HGET", KEYS[1], "state")
 if not state then return "missing" end
 if state == "pending" then
   redis.call("HSET", KEYS[1], "state", ARGV[1], "decided_at", ARGV[2])
   redis.call("ZREM", KEYS[2], ARGV[3])
+  redis.call("XADD", KEYS[3], "MAXLEN", "~", ARGV[4], "*", "approval_id", ARGV[3], "state", ARGV[1])
 end
 return state
 """
@@ -74,6 +78,8 @@ class PendingApprovals:
         self.client = client
         self.prefix = prefix
         self.deadlines = f"{prefix}:approvals:deadlines"
+        #: every move (a new request, a decision, an expiry), in order, for live feeds
+        self.changes = f"{prefix}:approvals:changes"
         self._claim = client.register_script(_CLAIM)
 
     def key(self, approval_id: str) -> str:
@@ -86,7 +92,24 @@ class PendingApprovals:
             return False
         self.client.hset(key, "state", "pending")
         self.client.zadd(self.deadlines, {request.approval_id: request.deadline.timestamp()})
+        self._changed(request.approval_id, "pending")
         return True
+
+    def _changed(self, approval_id: str, state: str) -> None:
+        fields = {"approval_id": approval_id, "state": state}
+        self.client.xadd(self.changes, fields, maxlen=CHANGES_KEPT, approximate=True)  # type: ignore[arg-type]
+
+    def last_change(self) -> str:
+        """The id of the latest change ("0-0" if none): read changes after it."""
+        last: Any = self.client.xrevrange(self.changes, count=1)
+        return _s(last[0][0]) if last else "0-0"
+
+    def changes_after(self, after: str, block_ms: int) -> list[tuple[str, str, str]]:
+        """(change id, approval id, state) after ``after``, waiting up to ``block_ms``."""
+        got: Any = self.client.xread({self.changes: after}, count=500, block=block_ms)
+        if not got:
+            return []
+        return [(_s(cid), _s(f[b"approval_id"]), _s(f[b"state"])) for cid, f in got[0][1]]
 
     def get(self, approval_id: str) -> tuple[ApprovalRequest, str] | None:
         raw, state = self.client.hmget(self.key(approval_id), "request", "state")
@@ -107,8 +130,8 @@ class PendingApprovals:
         """Move a pending request to ``decision``; returns the state it was in before."""
         return _s(
             self._claim(
-                keys=[self.key(approval_id), self.deadlines],
-                args=[decision, at.isoformat(), approval_id],
+                keys=[self.key(approval_id), self.deadlines, self.changes],
+                args=[decision, at.isoformat(), approval_id, CHANGES_KEPT],
             )
         )
 

@@ -265,7 +265,7 @@ class Settings(BaseSettings):
     api_ping_s: float = Field(15.0, gt=0, description="SSE keep-alive comment interval.")
     api_ready_timeout_s: float = Field(3.0, gt=0, description="Per dependency in /ready.")
     api_approvals_poll_s: float = Field(
-        0.5, gt=0, description="How often the approvals feed looks for changes."
+        0.5, gt=0, description="Longest wait of one read of the approvals' change stream."
     )
     api_chat_passages: int = Field(3, ge=1, le=10, description="Policy passages per answer.")
     api_chat_history: int = Field(

@@ -12,7 +12,7 @@ from api.auth import Principal
 from api.errors import BadRequestError
 from api.runs import Run
 from api.sse import last_event_id, run_response
-from api.state import AppState, Caller, Vigil, owned_run
+from api.state import AppState, Caller, Vigil, owned_run, run_on_thread
 
 router = APIRouter(prefix="/chat", tags=["chat"])
 
@@ -52,25 +52,10 @@ async def _start(vigil: AppState, who: Principal, thread_id: str, body: ChatMess
     # a new thread is the caller's; someone else's is refused (403)
     await vigil.threads.create(thread_id, who.subject, {"graph_id": "chat"}, if_exists="do_nothing")
 
-    async def on_end(run: Run) -> None:
-        await vigil.threads.update(thread_id, status=_thread_status(run.status))
-
-    run = await vigil.hub.start(
-        thread_id=thread_id,
-        assistant_id="chat",
-        owner=who.subject,
-        body=lambda _run: vigil.graphs.chat(who, thread_id, text),
-        on_disconnect="cancel",
-        on_end=on_end,
-    )
-    await vigil.threads.update(thread_id, status="busy")
-    return run
-
-
-def _thread_status(run_status: str) -> str:
-    return {"interrupted": "interrupted", "error": "error", "timeout": "error"}.get(
-        run_status, "idle"
-    )
+    return await run_on_thread(
+        vigil, who, thread_id, "chat",
+        lambda _run: vigil.graphs.chat(who, thread_id, text), on_disconnect="cancel",
+    )  # fmt: skip
 
 
 def _stream_url(thread_id: str, run_id: str) -> str:

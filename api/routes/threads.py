@@ -20,7 +20,7 @@ from api.graph_runs import ASSISTANTS, STREAM_MODES, graph_input
 from api.routes.chat import SSE_DOC
 from api.runs import TERMINAL, Run
 from api.sse import last_event_id, run_response
-from api.state import AppState, Caller, Vigil, owned_run
+from api.state import AppState, Caller, Vigil, owned_run, run_on_thread
 
 router = APIRouter(tags=["threads and runs (Agent Protocol)"])
 
@@ -196,15 +196,12 @@ async def _start(
             "send input.messages"
         )
 
-    async def on_end(run: Run) -> None:
-        status = {"interrupted": "interrupted", "error": "error", "timeout": "error"}
-        await vigil.threads.update(thread_id, status=status.get(run.status, "idle"))
-
-    run = await vigil.hub.start(
-        thread_id=thread_id,
-        assistant_id=body.assistant_id,
-        owner=who.subject,
-        body=lambda _run: vigil.graphs.protocol(
+    return await run_on_thread(
+        vigil,
+        who,
+        thread_id,
+        body.assistant_id,
+        lambda _run: vigil.graphs.protocol(
             who,
             thread_id,
             graph_input=inp,
@@ -216,10 +213,7 @@ async def _start(
         # a background run has no client to lose; a streamed one ends with its clients
         on_disconnect=(body.on_disconnect or "cancel") if streaming else "continue",
         metadata=body.metadata,
-        on_end=on_end,
     )
-    await vigil.threads.update(thread_id, status="busy")
-    return run
 
 
 @router.post("/threads/{thread_id}/runs")
