@@ -14,6 +14,7 @@ from agents.core import AgentService
 from ingestion.producer import EventProducer
 from tests.agents.test_fraud_e2e import london_paris
 from tests.api.conftest import Api
+from tests.conftest import wait_for
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # no background connections: the machine's network is closed, Chromium must not reach out
@@ -91,4 +92,5 @@ def test_the_console_streams_a_chat_answer_and_approves_a_proposal(
     analyst.wait_for_selector(".approval.resolved", timeout=60_000)
     state = analyst.text_content(".approval.resolved .state") or ""
     assert state.startswith("approve by analyst.ana"), state
-    assert fraud.worker.metrics.blocked == 1
+    # resolved = decided (the claim); the agent's resumed graph applies the block right after
+    wait_for(lambda: fraud.worker.metrics.blocked == 1, 30, "the block")
