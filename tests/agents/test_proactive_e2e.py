@@ -15,6 +15,7 @@ import redis
 
 from agents.core import AgentService
 from agents.maintenance.features import FeatureStore
+from agents.maintenance.history import MaintenanceHistory
 from graphs.checkpointer import RedisSaver
 from graphs.llm import ModelEntry, ModelGateway
 from graphs.llm.fake import ScriptedChatModel
@@ -111,6 +112,12 @@ def pump_run() -> tuple[list[Any], list[SensorReading], datetime]:
 def test_the_degrading_pump_gets_one_work_order_before_it_fails(world: World) -> None:
     logs, readings, failure_at = pump_run()
     world.producer.publish(logs)
+    # two topics, two runners: nothing orders them, so the history must be in before the
+    # readings if the draft is to see it (in production a late log only enriches later drafts)
+    client = redis.Redis.from_url(world.settings.redis_url or "")
+    history = MaintenanceHistory(client, prefix=world.settings.redis_prefix)
+    pump_logs = sum(log.asset_id == "pump-03" for log in logs)
+    wait_for(lambda: len(history.recent("pump-03", 100)) == pump_logs, 60, "pump-03's history")
     world.producer.publish(readings)
     m = world.maintenance.worker.metrics
     wait_for(lambda: m.screened == len(readings), 120, "every reading screened")

@@ -41,13 +41,13 @@ def test_a_field_set_once_outlives_many_ttl_periods(server_url: str, cp_prefix: 
     config: Any = {"configurable": {"thread_id": "chat-1"}}
     started = time.monotonic()
     turns = 0
-    while time.monotonic() - started < 4.5 * TTL_S:
+    # bounded by turns as well as time: on a loaded machine a turn can take most of a period
+    while time.monotonic() - started < 4.5 * TTL_S or turns < 10:
         app.invoke({}, config)
         turns += 1
         time.sleep(0.3 * TTL_S)
     state = app.get_state(config).values
     assert state == {"name": "John", "turns": turns}
-    assert turns >= 10
     # superseded checkpoints did age out: TTL was really on
     kept = list(saver.list(config))
     assert 0 < len(kept) < 2 * turns
