@@ -41,6 +41,18 @@ EventSource = AsyncIterator[tuple[str, Any]]
 #: how long events may wait in memory before their batch goes to Redis
 FLUSH_EVERY_S = 0.02
 
+#: take the thread's run lock and record the run (its meta, its place in the thread's list)
+#: in one round trip; a held lock returns its holder
+_START = """
+if not redis.call("SET", KEYS[1], ARGV[1], "NX", "EX", ARGV[2]) then
+  return redis.call("GET", KEYS[1])
+end
+redis.call("SET", KEYS[2], ARGV[3], "EX", ARGV[4])
+redis.call("ZADD", KEYS[3], ARGV[5], ARGV[1])
+redis.call("EXPIRE", KEYS[3], ARGV[4])
+return false
+"""
+
 _RELEASE = """
 if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end
 return 0
@@ -122,6 +134,11 @@ class RunHub:
         self._flusher: asyncio.Task[None] | None = None
         self._flush_lock = asyncio.Lock()
         self._release = client.register_script(_RELEASE)
+        self._start = client.register_script(_START)
+
+    def busy(self) -> bool:
+        """Is a run of this process still going? (Safe to ask from another thread.)"""
+        return any(not run.done.is_set() for run in list(self.local.values()))
 
     # -- keys ------------------------------------------------------------------------------
 
@@ -153,14 +170,7 @@ class RunHub:
         """Start a run. With ``on_disconnect="cancel"`` a client must attach (``events``)
         within the grace period, and the run ends when every client has gone."""
         run_id = str(uuid.uuid4())
-        lock = self.lock_key(thread_id)
         lock_ttl = int(self.timeout_s + self.grace_s) + 30
-        if not await self.client.set(lock, run_id, nx=True, ex=lock_ttl):
-            holder = await self.client.get(lock)
-            raise ConflictError(
-                f"thread {thread_id} is busy: run {_s(holder)} is in progress; wait for it "
-                "to end or cancel it"
-            )
         stamp = now_iso()
         meta: dict[str, Any] = {
             "run_id": run_id,
@@ -173,10 +183,18 @@ class RunHub:
             "metadata": metadata or {},
             "on_disconnect": on_disconnect,
         }
+        holder = await self._start(
+            keys=[self.lock_key(thread_id), self.meta_key(run_id), self.runs_key(thread_id)],
+            args=[run_id, lock_ttl, json.dumps(meta), self.retention_s, time.time()],
+        )
+        if holder is not None:
+            raise ConflictError(
+                f"thread {thread_id} is busy: run {_s(holder)} is in progress; wait for it "
+                "to end or cancel it"
+            )
         run = Run(meta, on_disconnect)
         run.on_end = on_end
         self.local[run_id] = run
-        await self._save_meta(run, new=True)
         run.task = asyncio.create_task(self._drive(run, body(run)), name=f"run-{run_id}")
         self.metrics.runs_started.labels(assistant_id).inc()
         if on_disconnect == "cancel":
@@ -229,16 +247,8 @@ class RunHub:
             # late reconnects read Redis; keep the live copy a little for clients mid-read
             asyncio.get_running_loop().call_later(30, self.local.pop, run.run_id, None)
 
-    async def _save_meta(self, run: Run, *, new: bool = False) -> None:
-        """The run's meta; a new run is also listed under its thread (one round trip)."""
-        key = self.meta_key(run.run_id)
-        async with self.client.pipeline(transaction=False) as pipe:
-            pipe.set(key, json.dumps(run.meta), ex=self.retention_s)
-            if new:
-                runs = self.runs_key(run.meta["thread_id"])
-                pipe.zadd(runs, {run.run_id: time.time()})
-                pipe.expire(runs, self.retention_s)
-            await pipe.execute()
+    async def _save_meta(self, run: Run) -> None:
+        await self.client.set(self.meta_key(run.run_id), json.dumps(run.meta), ex=self.retention_s)
 
     def _schedule_flush(self, run: Run) -> None:
         """Persist soon, in a batch: clients of this process read memory, so Redis only

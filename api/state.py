@@ -52,9 +52,10 @@ async def run_on_thread(
     *,
     on_disconnect: OnDisconnect,
     metadata: dict[str, Any] | None = None,
+    thread: dict[str, Any] | None = None,
 ) -> Run:
     """Start a run on a thread the caller may use: the thread shows busy while it runs,
-    then the status the run ended with."""
+    then the status the run ended with. ``thread``: the thread as the caller just read it."""
 
     async def on_end(run: Run) -> None:
         await vigil.threads.update(thread_id, status=thread_status(run.status))
@@ -63,7 +64,7 @@ async def run_on_thread(
         thread_id=thread_id, assistant_id=assistant_id, owner=who.subject, body=body,
         on_disconnect=on_disconnect, metadata=metadata, on_end=on_end,
     )  # fmt: skip
-    await vigil.threads.update(thread_id, status="busy")
+    await vigil.threads.update(thread_id, known=thread, status="busy")
     return run
 
 

@@ -13,6 +13,16 @@ from api.runs import now_iso
 
 Thread = dict[str, Any]
 
+#: create a thread unless it exists (then return it): one round trip
+_CREATE = """
+if redis.call("SET", KEYS[1], ARGV[1], "NX") then
+  redis.call("ZADD", KEYS[2], ARGV[2], ARGV[3])
+  redis.call("ZADD", KEYS[3], ARGV[2], ARGV[3])
+  return false
+end
+return redis.call("GET", KEYS[1])
+"""
+
 
 def thread_status(run_status: str) -> str:
     """What a thread shows once a run of it has ended."""
@@ -25,6 +35,7 @@ class ThreadStore:
     def __init__(self, client: aredis.Redis, *, prefix: str) -> None:
         self.client = client
         self.prefix = prefix
+        self._create = client.register_script(_CREATE)
 
     def key(self, thread_id: str) -> str:
         return f"{self.prefix}:api:thread:{thread_id}"
@@ -50,22 +61,20 @@ class ThreadStore:
             "status": "idle",
             "values": {},
         }
-        if not await self.client.set(self.key(thread_id), json.dumps(thread), nx=True):
-            existing = await self.get(thread_id)
-            if existing is not None and existing["owner"] != owner:
-                raise ForbiddenError(f"thread {thread_id} belongs to someone else")
-            if if_exists != "do_nothing":
-                raise ConflictError(
-                    f"thread {thread_id} already exists (send if_exists='do_nothing' to reuse)"
-                )
-            assert existing is not None
-            return existing, False
-        score = time.time()
-        async with self.client.pipeline(transaction=False) as pipe:
-            pipe.zadd(self.index(), {thread_id: score})
-            pipe.zadd(self.index(owner), {thread_id: score})
-            await pipe.execute()
-        return thread, True
+        raw = await self._create(
+            keys=[self.key(thread_id), self.index(), self.index(owner)],
+            args=[json.dumps(thread), time.time(), thread_id],
+        )
+        if raw is None:
+            return thread, True
+        existing: Thread = dict(json.loads(raw))
+        if existing["owner"] != owner:
+            raise ForbiddenError(f"thread {thread_id} belongs to someone else")
+        if if_exists != "do_nothing":
+            raise ConflictError(
+                f"thread {thread_id} already exists (send if_exists='do_nothing' to reuse)"
+            )
+        return existing, False
 
     async def get(self, thread_id: str) -> Thread | None:
         raw = await self.client.get(self.key(thread_id))
@@ -80,14 +89,15 @@ class ThreadStore:
             raise ForbiddenError(f"thread {thread_id} belongs to another customer")
         return thread
 
-    async def update(self, thread_id: str, **fields: Any) -> None:
-        thread = await self.get(thread_id)
+    async def update(self, thread_id: str, *, known: Thread | None = None, **fields: Any) -> None:
+        """Set fields of a thread; ``known``: the thread as just read (saves reading it)."""
+        thread = dict(known) if known is not None else await self.get(thread_id)
         if thread is None:
             return
         thread.update(fields, updated_at=now_iso())
-        await self.client.set(self.key(thread_id), json.dumps(thread))
         score = time.time()
         async with self.client.pipeline(transaction=False) as pipe:
+            pipe.set(self.key(thread_id), json.dumps(thread))
             pipe.zadd(self.index(), {thread_id: score})
             pipe.zadd(self.index(thread["owner"]), {thread_id: score})
             await pipe.execute()

@@ -503,6 +503,51 @@ def demo(
     run_demo(load_settings(), console, interactive=interactive, all_agents=all_agents)
 
 
+@app.command("eval")
+@friendly
+def eval_cmd(
+    suite: Annotated[
+        str, typer.Option(help="chat, events, streams or all (comma-separated for several).")
+    ] = "all",
+    model: Annotated[
+        list[str] | None,
+        typer.Option(help="Model(s) to run (repeatable). Default: local, plus VIGIL_LLM."),
+    ] = None,
+    cases: Annotated[
+        str | None, typer.Option(help="Only the cases whose id matches, e.g. 'travel-*'.")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder of the reports.")] = None,
+    baseline: Annotated[
+        Path | None, typer.Option(help="Baseline to compare with (default evals/baseline.json).")
+    ] = None,
+    save_baseline: Annotated[
+        bool, typer.Option(help="Save this run's figures as the baseline.")
+    ] = False,
+    judge: Annotated[
+        str | None, typer.Option(help="Model that judges chat answers (default: a real model).")
+    ] = None,
+    gate: Annotated[bool, typer.Option(help="Exit 1 when a gated figure fails.")] = True,
+) -> None:
+    """Run the golden cases and streams, write the reports, compare with the baseline.
+
+    Offline by default, on the embedded stack: the local model, deterministic scorers.
+    With VIGIL_LLM naming a real model (or --model), that model runs too, side by side,
+    and judges the chat answers.
+    """
+    from vigil.eval import run_eval
+
+    names = {"all": ["chat", "events", "streams"]}.get(suite, suite.split(","))
+    unknown = sorted(set(names) - {"chat", "events", "streams"})
+    if unknown:
+        raise VigilError(f"unknown suite {', '.join(unknown)}: chat, events, streams or all")
+    outcome = run_eval(
+        load_settings(), console, suites=names, models=model, out_dir=out, pattern=cases,
+        baseline=baseline, save_as_baseline=save_baseline, judge=judge,
+    )  # fmt: skip
+    if gate and not outcome.run.passed:
+        raise typer.Exit(1)
+
+
 # -- bench ---------------------------------------------------------------------------------------
 
 
@@ -562,18 +607,18 @@ def bench_checkpointer(
 def bench_sse(
     streams: Annotated[int, typer.Option(help="Concurrent chat streams.")] = 500,
     runs: Annotated[int, typer.Option(help="Turns timed one at a time, per side.")] = 20,
-    paces: Annotated[
-        str, typer.Option(help="Model paces (ms a token) while streams are held, comma-separated.")
-    ] = "40,200",
-    ramp_s: Annotated[float, typer.Option(help="Seconds over which the clients arrive.")] = 5.0,
+    loads: Annotated[
+        str,
+        typer.Option(
+            help="Loads to hold, comma-separated PACE_MS@RAMP_S: the model's pace (ms a "
+            "token) and the seconds over which the clients arrive."
+        ),
+    ] = "200@20,40@4",
 ) -> None:
     """Chat over SSE vs the graph's stream in-process; how many streams one process holds."""
-    from vigil.bench.sse import run_sse_bench
+    from vigil.bench.sse import parse_loads, run_sse_bench
 
-    run_sse_bench(
-        load_settings(), console, streams=streams, runs=runs, ramp_s=ramp_s,
-        token_ms=[float(x) for x in paces.split(",")],
-    )  # fmt: skip
+    run_sse_bench(load_settings(), console, streams=streams, runs=runs, loads=parse_loads(loads))
 
 
 @llm_app.command("check")

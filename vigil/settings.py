@@ -262,6 +262,12 @@ class Settings(BaseSettings):
         "unless one reconnects.",
     )
     api_run_timeout_s: float = Field(300.0, gt=0, description="A run taking longer fails.")
+    api_gc_full_every_s: float = Field(
+        600.0,
+        ge=0,
+        description="Full garbage collections wait for a moment without runs, at most this "
+        "long (they stall every stream for 0.3-0.9 s under load); 0: Python's own schedule.",
+    )
     api_ping_s: float = Field(15.0, gt=0, description="SSE keep-alive comment interval.")
     api_ready_timeout_s: float = Field(3.0, gt=0, description="Per dependency in /ready.")
     api_approvals_poll_s: float = Field(

@@ -50,11 +50,13 @@ async def _start(vigil: AppState, who: Principal, thread_id: str, body: ChatMess
     if len(text) > limit:
         raise BadRequestError(f"the message has {len(text)} characters; the limit is {limit}")
     # a new thread is the caller's; someone else's is refused (403)
-    await vigil.threads.create(thread_id, who.subject, {"graph_id": "chat"}, if_exists="do_nothing")
-
+    thread, _ = await vigil.threads.create(
+        thread_id, who.subject, {"graph_id": "chat"}, if_exists="do_nothing"
+    )
     return await run_on_thread(
         vigil, who, thread_id, "chat",
         lambda _run: vigil.graphs.chat(who, thread_id, text), on_disconnect="cancel",
+        thread=thread,
     )  # fmt: skip
 
 

@@ -189,7 +189,7 @@ async def _start(
     inp = graph_input(body.input, body.command)
     if await vigil.threads.get(thread_id) is None and body.if_not_exists == "create":
         await vigil.threads.create(thread_id, who.subject, {"graph_id": body.assistant_id})
-    await vigil.threads.owned(thread_id, who)
+    thread = await vigil.threads.owned(thread_id, who)
     if not isinstance(inp, dict) and not (await vigil.graphs.state(thread_id))["next"]:
         raise BadRequestError(
             f"thread {thread_id} is not interrupted, so there is nothing to resume: "
@@ -213,6 +213,7 @@ async def _start(
         # a background run has no client to lose; a streamed one ends with its clients
         on_disconnect=(body.on_disconnect or "cancel") if streaming else "continue",
         metadata=body.metadata,
+        thread=thread,
     )
 
 

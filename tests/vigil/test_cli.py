@@ -201,6 +201,22 @@ def test_bench_kafka_prints_ratios_against_raw_kafka_python(tmp_path: Path) -> N
 
 
 @pytest.mark.slow
+def test_bench_sse_prints_ratios_and_the_goal(tmp_path: Path) -> None:
+    env = env_with(data_dir=str(tmp_path))
+    res = run_vigil(
+        "bench", "sse", "--streams", "12", "--runs", "2", "--loads", "20@1",
+        env=env, cwd=tmp_path, timeout=300,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stdout + res.stderr
+    for needle in ("in-process graph.astream", "API over SSE", "time per streamed token",
+                   "new chats /s", "12 / 12", "the goal: misses"):  # fmt: skip
+        assert needle in res.stdout, res.stdout
+    bad = run_vigil("bench", "sse", "--loads", "fast", env=env, cwd=tmp_path)
+    assert bad.returncode == 2
+    assert "give PACE_MS@RAMP_S" in bad.stderr
+
+
+@pytest.mark.slow
 def test_bench_checkpointer_prints_ratios_against_sqlite_and_memory(tmp_path: Path) -> None:
     env = env_with(data_dir=str(tmp_path))
     res = run_vigil(

@@ -16,17 +16,20 @@ The API runs in its own process (uvicorn), as in production; clients in this one
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import multiprocessing
 import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import redis
+import uvloop
 from langchain_core.messages import HumanMessage
 from langchain_core.runnables import RunnableConfig
 from rich.console import Console
@@ -61,20 +64,10 @@ def _gateway(token_delay_s: float) -> ModelGateway:
 
 
 def _serve(settings: Settings, token_delay_s: float) -> None:
-    """The API process: the real app and deps, with the scripted model."""
-    import uvicorn
+    """The API process: served exactly as ``vigil api`` serves it, with the scripted model."""
+    from vigil.api import serve
 
-    from api import create_app
-    from vigil.api import api_deps
-
-    deps = api_deps(settings, gateway=_gateway(token_delay_s))
-    uvicorn.run(
-        create_app(settings, deps),
-        host="127.0.0.1",
-        port=settings.api_port,
-        log_level="warning",
-        timeout_graceful_shutdown=2,
-    )
+    serve(settings, gateway=_gateway(token_delay_s), log_level="WARNING")
 
 
 class ApiProcess:
@@ -187,6 +180,21 @@ async def _api_serial(url: str, runs: int) -> tuple[float, float]:
     return statistics.median(firsts), statistics.median(per_token)
 
 
+@contextlib.contextmanager
+def _client_without_full_collections() -> Iterator[None]:
+    """The clients stand for many people on many machines: a full collection of this
+    process (torch is loaded here too) would stall all of them and read as server latency."""
+    old = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(old[0], old[1], 1_000_000)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+        gc.unfreeze()
+
+
 async def _api_concurrent(url: str, n: int, ramp_s: float) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {KEY}"}
     limits = httpx.Limits(max_connections=n + 10, max_keepalive_connections=n + 10)
@@ -219,14 +227,30 @@ async def _api_concurrent(url: str, n: int, ramp_s: float) -> dict[str, Any]:
     return {"n": n, "completed": done, "peak_open": peak, "p50": pct(0.5), "p99": pct(0.99)}
 
 
+def parse_loads(text: str) -> list[tuple[float, float]]:
+    """``"200@20,40@4"`` -> [(ms a token, seconds over which the clients arrive), ...]."""
+    out = []
+    for item in text.split(","):
+        pace, at, ramp = item.strip().partition("@")
+        try:
+            out.append((float(pace), float(ramp)))
+        except ValueError:
+            raise ValueError(
+                f"bad load {item!r}: give PACE_MS@RAMP_S, e.g. 200@20 (a token every 200 ms, "
+                "the clients arriving over 20 s)"
+            ) from None
+        if not at or out[-1][0] < 0 or out[-1][1] <= 0:
+            raise ValueError(f"bad load {item!r}: give PACE_MS@RAMP_S with a positive ramp")
+    return out
+
+
 def run_sse_bench(
     settings: Settings,
     console: Console,
     *,
     streams: int,
     runs: int,
-    token_ms: list[float],
-    ramp_s: float,
+    loads: list[tuple[float, float]],
 ) -> None:
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -258,9 +282,15 @@ def run_sse_bench(
             asyncio.run(_api_serial(url, 2))  # warm up: imports, first embeddings
             api_first, api_token = asyncio.run(_api_serial(url, runs))
         concurrent = []
-        for pace in token_ms:
+        for pace, ramp_s in loads:
             with ApiProcess(s, pace / 1000) as url:
-                concurrent.append((pace, asyncio.run(_api_concurrent(url, streams, ramp_s))))
+                asyncio.run(_api_serial(url, 2))  # a warm process, as in service
+                with (
+                    _client_without_full_collections(),
+                    asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner,
+                ):
+                    held = runner.run(_api_concurrent(url, streams, ramp_s))
+                concurrent.append((pace, ramp_s, held))
         client.close()
 
     table = Table(
@@ -274,19 +304,23 @@ def run_sse_bench(
     console.print(table)
     console.print(f"API overhead per token: {(api_token - in_token) * 1e6:.0f} us")
     t2 = Table(
-        "a token every", "held open at once", "completed", "first event p50",
+        "a token every", "new chats /s", "held open at once", "completed", "first event p50",
         "first event p99", "p99 / goal",
-        title=f"{streams} clients opening over {ramp_s:g} s (goal: {GOAL_STREAMS} held, "
+        title=f"{streams} clients (goal: {GOAL_STREAMS} held at once, "
         f"p99 first event < {GOAL_P99_FIRST_MS:g} ms)",
     )  # fmt: skip
     verdicts = []
-    for pace, c in concurrent:
+    for pace, ramp_s, c in concurrent:
         t2.add_row(
-            f"{pace:g} ms", f"{c['peak_open']}", f"{c['completed']} / {c['n']}",
-            f"{c['p50']:.1f} ms", f"{c['p99']:.1f} ms", f"{c['p99'] / GOAL_P99_FIRST_MS:.2f}",
+            f"{pace:g} ms", f"{streams / ramp_s:.0f}", f"{c['peak_open']}",
+            f"{c['completed']} / {c['n']}", f"{c['p50']:.1f} ms", f"{c['p99']:.1f} ms",
+            f"{c['p99'] / GOAL_P99_FIRST_MS:.2f}",
         )  # fmt: skip
         met = (c["peak_open"] >= GOAL_STREAMS and c["completed"] == c["n"]
                and c["p99"] < GOAL_P99_FIRST_MS)  # fmt: skip
-        verdicts.append(f"{'[green]meets' if met else '[red]misses'}[/] at {pace:g} ms a token")
+        verdicts.append(
+            f"{'[green]meets' if met else '[red]misses'}[/] at a token every {pace:g} ms, "
+            f"{streams / ramp_s:.0f} new chats/s"
+        )
     console.print(t2)
     console.print("the goal: " + "; ".join(verdicts))
