@@ -189,6 +189,26 @@ class Settings(BaseSettings):
     fraud_amount_spike_factor: float = Field(
         10.0, gt=1, description="x the customer's usual amount."
     )
+    fraud_fx_per_gbp: dict[str, float] = Field(
+        default_factory=lambda: {
+            "GBP": 1.0,
+            "EUR": 1.17,
+            "USD": 1.27,
+            "CAD": 1.75,
+            "AUD": 1.95,
+            "NZD": 2.1,
+            "JPY": 190.0,
+            "CHF": 1.12,
+            "SEK": 13.5,
+            "NOK": 13.6,
+            "DKK": 8.7,
+            "PLN": 5.0,
+            "FJD": 2.9,
+            "WST": 3.5,
+        },
+        description="Units of each currency per GBP, the currency of profiles' usual_amount: "
+        "a payment is compared in GBP; one in a currency not listed skips the amount rule.",
+    )
     fraud_card_testing_count: int = Field(
         5, ge=2, description="Small online payments on one card..."
     )

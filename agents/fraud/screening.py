@@ -102,6 +102,7 @@ class Screener:
         self.cards = CardLocationStore(client, prefix=f"{self.prefix}:vel")
         self._script = client.register_script(_SCREEN_BATCH)
         self._testing_max = Decimal(str(settings.fraud_card_testing_max_amount))
+        self._per_gbp = settings.fraud_fx_per_gbp
 
     def _testing_key(self, card_id: str) -> str:
         return f"{self.prefix}:cardtest:{card_id}"
@@ -184,8 +185,9 @@ class Screener:
                 )
         usual_raw, flags_raw = profile
         usual = _number(usual_raw)
-        if usual is not None and usual > 0:
-            ratio = float(t.amount) / usual
+        per_gbp = self._per_gbp.get(t.currency)
+        if usual is not None and usual > 0 and per_gbp:
+            ratio = float(t.amount) / per_gbp / usual  # usual amounts are kept in GBP
             signals["amount_ratio"] = round(ratio, 2)
             if ratio >= s.fraud_amount_spike_factor:
                 risk = max(risk, RISK_AMOUNT_SPIKE)

@@ -27,7 +27,7 @@ def tx(
         "card_id": card,
         "timestamp": T0 + timedelta(seconds=seconds),
         "amount": Decimal("20.00"),
-        "currency": "EUR",
+        "currency": "GBP",
         "merchant": "Shop",
         "channel": "card_present",
         "lat": LONDON[0],
@@ -91,6 +91,23 @@ def test_amount_spike_and_flagged_customer(screener: Screener) -> None:
     assert flagged.signals["flagged"] is True
     assert flagged.outcome == "escalate"
     assert "fraud_watch" in flagged.reasons[-1]
+
+
+def test_amounts_are_compared_in_gbp_whatever_the_currency(screener: Screener) -> None:
+    """Usual amounts are kept in GBP: 3,000 yen is a coffee and a sandwich, not 75x."""
+    yen, euros, unknown = screener.screen(
+        [
+            tx(1, amount=Decimal("3000"), currency="JPY"),
+            tx(2, card="card-2b", amount=Decimal("585.00"), currency="EUR"),
+            tx(3, card="card-3b", amount=Decimal("9000"), currency="XAU"),
+        ]
+    )
+    assert yen.outcome == "allow"
+    assert yen.signals["amount_ratio"] == 0.39  # 3000 / 190 per GBP / 40
+    assert euros.signals["amount_ratio"] == 12.5  # 585 / 1.17 / 40: a spike
+    assert euros.outcome == "escalate"
+    assert "amount_ratio" not in unknown.signals  # no rate: the rule cannot judge it
+    assert unknown.outcome == "allow"
 
 
 def test_card_testing_burst_counts_each_payment_once(screener: Screener) -> None:
