@@ -93,7 +93,7 @@ def build_entry(spec_text: str, settings: Settings) -> ModelEntry:
     spec = parse_spec(spec_text)
     s = settings
     if spec.provider == "local":
-        return ModelEntry("local", local_model(settings), structured="json_schema")
+        return ModelEntry("local", local_model(settings), structured="json_schema", decides=False)
     if spec.provider in ("openai", "openai-compatible"):
         mod = _require("langchain_openai", spec, "openai")
         key = (

@@ -74,7 +74,17 @@ def policy_gate(state: FraudState, runtime: Runtime[FraudContext]) -> FraudState
             f"{reasons}",
         }
     model_action: Action = assessment["action"]
-    action = model_action if SEVERITY[model_action] > SEVERITY[rule] else rule
+    raises = SEVERITY[model_action] > SEVERITY[rule]
+    if raises and not runtime.context.gateway.primary.decides:
+        return {
+            "action": rule,
+            "risk": screening["risk"],
+            "decided_by": "policy",
+            "rationale": f"{assessment['rationale']} (rules: {reasons}; the model's "
+            f"{model_action!r} is advice only: {runtime.context.gateway.primary.name} does not "
+            "decide)",
+        }
+    action = model_action if raises else rule
     return {
         "action": action,
         "risk": max(float(screening["risk"]), float(assessment["risk"])),

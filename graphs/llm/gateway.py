@@ -71,6 +71,9 @@ class ModelEntry:
     name: str
     model: BaseChatModel
     structured: StructuredMethod = "native"
+    #: may its judgement raise a decision above what the rules require? The offline model's
+    #: may not (its judgement is poor: evals saw it turn holds into blocks); it advises
+    decides: bool = True
 
 
 @dataclass

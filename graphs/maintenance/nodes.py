@@ -89,13 +89,24 @@ def policy_gate(state: MaintenanceState, runtime: Runtime[MaintenanceContext]) -
         decided_by: Literal["graph", "policy"] = "policy"
         rationale = f"Deterministic policy decided ({state.get('draft_error')}): {findings}"
     else:
-        priority = draft_["priority"] if RANK[draft_["priority"]] > RANK[floor] else floor
-        stop = bool(draft_["stop_asset"]) or rule_stop
+        gateway = runtime.context.gateway
+        raises = RANK[draft_["priority"]] > RANK[floor] or (draft_["stop_asset"] and not rule_stop)
+        notes: list[str] = []
+        if gateway.primary.decides or not raises:
+            priority = draft_["priority"] if RANK[draft_["priority"]] > RANK[floor] else floor
+            stop = bool(draft_["stop_asset"]) or rule_stop
+        else:  # the model's priority and stop are advice: the rules decide
+            priority, stop = floor, rule_stop
+            notes.append(
+                f"the model's priority {draft_['priority']!r} and stop {draft_['stop_asset']} "
+                f"are advice only: {gateway.primary.name} does not decide"
+            )
         # parts only as the manual names them; a job that is not a sentence is replaced
         manual = " ".join(m["text"] for m in state.get("manual", []))
         parts = [p for p in draft_["parts"] if p and p in manual]
         dropped = sorted(set(draft_["parts"]) - set(parts))
-        notes = [f"parts not in the manual dropped: {', '.join(dropped)}"] if dropped else []
+        if dropped:
+            notes.append(f"parts not in the manual dropped: {', '.join(dropped)}")
         action = draft_["action"].strip()
         if len(action.split()) < 3:
             notes.append(f"unusable job text {action!r} replaced")

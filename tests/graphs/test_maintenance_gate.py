@@ -28,8 +28,11 @@ def state(rul_h: float | None, draft: dict[str, Any] | None) -> MaintenanceState
     }  # fmt: skip
 
 
-def gate(st: MaintenanceState, stop_rul_h: float = 12.0) -> dict[str, Any]:
-    runtime = SimpleNamespace(context=SimpleNamespace(stop_rul_h=stop_rul_h))
+def gate(st: MaintenanceState, stop_rul_h: float = 12.0, decides: bool = True) -> dict[str, Any]:
+    model = SimpleNamespace(name="local" if not decides else "gpt", decides=decides)
+    runtime = SimpleNamespace(
+        context=SimpleNamespace(stop_rul_h=stop_rul_h, gateway=SimpleNamespace(primary=model))
+    )
     out = policy_gate(st, runtime)  # type: ignore[arg-type]
     return dict(out)
 
@@ -71,3 +74,14 @@ def test_without_a_model_answer_the_policy_decides_and_says_so() -> None:
         "Deterministic policy decided (the model answered no valid JSON)"
         in (out["order"]["rationale"])
     )
+
+
+def test_a_model_that_does_not_decide_only_advises_priority_and_stop() -> None:
+    eager = draft(priority="urgent", stop_asset=True)
+    advised = gate(state(40.0, eager), decides=False)["order"]
+    assert (advised["priority"], advised["stops_asset"]) == ("high", False)  # the rules' floor
+    assert "advice only: local does not decide" in advised["rationale"]
+    trusted = gate(state(40.0, eager), decides=True)["order"]
+    assert (trusted["priority"], trusted["stops_asset"]) == ("urgent", True)
+    # below the floor is raised either way; the rules' stop holds either way
+    assert gate(state(6.0, draft()), decides=False)["order"]["stops_asset"] is True
