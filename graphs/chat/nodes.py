@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
@@ -17,10 +18,14 @@ from langgraph.runtime import Runtime
 
 from graphs.chat.context import ChatContext
 from graphs.chat.state import ChatState, GatherState
+from ingestion.knowledge.types import Hit
 from tools.customers import visible
 
-#: longest passage text put in front of the model (a small local model has 2k tokens)
-PASSAGE_CHARS = 700
+#: longest passage text put in front of the model: a whole chunk (ingestion cuts documents
+#: into chunks of at most 800 characters); three of them fit a small local model's 2k tokens
+#: with the profile and the answer. At 700, every chunk lost its last lines (the golden chat
+#: cases caught "The limit resets at midnight" never reaching the model).
+PASSAGE_CHARS = 800
 
 SYSTEM = (
     "You are the customer-support assistant of a bank, talking to one signed-in customer. "
@@ -37,11 +42,28 @@ def _emit(runtime: Runtime[ChatContext], event: str, data: dict[str, Any]) -> No
     runtime.stream_writer({"event": event, "data": data})
 
 
+def questions_of(state: GatherState) -> list[str]:
+    """The customer's messages, latest first."""
+    return [
+        str(m.text).strip()
+        for m in reversed(state.get("messages", []))
+        if isinstance(m, HumanMessage) and str(m.text).strip()
+    ]
+
+
 def question_of(state: GatherState) -> str:
-    for message in reversed(state.get("messages", [])):
-        if isinstance(message, HumanMessage):
-            return str(message.text).strip()
-    return ""
+    found = questions_of(state)
+    return found[0] if found else ""
+
+
+def interleave(k: int, *rankings: Sequence[Hit]) -> list[Hit]:
+    """The first ``k`` distinct chunks, taking from each ranking in turn."""
+    out: dict[str, Hit] = {}
+    for rank in range(max((len(r) for r in rankings), default=0)):
+        for ranking in rankings:
+            if rank < len(ranking) and ranking[rank].chunk_id not in out:
+                out[ranking[rank].chunk_id] = ranking[rank]
+    return list(out.values())[:k]
 
 
 async def lookup_customer(state: GatherState, runtime: Runtime[ChatContext]) -> GatherState:
@@ -66,10 +88,18 @@ async def lookup_customer(state: GatherState, runtime: Runtime[ChatContext]) -> 
 
 
 async def retrieve(state: GatherState, runtime: Runtime[ChatContext]) -> GatherState:
-    """Policy and offer passages for the latest question (hybrid search)."""
-    ctx, question = runtime.context, question_of(state)
-    if not question:
+    """Policy and offer passages for the latest question (hybrid search).
+
+    A follow-up ("And when do I get the money back?") names nothing the knowledge base
+    knows: the latest question is also searched together with the one before it, and
+    the two rankings are interleaved, the latest question's first. (The golden chat
+    cases found three-turn conversations answered without the passage they needed.)
+    """
+    ctx = runtime.context
+    asked = questions_of(state)
+    if not asked:
         return {"passages": []}
+    question = asked[0]
     call_id = f"call-{uuid.uuid4().hex[:12]}"
     _emit(
         runtime,
@@ -78,9 +108,13 @@ async def retrieve(state: GatherState, runtime: Runtime[ChatContext]) -> GatherS
                                                              "k": ctx.passages}},
     )  # fmt: skip
 
-    def search() -> list[Any]:
-        vector = ctx.tools.embedder.embed_query(question)
-        return ctx.tools.retriever.search(question, vector, k=ctx.passages)
+    def search() -> list[Hit]:
+        queries = [question, *(f"{asked[1]} {question}" for _ in asked[1:2])]
+        rankings = [
+            ctx.tools.retriever.search(q, ctx.tools.embedder.embed_query(q), k=ctx.passages)
+            for q in queries
+        ]
+        return interleave(ctx.passages, *rankings)
 
     hits = await asyncio.to_thread(search)
     passages = [

@@ -74,3 +74,24 @@ def test_the_prompt_carries_the_profile_passages_and_recent_history_only() -> No
     assert "- credit_score: 795" in system
     assert "[1] 0% financing on purchases\n700 or more" in system
     assert [str(m.content) for m in prompt[1:]] == ["q16", "a17", "q18", "a19"]
+
+
+def test_a_follow_up_also_searches_with_the_question_before_it() -> None:
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    from graphs.chat.nodes import interleave, questions_of
+    from ingestion.knowledge.types import Hit
+
+    said = [HumanMessage("What is the cash withdrawal limit?"), AIMessage("500 GBP a day.")]
+    state: Any = {"messages": [*said, HumanMessage(" Does it reset? ")]}
+    assert questions_of(state) == ["Does it reset?", "What is the cash withdrawal limit?"]
+
+    def hit(chunk: str) -> Hit:
+        return Hit(chunk, chunk.split("#")[0], 1, "faq", chunk, chunk, (), 1.0)
+
+    latest = [hit("pump#0"), hit("faq#3"), hit("fraud#1")]
+    combined = [hit("faq#3"), hit("faq#4"), hit("pump#0")]
+    # the latest question's first hit leads; the combined search fills in; no chunk twice
+    assert [h.chunk_id for h in interleave(3, latest, combined)] == ["pump#0", "faq#3", "faq#4"]
+    assert [h.chunk_id for h in interleave(2, latest)] == ["pump#0", "faq#3"]
+    assert interleave(3) == []
