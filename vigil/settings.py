@@ -189,6 +189,12 @@ class Settings(BaseSettings):
     fraud_amount_spike_factor: float = Field(
         10.0, gt=1, description="x the customer's usual amount."
     )
+    fraud_amount_category_factors: dict[str, float] = Field(
+        default_factory=lambda: {"travel": 10.0, "electronics": 4.0, "atm": 4.0},
+        description="Merchant categories whose payments are normally far above a customer's "
+        "usual amount: the spike factor is multiplied by these (on simulated genuine traffic a "
+        "flat 10x held 30% of travel bookings and 10% of electronics).",
+    )
     fraud_fx_per_gbp: dict[str, float] = Field(
         default_factory=lambda: {
             "GBP": 1.0,

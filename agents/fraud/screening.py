@@ -103,6 +103,7 @@ class Screener:
         self._script = client.register_script(_SCREEN_BATCH)
         self._testing_max = Decimal(str(settings.fraud_card_testing_max_amount))
         self._per_gbp = settings.fraud_fx_per_gbp
+        self._category = settings.fraud_amount_category_factors
 
     def _testing_key(self, card_id: str) -> str:
         return f"{self.prefix}:cardtest:{card_id}"
@@ -189,7 +190,7 @@ class Screener:
         if usual is not None and usual > 0 and per_gbp:
             ratio = float(t.amount) / per_gbp / usual  # usual amounts are kept in GBP
             signals["amount_ratio"] = round(ratio, 2)
-            if ratio >= s.fraud_amount_spike_factor:
+            if ratio >= s.fraud_amount_spike_factor * self._category.get(t.merchant_category, 1):
                 risk = max(risk, RISK_AMOUNT_SPIKE)
                 reasons.append(f"amount {ratio:.0f}x the customer's usual")
         flags = set(json.loads(flags_raw)) if flags_raw and flags_raw != b"[]" else set()

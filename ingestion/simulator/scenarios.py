@@ -6,7 +6,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from ingestion.contracts import Event, Transaction
-from ingestion.simulator.traffic import Simulator
+from ingestion.simulator.traffic import Simulator, local_rate
 from ingestion.simulator.world import CITY_BY_NAME, JOHN, ONLINE_MERCHANTS
 
 #: An ATM by King's Cross, London, and a cafe in Le Marais, Paris: 345.6 km apart.
@@ -66,10 +66,10 @@ def amount_spike(sim: Simulator) -> list[Event]:
         victim,
         victim.cards[0],
         sim._advance(2.0),
-        "Volt Electronics",
-        "electronics",
+        "Bijoux Royale",
+        "jewellery",
         "card_present",
-        usual * 40,
+        usual * 40 * local_rate(victim.home),
         victim.home,
     )
     return [tx]

@@ -150,11 +150,11 @@ class Simulator:
             return self._tx(c, card, when, name, category, "card_not_present", amount, None)
         city = self._maybe_travel(c, when)
         if roll < 0.36:
-            amount = self.rng.choice((20, 40, 50, 60, 100, 200)) * _rate(city)
+            amount = self.rng.choice((20, 40, 50, 60, 100, 200)) * local_rate(city)
             return self._tx(c, card, when, f"ATM {city.name}", "atm", "atm", amount, city)
         category = self.rng.choice(list(CATEGORIES))
         names, typical, spread = CATEGORIES[category]
-        amount = typical * _rate(city) * self.rng.lognormvariate(0, math.log(spread) / 2)
+        amount = typical * local_rate(city) * self.rng.lognormvariate(0, math.log(spread) / 2)
         name = self.rng.choice(names)
         return self._tx(c, card, when, name, category, "card_present", amount, city)
 
@@ -240,19 +240,25 @@ class Simulator:
         )
 
     def asset_run(
-        self, hours: float = 72.0, interval_s: float = 900.0
+        self,
+        hours: float = 72.0,
+        interval_s: float = 900.0,
+        degrading: str | None = DEGRADING_ASSET,
     ) -> tuple[list[SensorReading], datetime]:
         """Every asset read every ``interval_s`` for ``hours``, from the simulated clock.
 
-        The degrading asset wears from DEGRADATION_ONSET_H and fails at FAILURE_H (its
-        vibration crosses FAILURE_VIBRATION_MM_S); returns the readings and that failure
-        time. The others stay healthy.
+        The degrading pump (pump-03 unless named; None: none) wears from
+        DEGRADATION_ONSET_H and fails at FAILURE_H (its vibration crosses
+        FAILURE_VIBRATION_MM_S); returns the readings and that failure time. The others
+        stay healthy.
         """
         start = self.clock
         failure_at = start + timedelta(hours=FAILURE_H)
         # vibration = mean + mean * 1.2 * wear: the wear at which it crosses the limit
-        pump = next(a for a in ASSETS if a.asset_id == DEGRADING_ASSET)
-        mean = pump.baseline["vibration_mm_s"][0]
+        pumps = {a.asset_id: a for a in ASSETS if a.asset_type == "centrifugal_pump"}
+        if degrading is not None and degrading not in pumps:
+            raise ValueError(f"only a pump degrades in the simulator: one of {sorted(pumps)}")
+        mean = pumps[DEGRADING_ASSET].baseline["vibration_mm_s"][0]
         failure_wear = (FAILURE_VIBRATION_MM_S - mean) / (mean * 1.2)
         out: list[SensorReading] = []
         for step in range(int(hours * 3600 / interval_s)):
@@ -260,7 +266,7 @@ class Simulator:
             hours_in = step * interval_s / 3600
             for asset in ASSETS:
                 wear = 0.0
-                if asset.asset_id == DEGRADING_ASSET and hours_in > DEGRADATION_ONSET_H:
+                if asset.asset_id == degrading and hours_in > DEGRADATION_ONSET_H:
                     progress = (hours_in - DEGRADATION_ONSET_H) / (FAILURE_H - DEGRADATION_ONSET_H)
                     wear = failure_wear * progress
                 out.append(self._reading(asset, when, wear))
@@ -361,9 +367,9 @@ class Simulator:
                 yield self.faq_update()
 
 
-def _rate(city: City) -> float:
+def local_rate(city: City) -> float:
     """Rough local-currency multiplier so amounts look like the place."""
     return {"JPY": 150.0, "AUD": 1.5, "NZD": 1.6, "CAD": 1.35, "USD": 1.1}.get(city.currency, 1.0)
 
 
-__all__ = ["JOHN", "Simulator"]
+__all__ = ["JOHN", "Simulator", "local_rate"]

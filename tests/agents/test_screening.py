@@ -110,6 +110,19 @@ def test_amounts_are_compared_in_gbp_whatever_the_currency(screener: Screener) -
     assert unknown.outcome == "allow"
 
 
+def test_categories_of_large_tickets_need_a_larger_spike(screener: Screener) -> None:
+    flight, tv, ring = screener.screen(
+        [
+            tx(1, amount=Decimal("1200.00"), merchant_category="travel"),  # 30x
+            tx(2, card="card-2c", amount=Decimal("2000.00"), merchant_category="electronics"),
+            tx(3, card="card-3c", amount=Decimal("800.00"), merchant_category="jewellery"),
+        ]
+    )
+    assert flight.outcome == "allow"  # travel: 10 x 10 = 100x before it is a spike
+    assert tv.outcome == "escalate"  # 50x against electronics' 40x
+    assert ring.outcome == "escalate"  # 20x against the plain 10x
+
+
 def test_card_testing_burst_counts_each_payment_once(screener: Screener) -> None:
     s = screener.s
     online: dict[str, Any] = {
