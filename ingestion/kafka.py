@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from kafka import KafkaAdminClient
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
@@ -94,3 +94,30 @@ def ensure_topics(settings: Settings, topics: Iterable[str] | None = None) -> li
     finally:
         with contextlib.suppress(KafkaError, OSError):
             admin.close()
+
+
+def read_topic(
+    settings: Settings, topic: str, *, idle_s: float = 1.0, timeout: float = 30.0
+) -> list[Any]:
+    """Every record of ``topic`` from the beginning (kafka-python ConsumerRecords), read
+    until nothing new arrives for ``idle_s`` or ``timeout`` passes. No group, no commits."""
+    consumer = KafkaConsumer(**client_config(settings), enable_auto_commit=False)
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        if not tps:
+            return []
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        out: list[Any] = []
+        deadline = time.monotonic() + timeout
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline and time.monotonic() - quiet_since < idle_s:
+            got = consumer.poll(timeout_ms=200)
+            for records in got.values():
+                out.extend(records)
+            if got:
+                quiet_since = time.monotonic()
+        return out
+    finally:
+        with contextlib.suppress(KafkaError, OSError):
+            consumer.close()

@@ -7,7 +7,9 @@ that is deleted when the test ends.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -18,6 +20,7 @@ from typing import Any
 
 import pytest
 import redis
+from playwright.sync_api import Browser, sync_playwright
 
 from graphs.llm import guard as model_guard
 from ingestion.kafka import ensure_topics
@@ -26,6 +29,18 @@ from vigil.settings import Settings, Stream
 from vigil.stack import redis_ping, tansu_server, valkey_server
 
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# no background connections: the machine's network is closed, Chromium must not reach out
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -158,3 +173,23 @@ def wait_for(predicate: object, timeout: float, what: str) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[Browser]:
+    """Debian's headless Chromium through Playwright. (Sync Playwright runs an event loop
+    in this thread while open: start it after any asyncio.run of the test.)"""
+    if not shutil.which("chromium"):
+        pytest.fail("the browser test needs Debian's chromium: .ci/setup installs it (apt)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    with chromium() as b:
+        yield b

@@ -42,6 +42,7 @@ def tool_context(
     client: redis.Redis | None = None,
     embedder: Embedder | None = None,
     audience: Audience = "fraud_agent",
+    knowledge: Retriever | None = None,
 ) -> ToolContext:
     r = client or redis_client(settings)
     prefix = settings.redis_prefix
@@ -55,7 +56,7 @@ def tool_context(
     return ToolContext(
         profiles=RedisProfileStore(r, prefix=prefix),
         cards=CardLocationStore(r, prefix=f"{prefix}:vel"),
-        retriever=retriever(settings, emb.dim),
+        retriever=knowledge or retriever(settings, emb.dim),
         embedder=emb,
         blocks=BlockService(ApprovalLedger(r, prefix=prefix), emitter, auto),
         alerts=AlertService(emitter),

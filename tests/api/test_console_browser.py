@@ -3,12 +3,10 @@ the answer stream in token by token; an analyst approves a proposal and sees it 
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
 from agents.core import AgentService
 from ingestion.producer import EventProducer
@@ -16,32 +14,9 @@ from tests.agents.test_fraud_e2e import london_paris
 from tests.api.conftest import Api
 from tests.conftest import wait_for
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# no background connections: the machine's network is closed, Chromium must not reach out
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ANSWER = " ".join(f"token{i}" for i in range(40))
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    if not shutil.which("chromium"):
-        pytest.fail("the browser test needs Debian's chromium: .ci/setup installs it (apt)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def sign_in(browser: Browser, api: Api, key: str) -> Any:

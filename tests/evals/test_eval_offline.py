@@ -1,0 +1,58 @@
+"""The release gate with the offline model: every suite, real servers, the local SmolLM2.
+
+Model-independent figures (decisions, trajectories, retrieval, what the model is given,
+safety, the golden stream's exactly-once) must clear ``evals/thresholds.yaml``; what the
+model writes is reported, never gated offline. The report opens in Chromium and shows
+its charts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from evals.gate import Thresholds, failures
+from evals.report import write_reports
+from evals.runner import Selection, run_evals
+from tests.conftest import chromium
+
+# every suite with the local model: about 6 minutes on 2 cores (the chat's 47 answers most)
+pytestmark = [pytest.mark.slow, pytest.mark.real_model, pytest.mark.timeout(1800)]
+
+
+def test_the_offline_model_clears_the_gate_and_the_report_shows_it(env_for, tmp_path: Path) -> None:
+    env = env_for(["local"])
+    run = run_evals(env, ["local"], Selection(), Thresholds.load())
+    lines = [v.line for v in run.verdicts]
+    assert failures(run.verdicts) == [], "\n".join(lines)
+    assert {v.metric.split(".")[0] for v in run.verdicts if v.gated} == {
+        "chat", "events", "streams",
+    }  # fmt: skip
+    figures = run.figures("local")
+    assert figures["chat.category.injection.pass_rate"] == 1.0
+    assert figures["events.block_precision"] == 1.0
+    assert figures["streams.exactly_once"] == 1.0
+    # the model's own words are measured, not gated, offline
+    assert "chat.answer" in figures
+    assert all(not v.gated for v in run.verdicts if v.metric == "chat.answer")
+    assert all(r.error is None for r in run.results), [r.error for r in run.results if r.error]
+    paths = write_reports(run, tmp_path / "report", [])
+    md = paths["markdown"].read_text()
+    assert "chat: per category" in md
+    assert "| injection |" in md
+    assert "events: decisions, local" in md
+    with chromium() as browser:
+        page = browser.new_page()
+        page.goto(paths["html"].as_uri())
+        assert page.text_content("#gate") == "PASS"
+        charts = page.locator("svg.chart")
+        # pass rates and latency per suite, the decisions of the events and of the stream
+        assert charts.count() == 6
+        for i in range(charts.count()):
+            box = charts.nth(i).bounding_box()
+            assert box is not None
+            assert box["width"] > 200
+            assert box["height"] > 100
+        assert page.locator("svg.chart rect").count() > 50
+        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
