@@ -45,7 +45,7 @@ from ingestion.contracts import (
     WorkOrder,
     encode,
 )
-from ingestion.kafka import ensure_topics, read_topic
+from ingestion.kafka import drop_topics, ensure_topics, read_topic
 from ingestion.producer import EventProducer
 from ingestion.profiles import ProfileIngestor, RedisProfileStore
 from ingestion.runner import ConsumerRunner
@@ -320,6 +320,7 @@ def replay_stream(
     result = score_replay(stream, s, model, elapsed)
     producer.close()
     env.clean(s)
+    drop_topics(s, s.all_topics())
     return result
 
 

@@ -121,3 +121,21 @@ def read_topic(
     finally:
         with contextlib.suppress(KafkaError, OSError):
             consumer.close()
+
+
+def drop_topics(settings: Settings, topics: Iterable[str]) -> list[str]:
+    """Delete these topics where they exist (best effort: a broker that refuses is logged);
+    return the ones deleted."""
+    admin = KafkaAdminClient(**client_config(settings))
+    try:
+        existing = set(admin.list_topics())
+        doomed = [t for t in dict.fromkeys(topics) if t in existing]
+        if doomed:
+            admin.delete_topics(doomed)
+        return doomed
+    except KafkaError as exc:
+        log.warning("could not delete topics %s: %s", list(topics)[:3], exc)
+        return []
+    finally:
+        with contextlib.suppress(KafkaError, OSError):
+            admin.close()

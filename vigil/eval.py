@@ -27,7 +27,7 @@ from evals.env import EvalEnv
 from evals.gate import Thresholds, failures, is_real
 from evals.report import Change, compare, load_baseline, save_baseline, write_reports
 from evals.runner import EvalRun, Selection, run_evals, total_cases
-from ingestion.kafka import ensure_topics
+from ingestion.kafka import drop_topics, ensure_topics
 from ingestion.knowledge.embeddings import MiniLMEmbedder
 from ingestion.knowledge.ingest import KnowledgeIngestor
 from ingestion.knowledge.lance import LanceRetriever
@@ -86,14 +86,14 @@ def eval_env(
         ingestor.apply(doc)
     producer = EventProducer(s)
     chains = dict(gateways or {})
+
+    def alone(model: str) -> Any:  # the model measured is the model answering: no fallbacks
+        return build_gateway(settings.model_copy(update={"llm": model, "llm_fallbacks": []}))
+
     for model in models:
         if model not in chains:
-            chains[model] = build_gateway(settings.model_copy(update={"llm": model}))
-    judge_gateway = None
-    if judge is not None:
-        judge_gateway = chains.get(judge) or build_gateway(
-            settings.model_copy(update={"llm": judge})
-        )
+            chains[model] = alone(model)
+    judge_gateway = None if judge is None else (chains.get(judge) or alone(judge))
     env = EvalEnv(
         settings=s,
         redis=client,
@@ -114,6 +114,7 @@ def eval_env(
         producer.close()
         client.close()
         shutil.rmtree(vectors, ignore_errors=True)
+        drop_topics(s, s.all_topics())  # on a shared cluster an eval leaves nothing behind
 
 
 @dataclass
