@@ -20,7 +20,7 @@ import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
@@ -304,9 +304,15 @@ def replay_stream(
             service.sweep_every_s = 0.5
             service.start()
         analyst.start()
-        for r in stream.records:
-            producer.send_raw(s.topic(r.stream), r.payload(), key=r.key.encode() if r.key else None)
-        producer.flush()
+        # context before the events that read it: two topics have no order between them,
+        # and a replay must not depend on which consumer group happens to join first
+        maintenance = next(x for x in services if x.name == "maintenance").worker.metrics
+        people, readings = stream.of(Stream.CUSTOMER_CHANGES), stream.of(Stream.SENSOR_READINGS)
+        _publish(producer, s, people)
+        _wait_until(lambda: profiles.metrics.processed >= len(people), timeout, "the profiles")
+        _publish(producer, s, readings)
+        _wait_until(lambda: maintenance.screened >= len(readings), timeout, "the readings")
+        _publish(producer, s, [r for r in stream.records if r.stream not in CONTEXT])
         _settle(stream, services, subjects, timeout)
         elapsed = time.perf_counter() - started
     finally:
@@ -364,6 +370,24 @@ class _Analyst:
                     ]
                 )
                 self.answered.add(request.approval_id)
+
+
+#: streams a replay applies first, in this order (what the agents read as context)
+CONTEXT = (Stream.CUSTOMER_CHANGES, Stream.SENSOR_READINGS)
+
+
+def _publish(producer: EventProducer, s: Settings, records: Sequence[StreamRecord]) -> None:
+    for r in records:
+        producer.send_raw(s.topic(r.stream), r.payload(), key=r.key.encode() if r.key else None)
+    producer.flush()
+
+
+def _wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the replay waited {timeout:.0f} s for {what}")
+        time.sleep(0.1)
 
 
 def _settle(
