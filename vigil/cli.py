@@ -6,6 +6,7 @@ import functools
 import json
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -394,8 +395,23 @@ def agents_run(
         str, typer.Option(help="fraud, maintenance, monitoring, or all (comma-separated too).")
     ] = "all",
     timeout: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
+    replicas: Annotated[
+        int, typer.Option(help="Replicas (worker processes, or Ray actors with --ray).", min=1)
+    ] = 1,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            help="Run the replicas as Ray actors: 'local' (a Ray on 127.0.0.1) or a "
+            "cluster address (ray://host:10001, or host:6379)."
+        ),
+    ] = None,
 ) -> None:
-    """Run agents and the context ingestion until Ctrl-C / SIGTERM."""
+    """Run agents and the context ingestion until Ctrl-C / SIGTERM.
+
+    With --replicas N (or --ray) every replica is a process of its own (or a Ray actor)
+    and a member of each agent's consumer group; dead replicas are restarted, and Ctrl-C
+    drains them (batch finished, committed, group left).
+    """
     from ingestion.producer import EventProducer
     from vigil.agents import AGENTS
     from vigil.agents import agent as build_agent
@@ -407,6 +423,9 @@ def agents_run(
     if unknown:
         raise VigilError(f"no agent {', '.join(unknown)}; agents: {', '.join(AGENTS)}, all")
     settings = discover(load_settings())
+    if replicas > 1 or ray is not None:
+        _run_replicas(settings, names, replicas, ray, timeout)
+        return
     with stop_on_signals() as stop, EventProducer(settings) as producer:
         feeding = ingestion(settings, producer=producer).start()
         running = [build_agent(n, settings, producer).start() for n in names]
@@ -422,6 +441,75 @@ def agents_run(
             f"{service.name}: screened {m.screened}, escalated {m.escalated}, approved "
             f"{m.approved}, rejected {m.rejected}, expired {m.expired}; outcomes: {outcomes}"
         )
+
+
+def _run_replicas(
+    settings: Settings, names: list[str], n: int, ray: str | None, timeout: float | None
+) -> None:
+    from vigil.replicas import ReplicaSet, heartbeats, start_ray
+    from vigil.wiring import redis_client
+
+    if ray is not None:
+        start_ray(ray)
+    replicas = ReplicaSet(settings, names, backend="ray" if ray else "process")
+    client = redis_client(settings)
+    with stop_on_signals() as stop:
+        replicas.scale(n)
+        where = f"Ray actors ({ray})" if ray else "worker processes"
+        console.print(f"{n} replicas of {', '.join(names)} as {where}; Ctrl-C drains them")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not stop.wait(2.0):
+            for rid in replicas.supervise():
+                console.print(f"[yellow]{rid} died: restarted[/]")
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+        console.print("draining the replicas (finishing and committing their batches) ...")
+        beats = {b["replica"]: b for b in heartbeats(settings, client)}
+        replicas.stop()
+    for rid, beat in sorted(beats.items()):
+        counts = ", ".join(f"{a} screened {v['screened']}" for a, v in beat["agents"].items())
+        console.print(f"{rid}: {counts}")
+    console.print(f"restarts by the supervisor: {replicas.restarts}")
+
+
+@agents_app.command("status")
+@friendly
+def agents_status(
+    agent: Annotated[str, typer.Option(help="fraud, maintenance, monitoring, or all.")] = "all",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Members of each agent's group and their partitions, lag, events/s, escalations,
+    pending approvals."""
+    from vigil.agents import AGENTS
+    from vigil.replicas import agents_status as status
+    from vigil.stack import discover
+    from vigil.wiring import redis_client
+
+    names = list(AGENTS) if agent == "all" else [a.strip() for a in agent.split(",")]
+    unknown = [n for n in names if n not in AGENTS]
+    if unknown:
+        raise VigilError(f"no agent {', '.join(unknown)}; agents: {', '.join(AGENTS)}, all")
+    settings = discover(load_settings())
+    report = status(settings, redis_client(settings), names)
+    if as_json:
+        console.print_json(json.dumps(report))
+        return
+    for name, s in report.items():
+        title = f"{name}: group {s['group']} ({s['state'] or 'no members'})"
+        table = Table("member / replica", "host", "partitions", "events/s", "screened",
+                      "escalated", title=title)  # fmt: skip
+        for r in s["replicas"]:
+            table.add_row(r["replica"], f"{r['host']} pid {r['pid']}",
+                          ",".join(map(str, r["partitions"])) or "-", f"{r['events_per_s']:g}",
+                          str(r["screened"]), str(r["escalated"]))  # fmt: skip
+        for m in s["members"]:
+            if not any(r["partitions"] == m["partitions"] for r in s["replicas"]):
+                table.add_row(str(m["client"]), str(m["host"]),
+                              ",".join(map(str, m["partitions"])) or "-", "", "", "")  # fmt: skip
+        console.print(table)
+        lag = ", ".join(f"p{p}: {n}" for p, n in s["lag"].items()) or "none reported"
+        console.print(f"  lag {lag}; {s['events_per_s']:g} events/s; {s['escalated']} "
+                      f"escalated; {s['pending_approvals']} pending approvals")  # fmt: skip
 
 
 # -- api -----------------------------------------------------------------------------------------
@@ -572,6 +660,37 @@ def bench_fraud(
     from vigil.bench.fraud import run_fraud_bench
 
     run_fraud_bench(load_settings(), console, sizes=[int(x) for x in sizes.split(",")])
+
+
+@bench_app.command("scale")
+@friendly
+def bench_scale(
+    events: Annotated[int, typer.Option(help="Transactions screened per configuration.")] = 40_000,
+    ray: Annotated[bool, typer.Option(help="Also as Ray actors (a local Ray).")] = True,
+    rounds: Annotated[int, typer.Option(help="Rounds over every configuration.", min=1)] = 3,
+) -> None:
+    """Screening throughput with 1 and 2 replicas (processes, Ray actors), as ratios."""
+    from vigil.bench.scale import run_scale_bench
+
+    run_scale_bench(load_settings(), console, events=events, ray=ray, rounds=rounds)
+
+
+@bench_app.command("reliability")
+@friendly
+def bench_reliability(
+    seconds: Annotated[float, typer.Option(help="How long the traffic flows.")] = 60.0,
+    rate: Annotated[float, typer.Option(help="Transactions a second.")] = 100.0,
+    ray: Annotated[
+        str | None, typer.Option(help="Replicas as Ray actors: 'local' or a cluster address.")
+    ] = None,
+) -> None:
+    """Traffic while a replica is killed, Redis restarts, malformed events burst and the
+    replicas scale 1 -> 2 -> 1; then every transaction must have exactly one decision."""
+    from vigil.bench.reliability import run_reliability
+
+    outcome = run_reliability(load_settings(), console, seconds=seconds, rate=rate, ray=ray)
+    if not outcome.ok:
+        raise typer.Exit(1)
 
 
 @bench_app.command("freshness")

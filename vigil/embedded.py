@@ -52,6 +52,17 @@ def _die_with_parent(parent_pid: int) -> Callable[[], None]:
     return preexec
 
 
+def die_with_parent(sig: int = signal.SIGTERM) -> None:
+    """In a child process (a spawned worker): receive ``sig`` when the parent dies.
+
+    Note PR_SET_PDEATHSIG fires when the parent's *thread* that started us exits; Vigil
+    starts workers from the main thread."""
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
+    if os.getppid() == 1:  # the parent is already gone
+        os.kill(os.getpid(), sig)
+
+
 def port_is_free(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -214,6 +215,42 @@ def test_bench_sse_prints_ratios_and_the_goal(tmp_path: Path) -> None:
     bad = run_vigil("bench", "sse", "--loads", "fast", env=env, cwd=tmp_path)
     assert bad.returncode == 2
     assert "give PACE_MS@RAMP_S" in bad.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_bench_reliability_reduced_keeps_the_books(tmp_path: Path) -> None:
+    """The load and fault suite in reduced form: a replica SIGKILLed, Redis restarted,
+    1 -> 2 -> 1 replicas, a malformed burst, all during 20 s of traffic."""
+    env = env_with(data_dir=str(tmp_path))
+    res = run_vigil("bench", "reliability", "--seconds", "20", "--rate", "30",
+                    env=env, cwd=tmp_path, timeout=540)  # fmt: skip
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    for fault in (
+        "SIGKILL a replica",
+        "restart Redis",
+        "scale 1 -> 2",
+        "malformed",
+        "scale 2 -> 1",
+    ):
+        assert fault in res.stdout
+    assert "every transaction decided exactly once" in res.stdout
+    counts = dict(re.findall(r"│ ([^│]+?)\s+│ (\d+)\s+│", res.stdout))
+    assert int(counts["transactions produced"]) == int(counts["with exactly one decision"]) > 300
+    assert counts["malformed sent"] == counts["malformed in the DLQ"] == "30"
+    assert counts["blocks applied twice"] == "0"
+    assert counts["consumer lag at the end"] == "0"
+
+
+@pytest.mark.slow
+def test_bench_scale_prints_ratios_against_one_replica(tmp_path: Path) -> None:
+    env = env_with(data_dir=str(tmp_path))
+    res = run_vigil("bench", "scale", "--events", "3000", "--no-ray", "--rounds", "1",
+                    env=env, cwd=tmp_path, timeout=300)  # fmt: skip
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "ratio to 1 replica" in res.stdout
+    assert re.search(r"│ 1\s+│ process\s+│ [\d,]+\s+│ 1\.00", res.stdout), res.stdout
+    assert re.search(r"│ 2\s+│ process\s+│ [\d,]+\s+│ \d\.\d\d", res.stdout), res.stdout
 
 
 @pytest.mark.slow

@@ -1,0 +1,222 @@
+"""The fraud agent in replicas: two Ray actors on a local Ray (127.0.0.1) and worker
+processes, against the Tansu broker and Redis; one replica dies mid-stream and the books
+still balance: every transaction decided once, every approved block applied once."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from ingestion.producer import EventProducer
+from ingestion.seed import seed_customers, seed_documents
+from tests.conftest import wait_for
+from vigil.bench.reliability import Books, _analyst, _feed, audit, settle
+from vigil.replicas import ReplicaSet, agents_status, group_members, heartbeats, start_ray
+from vigil.settings import Settings
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+
+@pytest.fixture
+def s(settings: Settings, redis_client: tuple[Any, str]) -> Settings:
+    """The test's settings with Redis keys of its own (deleted afterwards)."""
+    _, prefix = redis_client
+    return settings.model_copy(
+        update={"redis_prefix": prefix.rstrip(":"), "checkpoint_prefix": prefix + "cp"}
+    )
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    start_ray("local")  # before importing ray: it sets up the token authentication
+    import ray
+
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+def books_after_a_kill(s: Settings, backend: str, kill: Any) -> tuple[Books, Any, ReplicaSet]:
+    """Two replicas, traffic with the founding story in it, one replica killed mid-stream."""
+    with EventProducer(s) as producer:
+        producer.publish(seed_customers(50))
+        producer.publish(seed_documents())
+    client = redis.Redis.from_url(s.redis_url or "")
+    replicas = ReplicaSet(s, ["fraud"], backend=backend)
+    books = Books()
+    traffic, answering = threading.Event(), threading.Event()
+    feeder = threading.Thread(target=_feed, args=(s, books, traffic, 40.0, 3), daemon=True)
+    analyst = threading.Thread(target=_analyst, args=(s, books, answering), daemon=True)
+    try:
+        replicas.scale(2)
+        wait_for(lambda: owners(s, client) == 2, 180, "two replicas owning partitions")
+        feeder.start()
+        analyst.start()
+        wait_for(lambda: len(books.produced) > 150, 60, "traffic")
+        before = {b["replica"]: b["pid"] for b in heartbeats(s, client)}
+        kill(replicas)
+        wait_for(lambda: len(books.produced) > 450, 60, "more traffic after the kill")
+        traffic.set()
+        feeder.join(30)
+
+        settle(s, client, replicas, books, 300)
+        outcome = audit(s, client, books)
+        after = {b["replica"]: b["pid"] for b in heartbeats(s, client)}
+        assert set(after) == set(before)  # the same two replicas ...
+        assert after != before  # ... one of them in a new process
+        return books, outcome, replicas
+    finally:
+        traffic.set()
+        answering.set()
+        replicas.stop()
+        client.close()
+
+
+def owners(s: Settings, client: redis.Redis) -> int:
+    """Replicas that own partitions of the fraud agent's topic."""
+    return sum(1 for b in heartbeats(s, client) if b["agents"]["fraud"]["partitions"])
+
+
+def test_two_ray_actors_lose_one_mid_stream_and_decide_everything_once(
+    s: Settings, local_ray: None
+) -> None:
+    books, outcome, replicas = books_after_a_kill(
+        s,
+        "ray",
+        lambda rs: rs.replicas[0].kill(),  # Ray restarts the actor
+    )
+    assert outcome.problems == []
+    c = outcome.counts
+    assert c["with exactly one decision"] == c["transactions produced"] > 450
+    assert books.fraud, "the founding story was in the traffic"
+    assert c["blocks applied"] == len(books.approved) >= 1
+    assert c["blocks applied twice"] == 0
+    assert replicas.restarts == 0  # Ray restarted it, not our supervisor
+
+
+def test_worker_processes_restart_a_killed_replica_and_decide_everything_once(
+    s: Settings,
+) -> None:
+    books, outcome, replicas = books_after_a_kill(
+        s,
+        "process",
+        lambda rs: rs.replicas[0].kill(),  # SIGKILL, then our supervisor
+    )
+    assert outcome.problems == []
+    assert outcome.counts["with exactly one decision"] == outcome.counts["transactions produced"]
+    assert outcome.counts["blocks applied"] == len(books.approved)
+    assert replicas.restarts == 1
+
+
+def test_status_names_members_partitions_lag_and_pending(s: Settings) -> None:
+    settings = s
+    client = redis.Redis.from_url(settings.redis_url or "")
+    replicas = ReplicaSet(settings, ["fraud"], backend="process", ingest=False)
+    try:
+        replicas.scale(2)
+        wait_for(lambda: owners(settings, client) == 2, 180, "two members")
+        report = agents_status(settings, client, ["fraud"])["fraud"]
+        assert report["group"] == settings.group_id("fraud")
+        assert len(report["replicas"]) == 2
+        owned = sorted(p for r in report["replicas"] for p in r["partitions"])
+        assert owned == list(range(settings.partitions(settings.topic_transactions)))
+        assert len(report["members"]) == 2  # as Kafka sees the group
+        assert report["pending_approvals"] == 0
+        assert set(report["lag"]) == {str(p) for p in owned}
+        # scale down: the drained replica leaves the group and its heartbeat goes
+        replicas.scale(1)
+        wait_for(lambda: len(heartbeats(settings, client)) == 1, 60, "one replica left")
+    finally:
+        replicas.stop()
+        client.close()
+
+
+def test_member_assignments_are_read_as_apache_kafka_reports_them() -> None:
+    from kafka.protocol.consumer.metadata import ConsumerProtocolAssignment
+
+    wire = ConsumerProtocolAssignment(
+        version=0, assigned_partitions=[("transactions", [0, 2])], user_data=b""
+    ).encode()
+    member = {"member_id": "m-1", "client_id": "vigil", "client_host": "/10.0.0.7",
+              "member_assignment": ConsumerProtocolAssignment.decode(wire).to_dict()}  # fmt: skip
+    got = group_members({"group_state": "Stable", "members": [member]})
+    assert got["state"] == "Stable"
+    assert got["members"] == [
+        {"member": "m-1", "client": "vigil", "host": "/10.0.0.7", "partitions": [0, 2]}
+    ]
+    # Tansu's answer: members without assignments
+    empty = group_members({"group_state": "Stable", "members": [{"member_id": "m-2",
+                           "member_assignment": ""}]})  # fmt: skip
+    assert empty["members"][0]["partitions"] == []
+
+
+def test_the_cli_runs_replicas_and_reports_their_status(s: Settings, tmp_path: Any) -> None:
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT, clean_env, run_vigil
+
+    env = clean_env() | {
+        "VIGIL_KAFKA_BOOTSTRAP": s.kafka_bootstrap or "",
+        "VIGIL_REDIS_URL": s.redis_url or "",
+        "VIGIL_REDIS_PREFIX": s.redis_prefix,
+        "VIGIL_CHECKPOINT_PREFIX": s.checkpoint_prefix,
+        "VIGIL_KAFKA_GROUP_PREFIX": s.kafka_group_prefix,
+        "VIGIL_TOPIC_TRANSACTIONS": s.topic_transactions,
+        "VIGIL_KAFKA_SESSION_TIMEOUT_MS": "6000",
+        "VIGIL_DATA_DIR": str(tmp_path),
+    }
+    run = subprocess.Popen(
+        [sys.executable, "-m", "vigil", "agents", "run", "--agent", "fraud", "--replicas", "2",
+         "--timeout", "90"],
+        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    client = redis.Redis.from_url(s.redis_url or "")
+    try:
+        wait_for(lambda: owners(s, client) == 2, 120, "two replicas of the CLI")
+        status = run_vigil("agents", "status", "--agent", "fraud", "--json", env=env)
+        assert status.returncode == 0, status.stdout + status.stderr
+        report = json.loads(status.stdout)["fraud"]
+        assert sorted(r["replica"] for r in report["replicas"]) == ["process-0", "process-1"]
+        assert len(report["members"]) == 2
+        table = run_vigil("agents", "status", "--agent", "fraud", env=env)
+        assert "pending approvals" in table.stdout
+        run.send_signal(signal.SIGTERM)
+        out, _ = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            run.kill()
+        client.close()
+    assert run.returncode == 0, out
+    assert "draining the replicas" in out
+    assert "process-0: fraud screened" in out
+    assert heartbeats(s, redis.Redis.from_url(s.redis_url or "")) == []  # both left
+
+
+def test_a_local_ray_listens_on_the_loopback_interface_only(local_ray: None) -> None:
+    import psutil
+    import ray
+
+    @ray.remote
+    def ping() -> int:
+        return 1
+
+    assert ray.get(ping.remote()) == 1  # workers up too
+    ray_processes = psutil.Process().children(recursive=True)
+    listening = [
+        (p.name(), c.laddr.ip)
+        for p in ray_processes
+        for c in p.net_connections(kind="tcp")
+        if c.status == psutil.CONN_LISTEN
+    ]
+    assert len(listening) >= 4  # the GCS, the raylet, the workers
+    assert {ip for _, ip in listening} <= {"127.0.0.1", "::ffff:127.0.0.1"}, listening
+    assert os.environ["RAY_AUTH_MODE"] == "token"

@@ -1,0 +1,336 @@
+"""``vigil bench reliability``: sustained traffic into the fraud agent's replicas while
+things go wrong, then the books are checked.
+
+On the embedded stack (Valkey restartable, AOF on) the fraud agent runs as replicas
+(worker processes, or Ray actors with ``--ray``) while simulated traffic flows at
+``--rate``, with the founding story and card testing mixed in and an analyst approving
+what the labels say is fraud. On a schedule: a replica is SIGKILLed (and restarted by the
+supervisor, or by Ray), Redis is restarted, replicas scale 1 -> 2, a burst of malformed
+events arrives, replicas scale 2 -> 1. At the end, with the traffic stopped and the lag
+drained: every produced transaction has exactly one screening decision, no block was
+applied twice nor without an approval, every malformed event is in the DLQ, and the
+consumer lag is zero. The counts are printed; a broken book is an exit code 1.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+from rich.console import Console
+from rich.table import Table
+
+from ingestion.contracts import ApprovalResponse, BlockAction, FraudDecision, Transaction
+from ingestion.kafka import read_topic
+from ingestion.producer import EventProducer
+from ingestion.seed import seed_customers, seed_documents
+from ingestion.simulator import SCENARIOS, Simulator
+from tools.approvals import PendingApprovals
+from vigil.replicas import ReplicaSet, heartbeats, start_ray
+from vigil.settings import Settings, Stream
+from vigil.stack import Stack
+
+MALFORMED = (
+    b"{not json",
+    b'{"transaction_id": "m", "user_id": "u", "card_id": "4111111111111111", '
+    b'"timestamp": "2026-11-03T08:00:00Z", "amount": "1", "currency": "GBP", '
+    b'"merchant": "x", "channel": "card_not_present"}',
+    b'{"schema_version": 7, "transaction_id": "v7"}',
+)
+
+
+@dataclass
+class Books:
+    """What was sent, and what the agent did about it."""
+
+    produced: set[str] = field(default_factory=set)
+    fraud: set[str] = field(default_factory=set)
+    malformed: int = 0
+    approved: set[str] = field(default_factory=set)
+    faults: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass
+class Outcome:
+    counts: dict[str, int]
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _feed(s: Settings, books: Books, stop: threading.Event, rate: float, seed: int) -> None:
+    """Simulated traffic at ``rate`` a second, the founding story every ~5 s of it."""
+    sim = Simulator(seed=seed, customers=50, rate=rate)
+    every = max(1, int(rate * 5))
+    n = 0
+    with EventProducer(s) as producer:
+        while not stop.is_set():
+            started = time.monotonic()
+            batch: list[Transaction] = []
+            for _ in range(max(1, int(rate / 10))):
+                n += 1
+                if n % every == 0:
+                    story = [
+                        e for e in SCENARIOS["london-paris"](sim) if isinstance(e, Transaction)
+                    ]
+                    batch += story
+                    with books.lock:
+                        books.fraud.add(story[-1].transaction_id)
+                else:
+                    batch.append(sim.transaction())
+            producer.publish(batch)
+            with books.lock:
+                books.produced.update(t.transaction_id for t in batch)
+            stop.wait(max(0.0, 0.1 - (time.monotonic() - started)))
+
+
+def _analyst(s: Settings, books: Books, stop: threading.Event) -> None:
+    """Approves what is fraud and rejects the rest, through approvals.responses."""
+    answered: set[str] = set()
+    client = redis.Redis.from_url(s.redis_url or "")
+    pending = PendingApprovals(client, prefix=s.redis_prefix)
+    with EventProducer(s) as producer:
+        while not stop.wait(0.3):
+            try:
+                requests = pending.pending()
+            except redis.RedisError:
+                continue  # Redis is being restarted
+            for req in requests:
+                if req.approval_id in answered:
+                    continue
+                tx = str(req.proposal.get("transaction_id", ""))
+                with books.lock:
+                    fraud = tx in books.fraud
+                    if fraud:
+                        books.approved.add(tx)
+                producer.publish([ApprovalResponse(
+                    approval_id=req.approval_id, interrupt_id=req.interrupt_id,
+                    proposal_hash=req.proposal_hash, decision="approve" if fraud else "reject",
+                    analyst="bench.analyst", reason="reliability bench",
+                )])  # fmt: skip
+                answered.add(req.approval_id)
+    client.close()
+
+
+def run_reliability(
+    settings: Settings,
+    console: Console,
+    *,
+    seconds: float,
+    rate: float,
+    ray: str | None = None,
+    seed: int = 17,
+    drain_timeout: float = 240.0,
+) -> Outcome:
+    with tempfile.TemporaryDirectory() as tmp:
+        stack = Stack(settings.model_copy(update={"data_dir": Path(tmp)}))
+        with stack as eff:
+            outcome, books = _run(stack, eff, console, seconds, rate, ray, seed, drain_timeout)
+    _print(console, outcome, books)
+    return outcome
+
+
+def _run(
+    stack: Stack,
+    eff: Settings,
+    console: Console,
+    seconds: float,
+    rate: float,
+    ray: str | None,
+    seed: int,
+    drain_timeout: float,
+) -> tuple[Outcome, Books]:
+    tag = uuid.uuid4().hex[:6]
+    s = eff.model_copy(
+        update={
+            "redis_prefix": f"bench-rel-{tag}",
+            "checkpoint_prefix": f"bench-rel-{tag}:cp",
+            "kafka_session_timeout_ms": 6000,
+            "kafka_heartbeat_interval_ms": 500,
+        }
+    )
+    with EventProducer(s) as producer:
+        producer.publish(seed_customers(50))
+        producer.publish(seed_documents())
+    if ray is not None:
+        start_ray(ray)
+    replicas = ReplicaSet(s, ["fraud"], backend="ray" if ray else "process")
+    books = Books()
+    stop, analyst_stop = threading.Event(), threading.Event()
+    threads = [
+        threading.Thread(target=_feed, args=(s, books, stop, rate, seed), daemon=True),
+        threading.Thread(target=_analyst, args=(s, books, analyst_stop), daemon=True),
+    ]
+    client = redis.Redis.from_url(s.redis_url or "")
+    try:
+        replicas.scale(1)
+        _wait(lambda: bool(heartbeats(s, client)), 120, "the first replica")
+        for t in threads:
+            t.start()
+        schedule = _schedule(s, replicas, stack, books)
+        started = time.monotonic()
+        for at, name, act in schedule:
+            while time.monotonic() - started < at * seconds:
+                replicas.supervise()
+                time.sleep(0.2)
+            console.print(f"[yellow]t={time.monotonic() - started:5.1f}s[/] {name}")
+            act()
+            books.faults.append(name)
+        while time.monotonic() - started < seconds:
+            replicas.supervise()
+            time.sleep(0.2)
+        stop.set()  # the traffic stops; the analyst keeps answering until the end
+        threads[0].join(30)
+        console.print("traffic stopped; waiting for the lag to drain ...")
+        settle(s, client, replicas, books, drain_timeout)
+        outcome = audit(s, client, books)
+    finally:
+        stop.set()
+        analyst_stop.set()
+        replicas.stop()
+        client.close()
+    return outcome, books
+
+
+def _schedule(
+    s: Settings, replicas: ReplicaSet, stack: Stack, books: Books
+) -> list[tuple[float, str, Callable[[], None]]]:
+    def kill() -> None:
+        replicas.replicas[0].kill()
+
+    def restart_redis() -> None:
+        server = stack.servers.get("redis")
+        if server is None:
+            books.faults.append("(Redis is not embedded here: not restarted)")
+            return
+        server.stop(timeout=10)
+        time.sleep(1.0)
+        server.start(timeout=30)
+
+    def burst() -> None:
+        with EventProducer(s) as producer:
+            futures = [producer.send_raw(s.topic(Stream.TRANSACTIONS), v) for v in MALFORMED * 10]
+            producer.wait(futures)
+        books.malformed += len(MALFORMED) * 10
+
+    return [
+        (0.15, "SIGKILL a replica", kill),
+        (0.30, "restart Redis", restart_redis),
+        (0.45, "scale 1 -> 2 replicas", lambda: replicas.scale(2)),
+        (0.60, "a burst of 30 malformed events", burst),
+        (0.75, "scale 2 -> 1 replica (drain)", lambda: replicas.scale(1)),
+    ]
+
+
+def _wait(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gave up waiting for {what} after {timeout:.0f} s")
+        time.sleep(0.5)
+
+
+def settle(
+    s: Settings, client: redis.Redis, replicas: ReplicaSet, books: Books, timeout: float
+) -> None:
+    """Until every produced transaction is decided, the lag is zero, and every
+    escalation has its final decision (restarting dead replicas meanwhile)."""
+
+    def done() -> bool:
+        replicas.supervise()
+        beats = heartbeats(s, client)
+        lag = sum(sum(b["agents"]["fraud"]["lag"].values()) for b in beats)
+        screened = _screened(s)
+        return bool(beats) and lag == 0 and books.produced <= screened and not unsettled(s, client)
+
+    _wait(done, timeout, "the lag to drain and every escalation to settle")
+
+
+def _screened(s: Settings) -> set[str]:
+    return {d.transaction_id for d in _decisions(s) if d.decided_by == "screening"}
+
+
+def _decisions(s: Settings) -> list[FraudDecision]:
+    records = read_topic(s, s.topic(Stream.FRAUD_DECISIONS), idle_s=0.5)
+    return [FraudDecision.model_validate_json(r.value) for r in records]
+
+
+def unsettled(s: Settings, client: redis.Redis) -> bool:
+    """A proposal waits for an answer, or an escalation has no final decision yet."""
+    if PendingApprovals(client, prefix=s.redis_prefix).pending():
+        return True
+    decisions = _decisions(s)
+    escalated = {d.transaction_id for d in decisions if d.outcome == "escalate"}
+    final = {d.transaction_id for d in decisions if d.event_id.startswith("final-")}
+    return bool(escalated - final)
+
+
+def audit(s: Settings, client: redis.Redis, books: Books) -> Outcome:
+    decisions = [FraudDecision.model_validate_json(r.value)
+                 for r in read_topic(s, s.topic(Stream.FRAUD_DECISIONS))]  # fmt: skip
+    blocks = [BlockAction.model_validate_json(r.value)
+              for r in read_topic(s, s.topic(Stream.BLOCK_ACTIONS))]  # fmt: skip
+    dlq = read_topic(s, s.dlq_topic(s.topic(Stream.TRANSACTIONS)))
+    screening = [d for d in decisions if d.decided_by == "screening"]
+    per_tx = Counter(d.transaction_id for d in {d.event_id: d for d in screening}.values())
+    redelivered = len(screening) - len({d.event_id for d in screening})
+    block_ids = Counter(b.transaction_id for b in {b.event_id: b for b in blocks}.values())
+    problems = []
+    missing = books.produced - set(per_tx)
+    if missing:
+        problems.append(
+            f"{len(missing)} transactions without a decision, e.g. {sorted(missing)[:3]}"
+        )
+    if any(n > 1 for n in per_tx.values()):
+        problems.append("a transaction has two different screening decisions")
+    twice = sorted(t for t, n in block_ids.items() if n > 1)
+    if twice:
+        problems.append(f"blocks applied twice: {twice[:3]}")
+    unapproved = sorted(set(block_ids) - books.approved)
+    if unapproved:
+        problems.append(f"blocks without an approval: {unapproved[:3]}")
+    unblocked = sorted(books.approved - set(block_ids))
+    if unblocked:
+        problems.append(f"approved but not blocked: {unblocked[:3]}")
+    if len({(r.partition, r.offset) for r in dlq}) < books.malformed and len(dlq) < books.malformed:
+        problems.append(f"{len(dlq)} records in the DLQ for {books.malformed} malformed sent")
+    beats = heartbeats(s, client)
+    lag = sum(sum(b["agents"]["fraud"]["lag"].values()) for b in beats)
+    if lag:
+        problems.append(f"consumer lag {lag} at the end")
+    counts = {
+        "transactions produced": len(books.produced),
+        "with exactly one decision": sum(1 for t in books.produced if per_tx.get(t) == 1),
+        "decision records re-published (same id)": redelivered,
+        "fraud injected (london-paris)": len(books.fraud),
+        "blocks applied": sum(block_ids.values()),
+        "blocks applied twice": len(twice),
+        "approvals given": len(books.approved),
+        "malformed sent": books.malformed,
+        "malformed in the DLQ": len(dlq),
+        "consumer lag at the end": lag,
+    }
+    return Outcome(counts, problems)
+
+
+def _print(console: Console, outcome: Outcome, books: Books) -> None:
+    table = Table("count", "value", title="reliability: the books after the faults")
+    for k, v in outcome.counts.items():
+        table.add_row(k, str(v))
+    console.print(table)
+    console.print("faults: " + "; ".join(books.faults))
+    if outcome.ok:
+        console.print("[green]every transaction decided exactly once; no block twice or "
+                      "unapproved; every malformed event dead-lettered; lag zero[/]")  # fmt: skip
+    for p in outcome.problems:
+        console.print(f"[red]problem:[/] {p}")

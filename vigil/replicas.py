@@ -1,0 +1,421 @@
+"""Agents in replicas: local worker processes or Ray actors, each one member of every
+agent's consumer group (partitions are the unit of parallelism), kept alive by a supervisor.
+
+A :class:`Replica` builds everything it runs inside its own process: the Kafka producer,
+the Redis clients, the model, the embedder, the agents and the context ingestion. Only
+settings cross from the driver, never a client. It reports a heartbeat to Redis every
+second (``<prefix>:replicas:<id>``: partitions owned, lag, counters), which is what
+``vigil agents status`` and the supervisor read. Draining finishes the batch in hand,
+commits it and leaves the groups, so the partitions move to the others at once.
+
+:class:`ReplicaSet` keeps N replicas: local processes (restarted by the supervisor when
+one dies) or Ray actors (restarted by Ray: ``max_restarts=-1``); ``scale(n)`` starts new
+ones or drains the newest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import multiprocessing
+import os
+import secrets
+import signal
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import redis
+
+from vigil.embedded import die_with_parent
+from vigil.errors import VigilError
+from vigil.settings import Settings
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 1.0
+#: a heartbeat older than this is a replica that is gone (its key expires too)
+STALE_S = 10.0
+
+
+def heartbeat_key(settings: Settings, replica_id: str) -> str:
+    return f"{settings.redis_prefix}:replicas:{replica_id}"
+
+
+class Replica:
+    """Every named agent (and the context ingestion) running in this process."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        agents: Sequence[str],
+        replica_id: str,
+        *,
+        ingest: bool = True,
+        beat_s: float = HEARTBEAT_S,
+    ) -> None:
+        from ingestion.producer import EventProducer
+        from vigil.agents import agent
+        from vigil.ingest import ingestion
+        from vigil.wiring import redis_client
+
+        self.settings = settings
+        self.replica_id = replica_id
+        self.beat_s = beat_s
+        self.started_at = time.time()
+        self.client = redis_client(settings)
+        self.producer = EventProducer(settings)
+        self.ingestion = ingestion(settings, producer=self.producer).start() if ingest else None
+        self.services = [agent(name, settings, self.producer).start() for name in agents]
+        self._stop = threading.Event()
+        self._previous: tuple[float, int] = (time.monotonic(), 0)
+        self._beats = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
+        self._beats.start()
+
+    def health(self) -> dict[str, Any]:
+        """What this replica is doing: its partitions, lag and counters, per agent."""
+        agents: dict[str, Any] = {}
+        screened = 0
+        for service in self.services:
+            m = service.worker.metrics
+            runner = service.runners[0]
+            screened += m.screened
+            agents[service.name] = {
+                "partitions": sorted(runner.metrics.lag),
+                "lag": {str(p): n for p, n in sorted(runner.metrics.lag.items())},
+                "screened": m.screened,
+                "escalated": m.escalated,
+                "approved": m.approved,
+                "rejected": m.rejected,
+                "expired": m.expired,
+                "outcomes": dict(m.outcomes),
+                "dead_lettered": runner.metrics.dead_lettered,
+                "alive": all(t.is_alive() for t in service.threads),
+            }
+        now, (then, before) = time.monotonic(), self._previous
+        rate = (screened - before) / (now - then) if now > then else 0.0
+        self._previous = (now, screened)
+        return {
+            "replica": self.replica_id,
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started_at": self.started_at,
+            "at": time.time(),
+            "events_per_s": round(rate, 1),
+            "agents": agents,
+        }
+
+    def _beat(self) -> None:
+        key = heartbeat_key(self.settings, self.replica_id)
+        while not self._stop.wait(self.beat_s):
+            try:
+                self.client.set(key, json.dumps(self.health()), ex=int(STALE_S))
+            except redis.RedisError as exc:  # Redis restarting: the next beat retries
+                log.warning("heartbeat of %s not written: %s", self.replica_id, exc)
+
+    def drain(self, timeout: float = 30.0) -> dict[str, Any]:
+        """Finish the batches in hand, commit them, leave the groups; the last health."""
+        self._stop.set()
+        self._beats.join(timeout)
+        for service in self.services:
+            service.stop(timeout)
+        if self.ingestion is not None:
+            self.ingestion.stop(timeout)
+        last = self.health()
+        with contextlib.suppress(redis.RedisError):  # else it expires by itself
+            self.client.delete(heartbeat_key(self.settings, self.replica_id))
+        self.producer.close()
+        self.client.close()
+        return last
+
+
+def heartbeats(settings: Settings, client: redis.Redis) -> list[dict[str, Any]]:
+    """Every live replica's last heartbeat."""
+    keys = sorted(client.scan_iter(match=f"{settings.redis_prefix}:replicas:*", count=500))
+    out = []
+    for raw in client.mget(keys) if keys else []:
+        if raw is not None:
+            beat = json.loads(raw)
+            if time.time() - float(beat["at"]) <= STALE_S:
+                out.append(beat)
+    return out
+
+
+# -- the two ways to run a replica ---------------------------------------------------------------
+
+
+class Handle(Protocol):
+    replica_id: str
+
+    def start(self) -> None: ...
+
+    def alive(self) -> bool: ...
+
+    def kill(self) -> None: ...
+
+    def drain(self, timeout: float) -> None: ...
+
+
+def _process_main(
+    settings: Settings, agents: list[str], replica_id: str, ingest: bool, beat_s: float
+) -> None:
+    """A worker process: run the replica until SIGTERM/SIGINT, then drain and exit 0."""
+    die_with_parent(signal.SIGTERM)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    replica = Replica(settings, agents, replica_id, ingest=ingest, beat_s=beat_s)
+    stop.wait()
+    replica.drain()
+
+
+@dataclass
+class ProcessReplica:
+    """A replica in a local worker process (spawned: nothing is inherited but settings)."""
+
+    replica_id: str
+    settings: Settings
+    agents: list[str]
+    ingest: bool = True
+    beat_s: float = HEARTBEAT_S
+    proc: Any = None
+
+    def start(self) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.proc = ctx.Process(
+            target=_process_main,
+            args=(self.settings, self.agents, self.replica_id, self.ingest, self.beat_s),
+            name=f"vigil-{self.replica_id}",
+        )
+        self.proc.start()
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.proc is None else int(self.proc.pid)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.is_alive()
+
+    def kill(self) -> None:
+        """SIGKILL: no drain, no commit (what a crash looks like)."""
+        if self.proc is not None and self.proc.pid:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.join(10)
+
+    def drain(self, timeout: float) -> None:
+        if self.proc is None or not self.proc.is_alive():
+            return
+        self.proc.terminate()  # SIGTERM: the replica drains
+        self.proc.join(timeout)
+        if self.proc.is_alive():
+            log.warning("%s did not drain in %.0f s: killed", self.replica_id, timeout)
+            self.kill()
+
+
+class _RayReplica:
+    """The actor: a Replica built in the actor's own process (Ray re-runs this on restart)."""
+
+    def __init__(
+        self, settings: Settings, agents: list[str], replica_id: str, ingest: bool, beat_s: float
+    ) -> None:
+        self.replica = Replica(settings, agents, replica_id, ingest=ingest, beat_s=beat_s)
+
+    def health(self) -> dict[str, Any]:
+        return self.replica.health()
+
+    def drain(self, timeout: float) -> dict[str, Any]:
+        return self.replica.drain(timeout)
+
+
+@dataclass
+class RayReplica:
+    replica_id: str
+    settings: Settings
+    agents: list[str]
+    ingest: bool = True
+    beat_s: float = HEARTBEAT_S
+    cpus: float = 1.0
+    actor: Any = None
+
+    def start(self) -> None:
+        import ray
+
+        cls = ray.remote(max_restarts=-1, max_task_retries=0, num_cpus=self.cpus)(_RayReplica)
+        self.actor = cls.options(name=f"vigil-{self.replica_id}", lifetime=None).remote(
+            self.settings, self.agents, self.replica_id, self.ingest, self.beat_s
+        )
+
+    def health(self, timeout: float = 10.0) -> dict[str, Any] | None:
+        import ray
+
+        try:
+            beat: dict[str, Any] = ray.get(self.actor.health.remote(), timeout=timeout)
+        except (ray.exceptions.RayError, TimeoutError) as exc:
+            log.warning("%s did not answer its health check: %s", self.replica_id, exc)
+            return None
+        return beat
+
+    def alive(self) -> bool:
+        return self.health() is not None
+
+    def kill(self) -> None:
+        """Kill the actor's process; Ray restarts it (a crash, as the cluster sees it)."""
+        import ray
+
+        ray.kill(self.actor, no_restart=False)
+
+    def drain(self, timeout: float) -> None:
+        import ray
+
+        try:
+            ray.get(self.actor.drain.remote(timeout), timeout=timeout + 10)
+        except (ray.exceptions.RayError, TimeoutError) as exc:
+            log.warning("%s did not drain: %s", self.replica_id, exc)
+        ray.kill(self.actor, no_restart=True)
+
+
+def start_ray(address: str) -> None:
+    """Join a Ray cluster by address, or (``local``) start one bound to 127.0.0.1 only.
+
+    A local Ray gets token authentication with a token of this run only, and every one of
+    its servers listens on 127.0.0.1 only. Both are set in the environment before Ray is
+    imported (Ray reads them once per process): Ray 2.60 turns ``_node_ip_address=
+    "127.0.0.1"`` into the machine's address and binds its gRPC servers to every
+    interface, unless multi-node networking is off (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``
+    makes the node address the loopback one, and then the servers bind to it alone).
+    """
+    if address == "local":
+        os.environ["RAY_AUTH_MODE"] = "token"
+        os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
+        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    import ray
+
+    if ray.is_initialized():
+        return
+    if address == "local":
+        ray.init(
+            address="local",
+            include_dashboard=False,
+            log_to_driver=False,
+            num_cpus=max(2, os.cpu_count() or 2),
+        )
+    else:
+        ray.init(address=address, log_to_driver=False)
+
+
+@dataclass
+class ReplicaSet:
+    """N replicas of the same agents; dead ones are restarted (by us, or by Ray)."""
+
+    settings: Settings
+    agents: list[str]
+    backend: str = "process"  # or "ray"
+    #: each replica also runs the context ingestion (profiles, knowledge) as a group member
+    ingest: bool = True
+    #: how often each replica writes its heartbeat (benchmarks read it finer)
+    beat_s: float = HEARTBEAT_S
+    replicas: list[Any] = field(default_factory=list)
+    restarts: int = 0
+    _next: int = 0
+
+    def _new(self) -> Any:
+        rid = f"{self.backend}-{self._next}"
+        self._next += 1
+        if self.backend == "ray":
+            return RayReplica(rid, self.settings, self.agents, self.ingest, self.beat_s)
+        if self.backend == "process":
+            return ProcessReplica(rid, self.settings, self.agents, self.ingest, self.beat_s)
+        raise VigilError(f"unknown replica backend {self.backend!r}: process or ray")
+
+    def scale(self, n: int, timeout: float = 60.0) -> None:
+        """Start replicas up to ``n``, or drain the newest down to ``n``."""
+        if n < 0:
+            raise VigilError("replicas: give a number >= 0")
+        while len(self.replicas) < n:
+            replica = self._new()
+            replica.start()
+            self.replicas.append(replica)
+        while len(self.replicas) > n:
+            self.replicas.pop().drain(timeout)
+
+    def supervise(self) -> list[str]:
+        """Restart dead worker processes (Ray restarts its actors itself); their ids."""
+        restarted: list[str] = []
+        if self.backend != "process":
+            return restarted
+        for replica in self.replicas:
+            if not replica.alive():
+                log.warning("%s died (exit %s): restarting it", replica.replica_id,
+                            replica.proc.exitcode if replica.proc else None)  # fmt: skip
+                replica.start()
+                self.restarts += 1
+                restarted.append(replica.replica_id)
+        return restarted
+
+    def stop(self, timeout: float = 60.0) -> None:
+        self.scale(0, timeout)
+
+
+# -- status -------------------------------------------------------------------------------------
+
+
+def agents_status(settings: Settings, client: redis.Redis, agents: Sequence[str]) -> dict[str, Any]:
+    """Per agent: the group's members and the partitions each owns (from Kafka), lag per
+    partition, events/s and escalations (from the replicas' heartbeats), pending approvals."""
+    from ingestion.kafka import describe_groups
+    from tools.approvals import PendingApprovals
+
+    beats = heartbeats(settings, client)
+    pending = PendingApprovals(client, prefix=settings.redis_prefix).pending()
+    described = describe_groups(settings, [settings.group_id(a) for a in agents])
+    groups = {a: group_members(described.get(settings.group_id(a), {})) for a in agents}
+    out: dict[str, Any] = {}
+    for name in agents:
+        mine = [b for b in beats if name in b["agents"]]
+        lag: dict[str, int] = {}
+        for b in mine:
+            lag.update(b["agents"][name]["lag"])
+        out[name] = {
+            "group": settings.group_id(name),
+            "state": groups[name]["state"],
+            "members": groups[name]["members"],
+            "replicas": [
+                {
+                    "replica": b["replica"],
+                    "host": b["host"],
+                    "pid": b["pid"],
+                    "partitions": b["agents"][name]["partitions"],
+                    "events_per_s": b["events_per_s"],
+                    "screened": b["agents"][name]["screened"],
+                    "escalated": b["agents"][name]["escalated"],
+                }
+                for b in mine
+            ],
+            "lag": dict(sorted(lag.items(), key=lambda kv: int(kv[0]))),
+            "events_per_s": round(sum(float(b["events_per_s"]) for b in mine), 1),
+            "escalated": sum(int(b["agents"][name]["escalated"]) for b in mine),
+            "pending_approvals": sum(1 for p in pending if p.thread_id.startswith(f"{name}:")),
+        }
+    return out
+
+
+def group_members(group: dict[str, Any]) -> dict[str, Any]:
+    """Members and their partitions out of kafka-python's DescribeGroups answer. (Apache
+    Kafka reports each member's assignment; Tansu leaves it empty: the replicas' own
+    heartbeats say which partitions they own.)"""
+    members = []
+    for m in group.get("members", []) or []:
+        assignment = m.get("member_assignment") or {}
+        partitions: list[int] = []
+        if isinstance(assignment, dict):
+            for topic in assignment.get("assigned_partitions", []) or []:
+                partitions += list(topic.get("partitions", []))
+        members.append(
+            {"member": m.get("member_id"), "client": m.get("client_id"),
+             "host": m.get("client_host"), "partitions": sorted(partitions)}
+        )  # fmt: skip
+    return {"state": group.get("group_state") or group.get("state"), "members": members}
