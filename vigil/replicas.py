@@ -72,22 +72,23 @@ class Replica:
         self.ingestion = ingestion(settings, producer=self.producer).start() if ingest else None
         self.services = [agent(name, settings, self.producer).start() for name in agents]
         self._stop = threading.Event()
-        self._previous: tuple[float, int] = (time.monotonic(), 0)
+        #: each agent's screened events a second, measured between heartbeats (only the beat
+        #: writes it: a health() call from elsewhere must not move the window)
+        self._rates: dict[str, float] = {}
         self._beats = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
         self._beats.start()
 
     def health(self) -> dict[str, Any]:
         """What this replica is doing: its partitions, lag and counters, per agent."""
         agents: dict[str, Any] = {}
-        screened = 0
         for service in self.services:
             m = service.worker.metrics
             runner = service.runners[0]
-            screened += m.screened
             agents[service.name] = {
                 "partitions": sorted(runner.metrics.lag),
                 "lag": {str(p): n for p, n in sorted(runner.metrics.lag.items())},
                 "screened": m.screened,
+                "events_per_s": round(self._rates.get(service.name, 0.0), 1),
                 "escalated": m.escalated,
                 "approved": m.approved,
                 "rejected": m.rejected,
@@ -96,22 +97,26 @@ class Replica:
                 "dead_lettered": runner.metrics.dead_lettered,
                 "alive": all(t.is_alive() for t in service.threads),
             }
-        now, (then, before) = time.monotonic(), self._previous
-        rate = (screened - before) / (now - then) if now > then else 0.0
-        self._previous = (now, screened)
         return {
             "replica": self.replica_id,
             "pid": os.getpid(),
             "host": socket.gethostname(),
             "started_at": self.started_at,
             "at": time.time(),
-            "events_per_s": round(rate, 1),
+            "events_per_s": round(sum(self._rates.values()), 1),
             "agents": agents,
         }
 
+    def _screened(self) -> dict[str, int]:
+        return {service.name: service.worker.metrics.screened for service in self.services}
+
     def _beat(self) -> None:
         key = heartbeat_key(self.settings, self.replica_id)
+        then, before = time.monotonic(), self._screened()
         while not self._stop.wait(self.beat_s):
+            now, screened = time.monotonic(), self._screened()
+            self._rates = {name: (n - before[name]) / (now - then) for name, n in screened.items()}
+            then, before = now, screened
             try:
                 self.client.set(key, json.dumps(self.health()), ex=int(STALE_S))
             except redis.RedisError as exc:  # Redis restarting: the next beat retries
@@ -379,24 +384,25 @@ def agents_status(settings: Settings, client: redis.Redis, agents: Sequence[str]
         lag: dict[str, int] = {}
         for b in mine:
             lag.update(b["agents"][name]["lag"])
+        replicas = [
+            {
+                "replica": b["replica"],
+                "host": b["host"],
+                "pid": b["pid"],
+                "partitions": b["agents"][name]["partitions"],
+                "events_per_s": b["agents"][name].get("events_per_s", 0.0),
+                "screened": b["agents"][name]["screened"],
+                "escalated": b["agents"][name]["escalated"],
+            }
+            for b in mine
+        ]
         out[name] = {
             "group": settings.group_id(name),
             "state": groups[name]["state"],
             "members": groups[name]["members"],
-            "replicas": [
-                {
-                    "replica": b["replica"],
-                    "host": b["host"],
-                    "pid": b["pid"],
-                    "partitions": b["agents"][name]["partitions"],
-                    "events_per_s": b["events_per_s"],
-                    "screened": b["agents"][name]["screened"],
-                    "escalated": b["agents"][name]["escalated"],
-                }
-                for b in mine
-            ],
+            "replicas": replicas,
             "lag": dict(sorted(lag.items(), key=lambda kv: int(kv[0]))),
-            "events_per_s": round(sum(float(b["events_per_s"]) for b in mine), 1),
+            "events_per_s": round(sum(float(r["events_per_s"]) for r in replicas), 1),
             "escalated": sum(int(b["agents"][name]["escalated"]) for b in mine),
             "pending_approvals": sum(1 for p in pending if p.thread_id.startswith(f"{name}:")),
         }

@@ -129,6 +129,29 @@ def test_status_names_members_partitions_lag_and_pending(s: Settings) -> None:
         assert len(report["members"]) == 2  # as Kafka sees the group
         assert report["pending_approvals"] == 0
         assert set(report["lag"]) == {str(p) for p in owned}
+        assert report["events_per_s"] == 0  # no traffic yet
+        # under traffic, each replica's heartbeat measures its events/s
+        books, traffic = Books(), threading.Event()
+        feeder = threading.Thread(target=_feed, args=(s, books, traffic, 40.0, 5), daemon=True)
+        feeder.start()
+
+        def busy() -> dict[str, Any]:
+            report: dict[str, Any] = agents_status(settings, client, ["fraud"])["fraud"]
+            return report
+
+        try:
+            wait_for(lambda: busy()["events_per_s"] > 5, 60, "events/s under traffic")
+            # both replicas share the traffic, each reports its own rate
+            wait_for(lambda: all(r["screened"] > 0 for r in busy()["replicas"]), 60, "both busy")
+        finally:
+            traffic.set()
+            feeder.join(30)
+        # and drops back to zero once the traffic stops and the lag is worked off
+        wait_for(
+            lambda: busy()["events_per_s"] == 0 and not any(busy()["lag"].values()),
+            60,
+            "idle again",
+        )
         # scale down: the drained replica leaves the group and its heartbeat goes
         replicas.scale(1)
         wait_for(lambda: len(heartbeats(settings, client)) == 1, 60, "one replica left")
