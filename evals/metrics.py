@@ -15,9 +15,6 @@ from typing import Any
 from evals.results import CaseResult
 from evals.scorers import accuracy, confusion, mean, percentile, precision_recall, rate
 
-#: figures where lower is better (latency, tokens): the comparison reads them backwards
-LOWER_IS_BETTER = ("latency", "tokens", "_s")
-
 
 @dataclass
 class SuiteSummary:

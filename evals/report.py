@@ -77,19 +77,28 @@ class Change:
         }
 
 
+#: figures are kept in the baseline to this many decimals, so a smaller change is no change
+DECIMALS = 4
+
+
 def _lower_is_better(metric: str) -> bool:
+    if metric.endswith("_per_s"):  # a rate (events/s): more is better
+        return False
     return metric.endswith(("_s", "errors", "tokens_per_case", "model_calls_per_case"))
 
 
 def compare(figures: dict[str, float], baseline: dict[str, float]) -> list[Change]:
+    """Each figure the baseline also has, judged better, worse or the same. Timings and
+    rates (``_s``, ``_per_s``) within :data:`NOISE` of the baseline are the same: these
+    machines are noisy."""
     out = []
     for metric in sorted(set(figures) & set(baseline)):
         after, before = figures[metric], baseline[metric]
         if any(math.isnan(v) for v in (after, before)) or metric.endswith(".cases"):
             continue
-        delta = after - before
-        timing = _lower_is_better(metric) and metric.endswith("_s")
-        if abs(delta) < 1e-9 or (timing and abs(delta) <= NOISE * max(abs(before), 1e-9)):
+        delta = round(after, DECIMALS) - round(before, DECIMALS)
+        noisy = metric.endswith("_s")
+        if abs(delta) < 10**-DECIMALS / 2 or (noisy and abs(delta) <= NOISE * abs(before)):
             verdict = "same"
         elif (delta < 0) == _lower_is_better(metric):
             verdict = "better"
@@ -106,7 +115,8 @@ def load_baseline(path: Path) -> dict[str, float]:
 
 def save_baseline(run: EvalRun, model: str, path: Path) -> None:
     figures = {
-        k: (None if math.isnan(v) else round(v, 4)) for k, v in sorted(run.figures(model).items())
+        k: (None if math.isnan(v) else round(v, DECIMALS))
+        for k, v in sorted(run.figures(model).items())
     }
     doc = {
         "version": 1,
