@@ -20,6 +20,7 @@ from ingestion.producer import Publisher
 from ingestion.profiles import RedisProfileStore
 from tools.context import Audience, ToolContext
 from vigil.settings import Settings
+from vigil.wiring import delete_prefixed
 
 #: (settings of the case, its publisher, the audience) -> the tools of the case
 ToolsFactory = Callable[[Settings, Publisher, Audience], ToolContext]
@@ -47,9 +48,7 @@ class EvalEnv:
 
     def clean(self, settings: Settings) -> None:
         """Delete a case's keys."""
-        keys = list(self.redis.scan_iter(match=f"{settings.redis_prefix}:*", count=1000))
-        for i in range(0, len(keys), 500):
-            self.redis.delete(*keys[i : i + 500])
+        delete_prefixed(self.redis, settings.redis_prefix)
 
     def profiles(self, settings: Settings) -> RedisProfileStore:
         return RedisProfileStore(self.redis, prefix=settings.redis_prefix)

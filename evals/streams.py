@@ -20,7 +20,7 @@ import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
@@ -52,6 +52,7 @@ from ingestion.runner import ConsumerRunner
 from ingestion.simulator import SCENARIOS, Simulator
 from tools.approvals import PendingApprovals
 from vigil.settings import Settings, Stream
+from vigil.waiting import wait_until
 
 FORMAT = 1
 START = datetime(2026, 11, 3, 8, 0, tzinfo=UTC)
@@ -309,9 +310,11 @@ def replay_stream(
         maintenance = next(x for x in services if x.name == "maintenance").worker.metrics
         people, readings = stream.of(Stream.CUSTOMER_CHANGES), stream.of(Stream.SENSOR_READINGS)
         _publish(producer, s, people)
-        _wait_until(lambda: profiles.metrics.processed >= len(people), timeout, "the profiles")
+        wait_until(
+            lambda: profiles.metrics.processed >= len(people), "the profiles", timeout=timeout
+        )
         _publish(producer, s, readings)
-        _wait_until(lambda: maintenance.screened >= len(readings), timeout, "the readings")
+        wait_until(lambda: maintenance.screened >= len(readings), "the readings", timeout=timeout)
         _publish(producer, s, [r for r in stream.records if r.stream not in CONTEXT])
         _settle(stream, services, subjects, timeout)
         elapsed = time.perf_counter() - started
@@ -380,14 +383,6 @@ def _publish(producer: EventProducer, s: Settings, records: Sequence[StreamRecor
     for r in records:
         producer.send_raw(s.topic(r.stream), r.payload(), key=r.key.encode() if r.key else None)
     producer.flush()
-
-
-def _wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"the replay waited {timeout:.0f} s for {what}")
-        time.sleep(0.1)
 
 
 def _settle(

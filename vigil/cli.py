@@ -413,15 +413,11 @@ def agents_run(
     drains them (batch finished, committed, group left).
     """
     from ingestion.producer import EventProducer
-    from vigil.agents import AGENTS
     from vigil.agents import agent as build_agent
     from vigil.ingest import ingestion
     from vigil.stack import discover
 
-    names = list(AGENTS) if agent == "all" else [a.strip() for a in agent.split(",")]
-    unknown = [n for n in names if n not in AGENTS]
-    if unknown:
-        raise VigilError(f"no agent {', '.join(unknown)}; agents: {', '.join(AGENTS)}, all")
+    names = _agent_names(agent)
     settings = discover(load_settings())
     if replicas > 1 or ray is not None:
         _run_replicas(settings, names, replicas, ray, timeout)
@@ -441,6 +437,17 @@ def agents_run(
             f"{service.name}: screened {m.screened}, escalated {m.escalated}, approved "
             f"{m.approved}, rejected {m.rejected}, expired {m.expired}; outcomes: {outcomes}"
         )
+
+
+def _agent_names(agent: str) -> list[str]:
+    """``all`` or comma-separated agent names, each checked."""
+    from vigil.agents import AGENTS
+
+    names = list(AGENTS) if agent == "all" else [a.strip() for a in agent.split(",")]
+    unknown = [n for n in names if n not in AGENTS]
+    if unknown:
+        raise VigilError(f"no agent {', '.join(unknown)}; agents: {', '.join(AGENTS)}, all")
+    return names
 
 
 def _run_replicas(
@@ -480,15 +487,11 @@ def agents_status(
 ) -> None:
     """Members of each agent's group and their partitions, lag, events/s, escalations,
     pending approvals."""
-    from vigil.agents import AGENTS
     from vigil.replicas import agents_status as status
     from vigil.stack import discover
     from vigil.wiring import redis_client
 
-    names = list(AGENTS) if agent == "all" else [a.strip() for a in agent.split(",")]
-    unknown = [n for n in names if n not in AGENTS]
-    if unknown:
-        raise VigilError(f"no agent {', '.join(unknown)}; agents: {', '.join(AGENTS)}, all")
+    names = _agent_names(agent)
     settings = discover(load_settings())
     report = status(settings, redis_client(settings), names)
     if as_json:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 
 from pydantic import BaseModel
 from rich.console import Console
@@ -17,19 +15,11 @@ from ingestion.seed import seed_customers, seed_documents
 from ingestion.simulator import SCENARIOS, Simulator
 from vigil.agents import agent, fraud_agent
 from vigil.approvals_cli import decide
-from vigil.errors import VigilError
 from vigil.ingest import ingestion
 from vigil.settings import Settings, Stream
 from vigil.simulate import Produced, SimPlan, plan_events, produce
 from vigil.stack import Stack
-
-
-def _wait(check: Callable[[], bool], what: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise VigilError(f"the demo gave up waiting for {what} after {timeout:.0f} s")
-        time.sleep(0.2)
+from vigil.waiting import wait_until
 
 
 def run_demo(
@@ -49,8 +39,8 @@ def run_demo(
         worker = agent.worker
         try:
             tools = worker.ctx.tools
-            _wait(lambda: tools.profiles.get("cust-john") is not None, "John's profile")
-            _wait(lambda: tools.retriever.count("policy-card-fraud") > 0, "the fraud policy")
+            wait_until(lambda: tools.profiles.get("cust-john") is not None, "John's profile")
+            wait_until(lambda: tools.retriever.count("policy-card-fraud") > 0, "the fraud policy")
             john = tools.profiles.get("cust-john")
             assert john is not None
             console.print(
@@ -75,7 +65,7 @@ def run_demo(
                     producer=producer)  # fmt: skip
 
             console.rule("3. screening escalates; the graph asks an analyst")
-            _wait(lambda: bool(worker.pending.pending()), "the approval request")
+            wait_until(lambda: bool(worker.pending.pending()), "the approval request")
             [request] = worker.pending.pending()
             table = Table("approval", "proposal", "evidence", "deadline (UTC)")
             table.add_row(
@@ -99,7 +89,7 @@ def run_demo(
                 "demo.analyst", "demo: confirmed impossible travel" if approve else "demo",
                 request.proposal_hash,
             )  # fmt: skip
-            _wait(lambda: worker.ctx.tools.lake.decisions().num_rows > 0, "the final decision")
+            wait_until(lambda: worker.ctx.tools.lake.decisions().num_rows > 0, "the final decision")
 
             console.rule("5. what happened, exactly once")
             _print_topic(console, eff, Stream.BLOCK_ACTIONS, BlockAction, "block")
@@ -140,7 +130,7 @@ def _proactive(settings: Settings, console: Console, producer: EventProducer) ->
             f"pump-03 will fail at {failure_at:%Y-%m-%d %H:%M} (simulated)"
         )
         m = maintenance.worker.metrics
-        _wait(lambda: m.screened >= len(readings) and sum(m.outcomes.values()) >= 1,
+        wait_until(lambda: m.screened >= len(readings) and sum(m.outcomes.values()) >= 1,
               "the work order", timeout=600)  # fmt: skip
         _print_topic(console, settings, Stream.WORK_ORDERS, WorkOrder, "work order")
 
@@ -148,7 +138,7 @@ def _proactive(settings: Settings, console: Console, producer: EventProducer) ->
         signals = SCENARIOS["storm"](sim)
         producer.publish(signals)
         mon = monitoring.worker.metrics
-        _wait(lambda: mon.screened >= len(signals) and sum(mon.outcomes.values()) >= 1,
+        wait_until(lambda: mon.screened >= len(signals) and sum(mon.outcomes.values()) >= 1,
               "the storm alerts", timeout=600)  # fmt: skip
         for outcome, n in mon.outcomes.items():
             console.print(f"monitoring: {outcome} (x{n}) from {len(signals)} copies of the signal")

@@ -9,3 +9,8 @@ class VigilError(Exception):
 
 class StackError(VigilError):
     """The embedded stack or a configured server cannot be started or reached."""
+
+
+class WaitTimeoutError(VigilError, TimeoutError):
+    """Something awaited did not happen in time (a TimeoutError too, for callers that
+    catch those)."""

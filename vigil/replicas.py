@@ -179,14 +179,20 @@ def _process_main(
 
 
 @dataclass
-class ProcessReplica:
-    """A replica in a local worker process (spawned: nothing is inherited but settings)."""
+class _ReplicaSpec:
+    """What a replica runs; only this crosses to the process or actor that builds it."""
 
     replica_id: str
     settings: Settings
     agents: list[str]
     ingest: bool = True
     beat_s: float = HEARTBEAT_S
+
+
+@dataclass
+class ProcessReplica(_ReplicaSpec):
+    """A replica in a local worker process (spawned: nothing is inherited but settings)."""
+
     proc: Any = None
 
     def start(self) -> None:
@@ -237,12 +243,7 @@ class _RayReplica:
 
 
 @dataclass
-class RayReplica:
-    replica_id: str
-    settings: Settings
-    agents: list[str]
-    ingest: bool = True
-    beat_s: float = HEARTBEAT_S
+class RayReplica(_ReplicaSpec):
     cpus: float = 1.0
     actor: Any = None
 

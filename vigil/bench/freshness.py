@@ -34,6 +34,7 @@ from ingestion.profiles import RedisProfileStore
 from vigil.ingest import ingestion
 from vigil.settings import Settings
 from vigil.stack import Stack
+from vigil.wiring import delete_prefixed
 
 
 def _pct(xs: list[float], q: float) -> float:
@@ -87,8 +88,7 @@ def run_freshness_bench(
         finally:
             running.stop()
             producer.close()
-            for key in client.scan_iter(match=f"{s.redis_prefix}:*", count=1000):
-                client.delete(key)
+            delete_prefixed(client, s.redis_prefix)
             client.close()
 
         hybrid, raw = _retrieval_at_scale(Path(tmp) / "scale", embedder, chunks)

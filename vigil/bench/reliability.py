@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import redis
 from rich.console import Console
@@ -36,6 +37,7 @@ from tools.approvals import PendingApprovals
 from vigil.replicas import ReplicaSet, heartbeats, start_ray
 from vigil.settings import Settings, Stream
 from vigil.stack import Stack
+from vigil.waiting import wait_until
 
 MALFORMED = (
     b"{not json",
@@ -174,7 +176,7 @@ def _run(
     client = redis.Redis.from_url(s.redis_url or "")
     try:
         replicas.scale(1)
-        _wait(lambda: bool(heartbeats(s, client)), 120, "the first replica")
+        wait_until(lambda: bool(heartbeats(s, client)), "the first replica", every=0.5)
         for t in threads:
             t.start()
         schedule = _schedule(s, replicas, stack, books)
@@ -232,14 +234,6 @@ def _schedule(
     ]
 
 
-def _wait(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"gave up waiting for {what} after {timeout:.0f} s")
-        time.sleep(0.5)
-
-
 def settle(
     s: Settings, client: redis.Redis, replicas: ReplicaSet, books: Books, timeout: float
 ) -> None:
@@ -249,35 +243,35 @@ def settle(
     def done() -> bool:
         replicas.supervise()
         beats = heartbeats(s, client)
-        lag = sum(sum(b["agents"]["fraud"]["lag"].values()) for b in beats)
-        screened = _screened(s)
-        return bool(beats) and lag == 0 and books.produced <= screened and not unsettled(s, client)
+        if not beats or _fraud_lag(beats):
+            return False
+        decisions = _decisions(s)  # one read of the topic a poll
+        screened = {d.transaction_id for d in decisions if d.decided_by == "screening"}
+        return books.produced <= screened and not unsettled(s, client, decisions)
 
-    _wait(done, timeout, "the lag to drain and every escalation to settle")
-
-
-def _screened(s: Settings) -> set[str]:
-    return {d.transaction_id for d in _decisions(s) if d.decided_by == "screening"}
+    wait_until(done, "the lag to drain and every escalation to settle", timeout=timeout, every=0.5)
 
 
-def _decisions(s: Settings) -> list[FraudDecision]:
-    records = read_topic(s, s.topic(Stream.FRAUD_DECISIONS), idle_s=0.5)
+def _fraud_lag(beats: list[dict[str, Any]]) -> int:
+    return sum(sum(b["agents"]["fraud"]["lag"].values()) for b in beats)
+
+
+def _decisions(s: Settings, idle_s: float = 0.5) -> list[FraudDecision]:
+    records = read_topic(s, s.topic(Stream.FRAUD_DECISIONS), idle_s=idle_s)
     return [FraudDecision.model_validate_json(r.value) for r in records]
 
 
-def unsettled(s: Settings, client: redis.Redis) -> bool:
+def unsettled(s: Settings, client: redis.Redis, decisions: list[FraudDecision]) -> bool:
     """A proposal waits for an answer, or an escalation has no final decision yet."""
     if PendingApprovals(client, prefix=s.redis_prefix).pending():
         return True
-    decisions = _decisions(s)
     escalated = {d.transaction_id for d in decisions if d.outcome == "escalate"}
     final = {d.transaction_id for d in decisions if d.event_id.startswith("final-")}
     return bool(escalated - final)
 
 
 def audit(s: Settings, client: redis.Redis, books: Books) -> Outcome:
-    decisions = [FraudDecision.model_validate_json(r.value)
-                 for r in read_topic(s, s.topic(Stream.FRAUD_DECISIONS))]  # fmt: skip
+    decisions = _decisions(s, idle_s=1.0)
     blocks = [BlockAction.model_validate_json(r.value)
               for r in read_topic(s, s.topic(Stream.BLOCK_ACTIONS))]  # fmt: skip
     dlq = read_topic(s, s.dlq_topic(s.topic(Stream.TRANSACTIONS)))
@@ -304,8 +298,7 @@ def audit(s: Settings, client: redis.Redis, books: Books) -> Outcome:
         problems.append(f"approved but not blocked: {unblocked[:3]}")
     if len({(r.partition, r.offset) for r in dlq}) < books.malformed and len(dlq) < books.malformed:
         problems.append(f"{len(dlq)} records in the DLQ for {books.malformed} malformed sent")
-    beats = heartbeats(s, client)
-    lag = sum(sum(b["agents"]["fraud"]["lag"].values()) for b in beats)
+    lag = _fraud_lag(heartbeats(s, client))
     if lag:
         problems.append(f"consumer lag {lag} at the end")
     counts = {

@@ -29,6 +29,7 @@ from ingestion.simulator import Simulator
 from vigil.replicas import ReplicaSet, heartbeats, start_ray
 from vigil.settings import Settings, Stream
 from vigil.stack import Stack
+from vigil.wiring import delete_prefixed
 
 
 @dataclass
@@ -80,9 +81,7 @@ def _one(base: Settings, backend: str, n: int, events: int, timeout: float) -> R
         return Run(backend, n, events, time.monotonic() - started, during_join)
     finally:
         replicas.stop()
-        keys = list(client.scan_iter(match=f"{s.redis_prefix}:*", count=1000))
-        for i in range(0, len(keys), 500):
-            client.delete(*keys[i : i + 500])
+        delete_prefixed(client, s.redis_prefix)
         client.close()
 
 
