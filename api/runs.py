@@ -15,6 +15,8 @@ included.
 
 from __future__ import annotations
 
+from ingestion.redis_keys import as_text
+
 import asyncio
 import contextlib
 import json
@@ -408,4 +410,4 @@ class RunHub:
 def _s(value: bytes | str | None) -> str:
     if value is None:
         return ""
-    return value.decode() if isinstance(value, bytes) else value
+    return as_text(value)

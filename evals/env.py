@@ -20,7 +20,7 @@ from ingestion.producer import Publisher
 from ingestion.profiles import RedisProfileStore
 from tools.context import Audience, ToolContext
 from vigil.settings import Settings
-from vigil.wiring import delete_prefixed
+from ingestion.redis_keys import delete_prefixed
 
 #: (settings of the case, its publisher, the audience) -> the tools of the case
 ToolsFactory = Callable[[Settings, Publisher, Audience], ToolContext]

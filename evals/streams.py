@@ -52,7 +52,7 @@ from ingestion.runner import ConsumerRunner
 from ingestion.simulator import SCENARIOS, Simulator
 from tools.approvals import PendingApprovals
 from vigil.settings import Settings, Stream
-from vigil.waiting import wait_until
+from ingestion.waiting import wait_until
 
 FORMAT = 1
 START = datetime(2026, 11, 3, 8, 0, tzinfo=UTC)

@@ -32,3 +32,8 @@ class KafkaUnavailableError(IngestionError):
 
 class DeliveryError(IngestionError):
     """The broker did not acknowledge a produced record."""
+
+
+class WaitTimeoutError(IngestionError, TimeoutError):
+    """Something awaited did not happen in time (a TimeoutError too, for callers that
+    catch those)."""

@@ -10,6 +10,8 @@ where, for regional alerts). All of it in one atomic script per change.
 
 from __future__ import annotations
 
+from ingestion.redis_keys import as_text
+
 import json
 from collections.abc import Sequence
 from datetime import datetime
@@ -108,7 +110,7 @@ class RedisProfileStore:
 
     def customers_in(self, city: str) -> list[str]:
         """Ids of the customers whose home city this is (sorted)."""
-        return sorted(_s(m) for m in self.client.smembers(self.city_index + city))
+        return sorted(as_text(m) for m in self.client.smembers(self.city_index + city))
 
     def apply(self, changes: Sequence[CustomerChange]) -> list[bool]:
         """Apply changes in one pipeline; True where a change altered the profile."""
@@ -134,7 +136,7 @@ class RedisProfileStore:
         return [bool(r) for r in pipe.execute()]
 
     def get(self, customer_id: str) -> CustomerProfile | None:
-        raw = {_s(k): _s(v) for k, v in self.client.hgetall(self.key(customer_id)).items()}
+        raw = {as_text(k): as_text(v) for k, v in self.client.hgetall(self.key(customer_id)).items()}
         values = {k[2:]: json.loads(v) for k, v in raw.items() if k.startswith("f:")}
         if not values:
             return None  # never seen, or deleted
@@ -146,8 +148,6 @@ class RedisProfileStore:
         )
 
 
-def _s(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 class ProfileIngestor:

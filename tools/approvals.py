@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ingestion.redis_keys import as_text
+
 import hashlib
 import json
 from collections.abc import Mapping
@@ -102,33 +104,33 @@ class PendingApprovals:
     def last_change(self) -> str:
         """The id of the latest change ("0-0" if none): read changes after it."""
         last: Any = self.client.xrevrange(self.changes, count=1)
-        return _s(last[0][0]) if last else "0-0"
+        return as_text(last[0][0]) if last else "0-0"
 
     def changes_after(self, after: str, block_ms: int) -> list[tuple[str, str, str]]:
         """(change id, approval id, state) after ``after``, waiting up to ``block_ms``."""
         got: Any = self.client.xread({self.changes: after}, count=500, block=block_ms)
         if not got:
             return []
-        return [(_s(cid), _s(f[b"approval_id"]), _s(f[b"state"])) for cid, f in got[0][1]]
+        return [(as_text(cid), as_text(f[b"approval_id"]), as_text(f[b"state"])) for cid, f in got[0][1]]
 
     def get(self, approval_id: str) -> tuple[ApprovalRequest, str] | None:
         raw, state = self.client.hmget(self.key(approval_id), "request", "state")
         if raw is None:
             return None
-        return ApprovalRequest.model_validate_json(raw), _s(state or b"pending")
+        return ApprovalRequest.model_validate_json(raw), as_text(state or b"pending")
 
     def pending(self) -> list[ApprovalRequest]:
-        ids = [_s(i) for i in self.client.zrange(self.deadlines, 0, -1)]  # type: ignore[arg-type]
+        ids = [as_text(i) for i in self.client.zrange(self.deadlines, 0, -1)]  # type: ignore[arg-type]
         found = [self.get(i) for i in ids]
         return [req for f in found if f is not None for req, state in [f] if state == "pending"]
 
     def due(self, now: datetime) -> list[str]:
         due = self.client.zrangebyscore(self.deadlines, "-inf", now.timestamp())
-        return [_s(i) for i in due]  # type: ignore[arg-type]
+        return [as_text(i) for i in due]  # type: ignore[arg-type]
 
     def claim(self, approval_id: str, decision: str, at: datetime) -> str:
         """Move a pending request to ``decision``; returns the state it was in before."""
-        return _s(
+        return as_text(
             self._claim(
                 keys=[self.key(approval_id), self.deadlines, self.changes],
                 args=[decision, at.isoformat(), approval_id, CHANGES_KEPT],
@@ -189,5 +191,3 @@ def answer(
     return response
 
 
-def _s(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

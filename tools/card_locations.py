@@ -9,6 +9,8 @@ but never moves the card back in time.
 
 from __future__ import annotations
 
+from ingestion.redis_keys import as_text
+
 from datetime import UTC, datetime
 from typing import Any
 
@@ -84,19 +86,16 @@ class CardLocationStore:
 def parse_answer(raw: bytes | str | None) -> Sighting | None:
     if not raw:
         return None
-    text = raw.decode() if isinstance(raw, bytes) else raw
+    text = as_text(raw)
     tx, ts, lat, lon = text.split("\x1f")
     return _sighting(tx, ts, lat, lon)
 
 
 def _sighting(tx: bytes | str, ts: bytes | str, lat: bytes | str, lon: bytes | str) -> Sighting:
-    def s(v: bytes | str) -> str:
-        return v.decode() if isinstance(v, bytes) else v
-
     return Sighting(
-        transaction_id=s(tx),
-        timestamp=datetime.fromtimestamp(int(s(ts)) / 1000, tz=UTC),
-        lat=float(s(lat)),
-        lon=float(s(lon)),
+        transaction_id=as_text(tx),
+        timestamp=datetime.fromtimestamp(int(as_text(ts)) / 1000, tz=UTC),
+        lat=float(as_text(lat)),
+        lon=float(as_text(lon)),
         channel="card_present",
     )

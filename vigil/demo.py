@@ -19,7 +19,7 @@ from vigil.ingest import ingestion
 from vigil.settings import Settings, Stream
 from vigil.simulate import Produced, SimPlan, plan_events, produce
 from vigil.stack import Stack
-from vigil.waiting import wait_until
+from ingestion.waiting import wait_until
 
 
 def run_demo(

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from ingestion.errors import WaitTimeoutError
+
+__all__ = ["StackError", "VigilError", "WaitTimeoutError"]
+
 
 class VigilError(Exception):
     """Base of errors the CLI reports as a message, without a traceback."""
@@ -9,8 +13,3 @@ class VigilError(Exception):
 
 class StackError(VigilError):
     """The embedded stack or a configured server cannot be started or reached."""
-
-
-class WaitTimeoutError(VigilError, TimeoutError):
-    """Something awaited did not happen in time (a TimeoutError too, for callers that
-    catch those)."""

@@ -26,13 +26,6 @@ def redis_client(settings: Settings) -> redis.Redis:
     return redis.Redis.from_url(settings.redis_url)
 
 
-def delete_prefixed(client: redis.Redis, prefix: str) -> int:
-    """Delete every key under ``<prefix>:`` (a run's or a test's own); how many went."""
-    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-    for i in range(0, len(keys), 500):
-        client.delete(*keys[i : i + 500])
-    return len(keys)
-
 
 def retriever(settings: Settings, dim: int = 384) -> Retriever:
     """Weaviate when VIGIL_WEAVIATE_URL is set, else the embedded LanceDB."""

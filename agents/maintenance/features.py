@@ -18,6 +18,8 @@ rising, or is past its limit; it escalates when the remaining life is within the
 
 from __future__ import annotations
 
+from ingestion.redis_keys import as_text
+
 import bisect
 import json
 import math
@@ -218,9 +220,7 @@ class FeatureStore:
         if self.client.set(key, event_id, nx=True):
             return True
         current = self.client.get(key)
-        if isinstance(current, bytes):
-            current = current.decode()
-        return current == event_id
+        return current is not None and as_text(current) == event_id
 
     def close_episode(self, asset: str) -> None:
         """A repair closes the episode and the asset learns a fresh baseline."""

@@ -8,6 +8,8 @@ design (see ``layout.py``) and cannot drift apart.
 
 from __future__ import annotations
 
+from ingestion.redis_keys import as_text
+
 from collections import defaultdict
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
@@ -56,8 +58,6 @@ class Out:
 Plan = Generator[Batch | Out, list[Any], Any]
 
 
-def _s(raw: bytes | str) -> str:
-    return raw.decode() if isinstance(raw, bytes) else raw
 
 
 @dataclass
@@ -143,7 +143,7 @@ class Plans:
         if not reply:
             return None
         found, c, m, parent, writes_flat, refs, blobs = reply
-        return self._tuple(tid, ns, _s(found), c, m, _s(parent), writes_flat, refs, blobs)
+        return self._tuple(tid, ns, as_text(found), c, m, as_text(parent), writes_flat, refs, blobs)
 
     def list_tuples(
         self,
@@ -159,7 +159,7 @@ class Plans:
             tids = [str(conf["thread_id"])]
         else:
             [members] = yield Batch([("SMEMBERS", lay.threads)])
-            tids = sorted(_s(m) for m in members)
+            tids = sorted(as_text(m) for m in members)
         want_ns: str | None = conf.get("checkpoint_ns")
         want_id = get_checkpoint_id(config) if config else None
         before_id = get_checkpoint_id(before) if before else None
@@ -169,7 +169,7 @@ class Plans:
                 namespaces = [want_ns]
             else:
                 [members] = yield Batch([("SMEMBERS", lay.namespaces(tid))])
-                namespaces = sorted(_s(m) for m in members)
+                namespaces = sorted(as_text(m) for m in members)
                 if not namespaces and not conf.get("thread_id"):
                     # the thread expired (TTL) or was deleted: forget it in the index too
                     yield Batch([("SREM", lay.threads, tid)])
@@ -179,7 +179,7 @@ class Plans:
                 else:
                     top = f"({before_id}" if before_id else "+"
                     [raw] = yield Batch([("ZREVRANGEBYLEX", lay.ids(tid, ns), top, "-")])
-                    ids = [_s(i) for i in raw]
+                    ids = [as_text(i) for i in raw]
                     if before_id:  # ZREVRANGEBYLEX bounds are exclusive already; be explicit
                         ids = [i for i in ids if i < before_id]
                 for start in range(0, len(ids), PAGE):
@@ -206,7 +206,7 @@ class Plans:
                         rows.append((i, c, m, p, b, w))
                     if not rows:
                         continue
-                    refs_per_row = [[_s(r) for r in unpack(row[4])] for row in rows]
+                    refs_per_row = [[as_text(r) for r in unpack(row[4])] for row in rows]
                     keys = [lay.blob(tid, ns, r) for refs in refs_per_row for r in refs]
                     blobs: list[Any] = []
                     if keys:
@@ -215,7 +215,7 @@ class Plans:
                     for (i, c, m, p, _b, w), refs in zip(rows, refs_per_row, strict=True):
                         mine = blobs[pos : pos + len(refs)]
                         pos += len(refs)
-                        yield Out(self._tuple(tid, ns, i, c, m, _s(p or b""), w, refs, mine))
+                        yield Out(self._tuple(tid, ns, i, c, m, as_text(p or b""), w, refs, mine))
         return None
 
     def _tuple(
@@ -237,7 +237,7 @@ class Plans:
                 continue
             kind, data = dec_typed(blob)
             if kind != "empty":
-                values[ref_channel(_s(ref))] = self.serde.loads_typed((kind, data))
+                values[ref_channel(as_text(ref))] = self.serde.loads_typed((kind, data))
         checkpoint["channel_values"] = values
         # HGETALL comes back as a dict from redis-py, flat (field, value, ...) through Lua
         records = list(writes.values()) if isinstance(writes, dict) else list(writes[1::2])
@@ -265,11 +265,11 @@ class Plans:
     def _thread_inventory(self, tid: str) -> Generator[Batch, list[Any], dict[str, list[str]]]:
         """Namespace -> checkpoint ids of a thread."""
         [members] = yield Batch([("SMEMBERS", self.layout.namespaces(tid))])
-        namespaces = sorted(_s(m) for m in members)
+        namespaces = sorted(as_text(m) for m in members)
         if not namespaces:
             return {}
         replies = yield Batch([("ZRANGE", self.layout.ids(tid, ns), 0, -1) for ns in namespaces])
-        return {ns: [_s(i) for i in ids] for ns, ids in zip(namespaces, replies, strict=True)}
+        return {ns: [as_text(i) for i in ids] for ns, ids in zip(namespaces, replies, strict=True)}
 
     def _refs_of(
         self, tid: str, ns: str, cids: Sequence[str]
@@ -278,14 +278,14 @@ class Plans:
         if not cids:
             return []
         rows = yield Batch([("HMGET", self.layout.checkpoint(tid, ns, c), "r", "b") for c in cids])
-        return [(_s(r or b""), {_s(x) for x in unpack(b)} if b else set()) for r, b in rows]
+        return [(as_text(r or b""), {as_text(x) for x in unpack(b)} if b else set()) for r, b in rows]
 
     def _drop(self, tid: str, ns: str, drop: Sequence[str]) -> Plan:
         """Delete some checkpoints of a namespace, and the values no remaining one reads."""
         lay = self.layout
         drop_set = set(drop)
         [ids] = yield Batch([("ZRANGE", lay.ids(tid, ns), 0, -1)])
-        keep = [i for i in (_s(x) for x in ids) if i not in drop_set]
+        keep = [i for i in (as_text(x) for x in ids) if i not in drop_set]
         dropped = yield from self._refs_of(tid, ns, list(drop))
         kept = yield from self._refs_of(tid, ns, keep)
         live = set().union(*(refs for _, refs in kept))
@@ -322,7 +322,7 @@ class Plans:
         by_ns: dict[tuple[str, str], list[str]] = defaultdict(list)
         for members in member_sets:
             for m in members:
-                tid, ns, cid = lay.split_run_member(_s(m))
+                tid, ns, cid = lay.split_run_member(as_text(m))
                 by_ns[(tid, ns)].append(cid)
         for (tid, ns), cids in by_ns.items():
             yield from self._drop(tid, ns, cids)
@@ -355,7 +355,7 @@ class Plans:
                 + [("HGETALL", lay.writes(source, ns, c)) for c in ids]
             )
             cps, writes = replies[: len(ids)], replies[len(ids) :]
-            refs = sorted({_s(r) for cp in cps if cp for r in unpack(cp[b"b"])})
+            refs = sorted({as_text(r) for cp in cps if cp for r in unpack(cp[b"b"])})
             values = []
             if refs:
                 [values] = yield Batch([("MGET", *[lay.blob(source, ns, r) for r in refs])])
@@ -369,7 +369,7 @@ class Plans:
                 if w:
                     cmds.append(("HSET", lay.writes(target, ns, cid), *_flat(w)))
                 cmds.append(("ZADD", lay.ids(target, ns), 0, cid))
-                run = _s(cp.get(b"r") or b"")
+                run = as_text(cp.get(b"r") or b"")
                 if run:
                     cmds.append(("SADD", lay.run(run), lay.run_member(target, ns, cid)))
             cmds.append(("SADD", lay.namespaces(target), ns))

@@ -9,6 +9,8 @@ thread's state, both with the full history kept and with only the latest checkpo
 
 from __future__ import annotations
 
+from ingestion.redis_keys import as_text
+
 import sqlite3
 import statistics
 import tempfile
@@ -82,7 +84,7 @@ def _redis_thread_bytes(client: redis.Redis, saver: RedisSaver, tid: str) -> int
     """Every key of the thread, plus the run-index sets its checkpoints are listed in."""
     keys = list(client.scan_iter(match=saver.layout.thread(tid) + ":*", count=1000))
     runs = {r for k in keys if b":cp\x1f" in k for r in [client.hget(k, "r")] if r}
-    keys += [saver.layout.run(r.decode() if isinstance(r, bytes) else r).encode() for r in runs]
+    keys += [saver.layout.run(as_text(r)).encode() for r in runs]
     return sum(int(client.memory_usage(k, samples=0) or 0) for k in keys)
 
 

@@ -34,7 +34,7 @@ from ingestion.profiles import RedisProfileStore
 from vigil.ingest import ingestion
 from vigil.settings import Settings
 from vigil.stack import Stack
-from vigil.wiring import delete_prefixed
+from ingestion.redis_keys import delete_prefixed
 
 
 def _pct(xs: list[float], q: float) -> float:

@@ -37,7 +37,7 @@ from tools.approvals import PendingApprovals
 from vigil.replicas import ReplicaSet, heartbeats, start_ray
 from vigil.settings import Settings, Stream
 from vigil.stack import Stack
-from vigil.waiting import wait_until
+from ingestion.waiting import wait_until
 
 MALFORMED = (
     b"{not json",

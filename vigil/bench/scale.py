@@ -29,7 +29,7 @@ from ingestion.simulator import Simulator
 from vigil.replicas import ReplicaSet, heartbeats, start_ray
 from vigil.settings import Settings, Stream
 from vigil.stack import Stack
-from vigil.wiring import delete_prefixed
+from ingestion.redis_keys import delete_prefixed
 
 
 @dataclass

@@ -1,11 +1,11 @@
-"""Polling for a condition, for the demo, the benchmarks and the eval replay."""
+"""Polling for a condition: the demo, the benchmarks and the eval replay wait with it."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 
-from vigil.errors import WaitTimeoutError
+from ingestion.errors import WaitTimeoutError
 
 
 def wait_until(
