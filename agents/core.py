@@ -16,7 +16,8 @@ graph's runtime context, and any side inputs (context streams the agent keeps in
   claimed atomically, applied once) and past-deadline requests take the graph's fail-safe;
 * metrics per agent: events screened, escalated, outcomes, answers; latency histograms.
 
-Adding an agent is writing a ``binding(deps)`` function (see the README's recipe).
+Adding an agent is writing a ``binding(deps)`` function and naming it in
+``agents/registry.py`` (see the README's recipe).
 """
 
 from __future__ import annotations
@@ -42,16 +43,6 @@ from tools.once import OnceEmitter
 from vigil.settings import Settings, Stream
 
 log = logging.getLogger(__name__)
-
-#: approval-id prefixes of every agent imported in this process (see ``AgentWorker.owns``)
-APPROVAL_PREFIXES: set[str] = set()
-
-
-def register_approval_prefix(prefix: str) -> str:
-    """Declare an agent's approval-id prefix (at import), so no other agent claims its ids."""
-    APPROVAL_PREFIXES.add(prefix)
-    return prefix
-
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, float("inf"))
 
@@ -165,7 +156,10 @@ class AgentWorker:
         pending: PendingApprovals,
         ledger: ApprovalLedger,
         producer: EventProducer,
+        known_prefixes: frozenset[str] = frozenset(),
     ) -> None:
+        """``known_prefixes``: the approval-id prefixes of every agent (the registry's), so
+        that an agent claiming unknown ids never takes another agent's."""
         self.settings = settings
         self.binding = binding
         self.graph = binding.graph
@@ -173,6 +167,7 @@ class AgentWorker:
         self.pending = pending
         self.ledger = ledger
         self.producer = producer
+        self.known_prefixes = known_prefixes
         self.metrics = AgentMetrics()
 
     @property
@@ -259,7 +254,7 @@ class AgentWorker:
             return True
         # an id no agent issues: dead-lettered by the one agent that claims unknown ids
         return self.binding.claims_unknown_approvals and not any(
-            approval_id.startswith(p) for p in APPROVAL_PREFIXES
+            approval_id.startswith(p) for p in self.known_prefixes
         )
 
     def handle_responses(self, batch: Sequence[Received[ApprovalResponse]]) -> list[Rejection]:

@@ -1,5 +1,5 @@
 """``create_app(settings, deps)``: the FastAPI app. The service shell builds ``deps`` from
-settings (``vigil.api``); tests build their own (a scripted model, their Redis)."""
+settings (``vigil.wiring.web``); tests build their own (a scripted model, their Redis)."""
 
 from __future__ import annotations
 
@@ -54,8 +54,8 @@ def create_app(settings: Settings, deps: ApiDeps) -> FastAPI:
             deps, passages=settings.api_chat_passages, history=settings.api_chat_history
         ),
         feed=ApprovalFeed(
-            PendingApprovals(deps.redis, prefix=prefix),
-            ApprovalLedger(deps.redis, prefix=prefix),
+            PendingApprovals.of(settings, deps.redis),
+            ApprovalLedger.of(settings, deps.redis),
             settings.api_approvals_poll_s,
         ),
     )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from ingestion.redis_keys import as_text
-
 import hashlib
 import json
 from collections.abc import Mapping
@@ -13,7 +11,9 @@ from typing import Any, Literal
 import redis
 
 from ingestion.contracts import ApprovalRequest, ApprovalResponse
+from ingestion.redis_keys import as_text
 from tools.errors import ApprovalConflictError, ApprovalMismatchError
+from vigil.settings import Settings
 
 
 def proposal_hash(proposal: Mapping[str, Any]) -> str:
@@ -26,6 +26,11 @@ class ApprovalLedger:
     def __init__(self, client: redis.Redis, *, prefix: str = "vigil") -> None:
         self.client = client
         self.prefix = prefix
+
+    @classmethod
+    def of(cls, settings: Settings, client: redis.Redis) -> ApprovalLedger:
+        """The service's ledger of answers, under its prefix."""
+        return cls(client, prefix=settings.redis_prefix)
 
     def key(self, approval_id: str) -> str:
         return f"{self.prefix}:approval:{approval_id}"
@@ -84,6 +89,11 @@ class PendingApprovals:
         self.changes = f"{prefix}:approvals:changes"
         self._claim = client.register_script(_CLAIM)
 
+    @classmethod
+    def of(cls, settings: Settings, client: redis.Redis) -> PendingApprovals:
+        """The service's requests: every agent's, and the analysts' inbox, under its prefix."""
+        return cls(client, prefix=settings.redis_prefix)
+
     def key(self, approval_id: str) -> str:
         return f"{self.prefix}:approvals:{approval_id}"
 
@@ -111,7 +121,9 @@ class PendingApprovals:
         got: Any = self.client.xread({self.changes: after}, count=500, block=block_ms)
         if not got:
             return []
-        return [(as_text(cid), as_text(f[b"approval_id"]), as_text(f[b"state"])) for cid, f in got[0][1]]
+        return [
+            (as_text(cid), as_text(f[b"approval_id"]), as_text(f[b"state"])) for cid, f in got[0][1]
+        ]
 
     def get(self, approval_id: str) -> tuple[ApprovalRequest, str] | None:
         raw, state = self.client.hmget(self.key(approval_id), "request", "state")
@@ -189,5 +201,3 @@ def answer(
     )
     pending.check(response)
     return response
-
-

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from agents.core import AgentDeps, Binding, Escalation, Screening, register_approval_prefix
+from agents.core import AgentDeps, Binding, Escalation, Screening
 from agents.fraud.screening import Screened, Screener
 from graphs.fraud.context import FraudContext
 from graphs.fraud.graph import build_graph
@@ -19,7 +19,7 @@ from vigil.settings import Stream
 
 NAME = "fraud"
 #: approval ids of fraud proposals (``appr-<transaction id>``)
-APPROVAL_PREFIX = register_approval_prefix("appr-")
+APPROVAL_PREFIX = "appr-"
 
 
 def escalation(s: Screened) -> Escalation:

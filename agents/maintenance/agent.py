@@ -17,18 +17,16 @@ from agents.core import (
     Escalation,
     Screening,
     SideInput,
-    register_approval_prefix,
 )
 from agents.maintenance.features import FeatureStore, Verdict
 from agents.maintenance.history import MaintenanceHistory, history_ingestor
 from graphs.maintenance.context import MaintenanceContext
 from graphs.maintenance.graph import build_graph
-from graphs.maintenance.nodes import APPROVAL_PREFIX
+from graphs.maintenance.nodes import APPROVAL_PREFIX as APPROVAL_PREFIX
 from ingestion.contracts import MaintenanceLog, SensorReading
 from vigil.settings import Stream
 
 NAME = "maintenance"
-register_approval_prefix(APPROVAL_PREFIX)
 
 
 def escalation(v: Verdict) -> Escalation:

@@ -7,7 +7,7 @@ from typing import Any
 
 from agents.core import AgentWorker, Binding, Screening
 from agents.fraud.agent import APPROVAL_PREFIX as FRAUD_PREFIX
-from agents.maintenance import agent as _maintenance  # noqa: F401  (registers its prefix)
+from agents.registry import approval_prefixes
 from graphs.maintenance.nodes import APPROVAL_PREFIX as STOP_PREFIX
 from ingestion.contracts import ApprovalRequest, SensorReading, Transaction
 from tests.conftest import base_settings
@@ -26,6 +26,7 @@ def worker(name: str, prefix: str, claims: bool, client: Any, key_prefix: str) -
         base_settings(), binding,
         pending=PendingApprovals(client, prefix=key_prefix),
         ledger=ApprovalLedger(client, prefix=key_prefix), producer=None,  # type: ignore[arg-type]
+        known_prefixes=approval_prefixes(),
     )  # fmt: skip
 
 
