@@ -1,4 +1,4 @@
-"""What the app runs with, built by the service shell (``vigil.api``) or by a test."""
+"""What the app runs with, built by the service shell (``vigil.wiring.web``) or by a test."""
 
 from __future__ import annotations
 

@@ -36,6 +36,7 @@ from ingestion.dlq import DeadLetter, DeadLetterKind
 from ingestion.errors import ContractError
 from ingestion.kafka import client_config
 from ingestion.producer import EventProducer
+from ingestion.signals import on_stop_signals
 from vigil.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -146,12 +147,8 @@ class ConsumerRunner(Generic[E]):
             log.info("signal %d: finishing the batch in hand, then stopping", signum)
             self.stop()
 
-        previous = {sig: signal.signal(sig, handler) for sig in signals}
-        try:
+        with on_stop_signals(handler, signals):
             yield
-        finally:
-            for sig, old in previous.items():
-                signal.signal(sig, old)
 
     def assignment(self) -> set[int]:
         return {tp.partition for tp in self._consumer.assignment()}

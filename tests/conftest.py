@@ -24,9 +24,9 @@ from playwright.sync_api import Browser, sync_playwright
 
 from graphs.llm import guard as model_guard
 from ingestion.kafka import ensure_topics
-from vigil.embedded import ChildServer, free_port
+from vigil.runtime.embedded import ChildServer, free_port
+from vigil.runtime.stack import redis_ping, tansu_server, valkey_server
 from vigil.settings import Settings, Stream
-from vigil.stack import redis_ping, tansu_server, valkey_server
 
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -13,13 +13,13 @@ from ingestion.contracts import Alert, BlockAction, Transaction, WorkOrder
 from ingestion.producer import EventProducer
 from ingestion.seed import seed_customers, seed_documents
 from ingestion.simulator import SCENARIOS, Simulator
-from vigil.agents import agent, fraud_agent
-from vigil.approvals_cli import decide
-from vigil.ingest import ingestion
+from ingestion.waiting import wait_until
+from vigil.runtime.stack import Stack
 from vigil.settings import Settings, Stream
 from vigil.simulate import Produced, SimPlan, plan_events, produce
-from vigil.stack import Stack
-from ingestion.waiting import wait_until
+from vigil.wiring.feeds import ingestion
+from vigil.wiring.inbox import decide
+from vigil.wiring.workers import agent as build_agent
 
 
 def run_demo(
@@ -35,7 +35,7 @@ def run_demo(
         console.print(f"published {len(people)} customer profiles and {len(docs)} documents")
         feeding = ingestion(eff, producer=producer).start()
         console.print("starting the fraud agent (loading the model and the embedder) ...")
-        agent = fraud_agent(eff, producer).start()
+        agent = build_agent("fraud", eff, producer).start()
         worker = agent.worker
         try:
             tools = worker.ctx.tools
@@ -118,8 +118,8 @@ def run_demo(
 def _proactive(settings: Settings, console: Console, producer: EventProducer) -> None:
     """Steps 6 and 7: a failing pump and a repeated storm warning, watched by agents."""
     console.rule("6. predictive maintenance: three days of sensor readings, pump-03 wearing out")
-    maintenance = agent("maintenance", settings, producer).start()
-    monitoring = agent("monitoring", settings, producer).start()
+    maintenance = build_agent("maintenance", settings, producer).start()
+    monitoring = build_agent("monitoring", settings, producer).start()
     try:
         sim = Simulator(seed=7, customers=5)
         readings, failure_at = sim.asset_run()

@@ -13,8 +13,8 @@ import time
 from graphs.llm import ModelEntry, ModelGateway
 from graphs.llm.fake import ScriptedChatModel
 from ingestion.producer import EventProducer
-from vigil.agents import fraud_agent
 from vigil.settings import Settings
+from vigil.wiring.workers import agent as build_agent
 
 BLOCK = json.dumps({"risk": 0.98, "action": "block", "rationale": "impossible travel"})
 
@@ -24,7 +24,7 @@ def main() -> None:
     model = ScriptedChatModel(script=[BLOCK] * 10)
     gateway = ModelGateway([ModelEntry("scripted", model, structured="json")])
     with EventProducer(settings) as producer:
-        agent = fraud_agent(settings, producer, gateway=gateway).start()
+        agent = build_agent("fraud", settings, producer, gateway=gateway).start()
         time.sleep(float(sys.argv[1]))
         agent.stop()
     m = agent.worker.metrics

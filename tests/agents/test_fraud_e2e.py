@@ -30,9 +30,9 @@ from tests.agents.helpers import read_events, seed_knowledge
 from tests.conftest import wait_for
 from tests.ingestion.kafkautil import read_all
 from tests.ingestion.test_retrieval_conformance import EMBEDDER
-from vigil.agents import fraud_agent
-from vigil.llm import build_gateway
 from vigil.settings import Settings, Stream
+from vigil.wiring.models import build_gateway
+from vigil.wiring.workers import agent as build_agent
 
 BLOCK = json.dumps(
     {"risk": 0.98, "action": "block", "rationale": "Same card in London and Paris 40 s apart.",
@@ -73,8 +73,7 @@ def world(
     gateway = ModelGateway([ModelEntry("scripted", model, structured="json")], backoff_s=0.01)
     if request.node.get_closest_marker("real_model"):
         gateway = build_gateway(s.model_copy(update={"llm": "local", "llm_max_tokens": 160}))
-    agent = fraud_agent(
-        s, producer, client=client, gateway=gateway, embedder=EMBEDDER,
+    agent = build_agent("fraud", s, producer, client=client, gateway=gateway, embedder=EMBEDDER,
         checkpointer=RedisSaver(client, prefix=prefix + "cp"),
     )  # fmt: skip
     tools = agent.worker.ctx.tools

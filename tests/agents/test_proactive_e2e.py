@@ -26,8 +26,8 @@ from ingestion.simulator import SCENARIOS, Simulator
 from tests.agents.helpers import read_events, seed_knowledge
 from tests.conftest import wait_for
 from tests.ingestion.test_retrieval_conformance import EMBEDDER
-from vigil.agents import agent
 from vigil.settings import Settings, Stream
+from vigil.wiring.workers import agent
 
 DRAFT = json.dumps(
     {"priority": "high", "action": "Replace the drive-end bearing of pump-03 and check alignment.",

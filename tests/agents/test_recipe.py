@@ -11,6 +11,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import pytest
+
+from agents import registry
+from agents.registry import AgentSpec, select
 from graphs.checkpointer import RedisSaver
 from graphs.llm import ModelEntry, ModelGateway
 from graphs.llm.fake import ScriptedChatModel
@@ -20,20 +24,26 @@ from ingestion.simulator import Simulator
 from tests.conftest import wait_for
 from tests.ingestion.kafkautil import read_all
 from tests.ingestion.test_retrieval_conformance import EMBEDDER
-from vigil.agents import agent
 from vigil.settings import Settings, Stream
+from vigil.wiring.workers import agent
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-def recipe(folder: Path) -> ModuleType:
-    """The python block of the README's "Adding an agent", written to a file and imported."""
+def recipe_blocks() -> list[str]:
+    """The python blocks of the README's "Adding an agent": the agent, then its registry line."""
     text = README.read_text()
     section = text[text.index("## Adding an agent") :]
-    match = re.search(r"```python\n(.*?)```", section, re.S)
-    assert match, "the README's 'Adding an agent' section has no python block"
+    section = section[: section.index("\n## ", 1)]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert len(blocks) == 2, "the README's 'Adding an agent' has the agent and its registry line"
+    return blocks
+
+
+def recipe(folder: Path) -> ModuleType:
+    """The agent of the README's "Adding an agent", written to a file and imported."""
     path = folder / "big_spend_agent.py"
-    path.write_text(match.group(1))
+    path.write_text(recipe_blocks()[0])
     spec = importlib.util.spec_from_file_location("big_spend_agent", path)
     assert spec is not None
     assert spec.loader is not None
@@ -43,10 +53,21 @@ def recipe(folder: Path) -> ModuleType:
     return module
 
 
+def register(module: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's registry line, added to ``AGENTS`` as written (for this test only)."""
+    line = recipe_blocks()[1].strip()
+    spec = eval(line, {"AgentSpec": AgentSpec, "big_spend": module})  # noqa: S307 - our README
+    assert isinstance(spec, AgentSpec)
+    monkeypatch.setitem(registry.AGENTS, spec.name, spec)
+
+
 def test_the_readme_recipe_builds_a_working_agent(
-    settings: Settings, redis_client: tuple[Any, str], tmp_path: Path
-) -> None:
+    settings: Settings, redis_client: tuple[Any, str], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
     client, prefix = redis_client
+    register(recipe(tmp_path), monkeypatch)
+    assert select("all")[-1] == "big-spend"  # `vigil agents run` would run it too
     s = settings.model_copy(
         update={"redis_prefix": prefix.rstrip(":"), "checkpoint_prefix": prefix + "cp",
                 "data_dir": tmp_path}
@@ -54,7 +75,7 @@ def test_the_readme_recipe_builds_a_working_agent(
     model = ScriptedChatModel(script=[])  # the recipe's agent never calls a model
     with EventProducer(s) as producer:
         service = agent(
-            recipe(tmp_path).binding, s, producer, client=client, embedder=EMBEDDER,
+            "big-spend", s, producer, client=client, embedder=EMBEDDER,
             gateway=ModelGateway([ModelEntry("scripted", model)]),
             checkpointer=RedisSaver(client, prefix=prefix + "cp"),
         ).start()  # fmt: skip

@@ -34,10 +34,10 @@ from ingestion.seed import seed_customers, seed_documents
 from tests.agents.test_fraud_e2e import BLOCK
 from tests.conftest import wait_for
 from tests.ingestion.test_retrieval_conformance import EMBEDDER
-from vigil.agents import fraud_agent
-from vigil.api import api_deps
-from vigil.embedded import free_port
+from vigil.runtime.embedded import free_port
 from vigil.settings import Settings
+from vigil.wiring.web import api_deps
+from vigil.wiring.workers import agent as build_agent
 
 KEYS = {
     "john": ("key-john", "customer:cust-john"),
@@ -161,8 +161,8 @@ def fraud(api: Api) -> Iterator[AgentService]:
     producer = EventProducer(s)
     gateway = ModelGateway([ModelEntry("scripted", ScriptedChatModel(script=[BLOCK] * 5),
                                        structured="json")], backoff_s=0.01)  # fmt: skip
-    agent = fraud_agent(
-        s, producer, client=api.deps.redis, gateway=gateway, embedder=EMBEDDER,
+    agent = build_agent(
+        "fraud", s, producer, client=api.deps.redis, gateway=gateway, embedder=EMBEDDER,
         checkpointer=RedisSaver(api.deps.redis, prefix=s.checkpoint_prefix),
     )  # fmt: skip
     agent.start()

@@ -16,8 +16,8 @@ from evals.env import EvalEnv
 from graphs.llm import ModelEntry, ModelGateway
 from graphs.llm.fake import ScriptedChatModel
 from tests.ingestion.test_retrieval_conformance import EMBEDDER
-from vigil.eval import eval_env
 from vigil.settings import Settings
+from vigil.wiring.evaluation import eval_env
 
 DRAFTS = {
     "Assessment": {

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import base_settings, clean_env, run_vigil
-from vigil.embedded import free_port, tcp_reachable
-from vigil.llm import gguf_path
+from vigil.runtime.embedded import free_port, tcp_reachable
 from vigil.settings import Settings
+from vigil.wiring.models import gguf_path
 
 pytestmark = [pytest.mark.slow, pytest.mark.real_model, pytest.mark.timeout(1200)]
 

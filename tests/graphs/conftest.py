@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from tests.conftest import LOCAL_REDIS
-from vigil.stack import redis_ping
+from vigil.runtime.stack import redis_ping
 
 
 @pytest.fixture(params=["redis", "valkey"])

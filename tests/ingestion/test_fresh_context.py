@@ -16,9 +16,9 @@ from tests.conftest import wait_for
 from tests.ingestion.test_retrieval_conformance import EMBEDDER
 from tests.tools.test_catalog import run
 from tools.context import ToolContext
-from vigil.ingest import Ingestion, ingestion
 from vigil.settings import Settings
-from vigil.wiring import tool_context
+from vigil.wiring.clients import tool_context
+from vigil.wiring.feeds import Ingestion, ingestion
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from tools.block import block_proposal
 from tools.catalog import ALL, CHAT_TOOLS
 from tools.context import ToolContext
 from vigil.settings import Settings
-from vigil.wiring import tool_context
+from vigil.wiring.clients import tool_context
 
 T0 = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
 

@@ -7,8 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+from vigil.runtime.stack import Stack
 from vigil.settings import Settings
-from vigil.stack import Stack
 
 
 def main() -> None:

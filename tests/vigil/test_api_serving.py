@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 
 from tests.conftest import wait_for
-from vigil.api import QuietCollector
+from vigil.runtime.server import QuietCollector
 
 
 def test_full_collections_wait_until_no_run_is_streaming() -> None:

@@ -17,9 +17,9 @@ from ingestion.contracts import Transaction
 from ingestion.seed import seed_documents
 from tests.conftest import clean_env, run_vigil, wait_for
 from tests.ingestion.kafkautil import read_all
-from vigil.embedded import pid_alive
+from vigil.runtime.embedded import pid_alive
+from vigil.runtime.stack import read_state
 from vigil.settings import Stream
-from vigil.stack import read_state
 
 
 def env_with(**values: str) -> dict[str, str]:
@@ -332,7 +332,7 @@ def test_bench_fraud_prints_ratios_and_latencies(tmp_path: Path) -> None:
 def test_agents_run_names_the_agents_when_given_an_unknown_one(tmp_path: Path) -> None:
     res = run_vigil("agents", "run", "--agent", "fraud,nope", env=clean_env(), cwd=tmp_path)
     assert res.returncode == 2
-    assert "no agent nope" in res.stderr
+    assert "no agent 'nope'" in res.stderr
     assert "maintenance" in res.stderr
 
 

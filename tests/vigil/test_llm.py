@@ -10,7 +10,14 @@ from typing import Any
 import pytest
 
 from tests.conftest import base_settings
-from vigil.llm import LLMConfigError, ModelSpec, build_entry, build_gateway, gguf_path, parse_spec
+from vigil.wiring.models import (
+    LLMConfigError,
+    ModelSpec,
+    build_entry,
+    build_gateway,
+    gguf_path,
+    parse_spec,
+)
 
 
 @pytest.mark.parametrize(

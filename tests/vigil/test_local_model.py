@@ -10,8 +10,8 @@ from pydantic import BaseModel
 
 from graphs.llm import CallRecord, structured
 from tests.conftest import base_settings, run_vigil
-from vigil.llm import build_gateway, local_model
 from vigil.settings import Settings
+from vigil.wiring.models import build_gateway, local_model
 
 pytestmark = pytest.mark.real_model
 

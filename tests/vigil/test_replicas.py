@@ -16,7 +16,8 @@ from ingestion.producer import EventProducer
 from ingestion.seed import seed_customers, seed_documents
 from tests.conftest import wait_for
 from vigil.bench.reliability import Books, _analyst, _feed, audit, settle
-from vigil.replicas import ReplicaSet, agents_status, group_members, heartbeats, start_ray
+from vigil.runtime.replicas import ReplicaSet, start_ray
+from vigil.runtime.status import agents_status, group_members, heartbeats
 from vigil.settings import Settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]

@@ -16,10 +16,10 @@ from kafka import KafkaAdminClient
 
 from ingestion.errors import KafkaUnavailableError
 from tests.conftest import ROOT, base_settings, clean_env, wait_for
-from vigil.embedded import free_port, pid_alive
 from vigil.errors import StackError
+from vigil.runtime.embedded import free_port, pid_alive
+from vigil.runtime.stack import Stack, discover, read_state
 from vigil.settings import Settings
-from vigil.stack import Stack, discover, read_state
 
 
 @pytest.mark.slow

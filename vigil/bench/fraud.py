@@ -35,10 +35,10 @@ from ingestion.profiles import RedisProfileStore
 from ingestion.runner import ConsumerRunner, Received
 from ingestion.seed import seed_customers
 from ingestion.simulator import SCENARIOS, Simulator
-from vigil.agents import fraud_worker
 from vigil.bench.kafka import raw_consume
+from vigil.runtime.stack import Stack
 from vigil.settings import Settings
-from vigil.stack import Stack
+from vigil.wiring.workers import worker as agent_worker
 
 GOAL_RATIO = 0.5
 GOAL_P99_S = 0.050
@@ -195,7 +195,7 @@ def _escalations(
 ) -> list[float]:
     model = ScriptedChatModel(script=[BLOCK] * (n + 1))
     gateway = ModelGateway([ModelEntry("instant", model, structured="json")])
-    worker = fraud_worker(s, producer, client=client, gateway=gateway)
+    worker = agent_worker("fraud", s, producer, client=client, gateway=gateway)
     screener = Screener(client, s)
     out: list[float] = []
     for i in range(n):

@@ -26,8 +26,8 @@ from ingestion.kafka import client_config, ensure_topics
 from ingestion.producer import EventProducer
 from ingestion.runner import ConsumerRunner, Received
 from ingestion.simulator import Simulator
+from vigil.runtime.stack import Stack
 from vigil.settings import Settings
-from vigil.stack import Stack
 
 GOAL_CONSUME_RATIO = 0.70
 

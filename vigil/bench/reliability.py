@@ -33,11 +33,12 @@ from ingestion.kafka import read_topic
 from ingestion.producer import EventProducer
 from ingestion.seed import seed_customers, seed_documents
 from ingestion.simulator import SCENARIOS, Simulator
-from tools.approvals import PendingApprovals
-from vigil.replicas import ReplicaSet, heartbeats, start_ray
-from vigil.settings import Settings, Stream
-from vigil.stack import Stack
 from ingestion.waiting import wait_until
+from tools.approvals import PendingApprovals
+from vigil.runtime.replicas import ReplicaSet, start_ray
+from vigil.runtime.stack import Stack
+from vigil.runtime.status import heartbeats
+from vigil.settings import Settings, Stream
 
 MALFORMED = (
     b"{not json",
@@ -100,7 +101,7 @@ def _analyst(s: Settings, books: Books, stop: threading.Event) -> None:
     """Approves what is fraud and rejects the rest, through approvals.responses."""
     answered: set[str] = set()
     client = redis.Redis.from_url(s.redis_url or "")
-    pending = PendingApprovals(client, prefix=s.redis_prefix)
+    pending = PendingApprovals.of(s, client)
     with EventProducer(s) as producer:
         while not stop.wait(0.3):
             try:
@@ -263,7 +264,7 @@ def _decisions(s: Settings, idle_s: float = 0.5) -> list[FraudDecision]:
 
 def unsettled(s: Settings, client: redis.Redis, decisions: list[FraudDecision]) -> bool:
     """A proposal waits for an answer, or an escalation has no final decision yet."""
-    if PendingApprovals(client, prefix=s.redis_prefix).pending():
+    if PendingApprovals.of(s, client).pending():
         return True
     escalated = {d.transaction_id for d in decisions if d.outcome == "escalate"}
     final = {d.transaction_id for d in decisions if d.event_id.startswith("final-")}

@@ -25,11 +25,12 @@ from rich.table import Table
 from ingestion.kafka import ensure_topics
 from ingestion.producer import EventProducer
 from ingestion.profiles import RedisProfileStore
-from ingestion.simulator import Simulator
-from vigil.replicas import ReplicaSet, heartbeats, start_ray
-from vigil.settings import Settings, Stream
-from vigil.stack import Stack
 from ingestion.redis_keys import delete_prefixed
+from ingestion.simulator import Simulator
+from vigil.runtime.replicas import ReplicaSet, start_ray
+from vigil.runtime.stack import Stack
+from vigil.runtime.status import heartbeats
+from vigil.settings import Settings, Stream
 
 
 @dataclass

@@ -43,9 +43,9 @@ from ingestion.knowledge.embeddings import MiniLMEmbedder
 from ingestion.knowledge.ingest import KnowledgeIngestor
 from ingestion.profiles import RedisProfileStore
 from ingestion.seed import seed_customers, seed_documents
-from vigil.embedded import free_port, tcp_reachable
+from vigil.runtime.embedded import free_port, tcp_reachable
+from vigil.runtime.stack import Stack
 from vigil.settings import Settings
-from vigil.stack import Stack
 
 GOAL_STREAMS = 500
 GOAL_P99_FIRST_MS = 100.0
@@ -65,7 +65,7 @@ def _gateway(token_delay_s: float) -> ModelGateway:
 
 def _serve(settings: Settings, token_delay_s: float) -> None:
     """The API process: served exactly as ``vigil api`` serves it, with the scripted model."""
-    from vigil.api import serve
+    from vigil.runtime.server import serve
 
     serve(settings, gateway=_gateway(token_delay_s), log_level="WARNING")
 
@@ -94,7 +94,7 @@ class ApiProcess:
 
 async def _in_process(settings: Settings, runs: int) -> tuple[float, float]:
     """(median time to first event, median time per token) of graph.astream itself."""
-    from vigil.wiring import tool_context
+    from vigil.wiring.clients import tool_context
 
     client = redis.Redis.from_url(str(settings.redis_url))
     graph = build_graph(make_checkpointer(settings))
@@ -266,7 +266,7 @@ def run_sse_bench(
         )
         client = redis.Redis.from_url(str(s.redis_url))
         RedisProfileStore(client, prefix=s.redis_prefix).apply(seed_customers(50))
-        from vigil.wiring import retriever
+        from vigil.wiring.clients import retriever
 
         embedder = MiniLMEmbedder(s.embedder_path)
         store = retriever(s, embedder.dim)

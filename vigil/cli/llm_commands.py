@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Annotated
 
+import typer
 from rich.console import Console
 from rich.table import Table
 
 from graphs.llm import CallRecord
-from vigil.llm import build_gateway, parse_spec
+from vigil.cli.common import console, friendly, llm_app, load_settings
 from vigil.settings import Settings
+from vigil.wiring.models import build_gateway, parse_spec
 
 
 def run_llm_check(settings: Settings, console: Console, prompt: str) -> None:
@@ -48,3 +51,14 @@ def run_llm_check(settings: Settings, console: Console, prompt: str) -> None:
     console.print(table)
     if not reply.strip():
         console.print("[yellow]the model answered with an empty reply[/]")
+
+
+@llm_app.command("check")
+@friendly
+def llm_check(
+    prompt: Annotated[str, typer.Option(help="What to ask.")] = (
+        "In one sentence, why would a bank pause a card after a suspicious payment?"
+    ),
+) -> None:
+    """Load the configured model (VIGIL_LLM), stream a short reply, report the timings."""
+    run_llm_check(load_settings(), console, prompt)

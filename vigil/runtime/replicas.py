@@ -31,19 +31,13 @@ from typing import Any, Protocol
 
 import redis
 
-from vigil.embedded import die_with_parent
+from ingestion.signals import stop_event
 from vigil.errors import VigilError
+from vigil.runtime.embedded import die_with_parent
+from vigil.runtime.status import HEARTBEAT_S, STALE_S, heartbeat_key
 from vigil.settings import Settings
 
 log = logging.getLogger(__name__)
-
-HEARTBEAT_S = 1.0
-#: a heartbeat older than this is a replica that is gone (its key expires too)
-STALE_S = 10.0
-
-
-def heartbeat_key(settings: Settings, replica_id: str) -> str:
-    return f"{settings.redis_prefix}:replicas:{replica_id}"
 
 
 class Replica:
@@ -59,9 +53,9 @@ class Replica:
         beat_s: float = HEARTBEAT_S,
     ) -> None:
         from ingestion.producer import EventProducer
-        from vigil.agents import agent
-        from vigil.ingest import ingestion
-        from vigil.wiring import redis_client
+        from vigil.wiring.clients import redis_client
+        from vigil.wiring.feeds import ingestion
+        from vigil.wiring.workers import agent
 
         self.settings = settings
         self.replica_id = replica_id
@@ -138,18 +132,6 @@ class Replica:
         return last
 
 
-def heartbeats(settings: Settings, client: redis.Redis) -> list[dict[str, Any]]:
-    """Every live replica's last heartbeat."""
-    keys = sorted(client.scan_iter(match=f"{settings.redis_prefix}:replicas:*", count=500))
-    out = []
-    for raw in client.mget(keys) if keys else []:
-        if raw is not None:
-            beat = json.loads(raw)
-            if time.time() - float(beat["at"]) <= STALE_S:
-                out.append(beat)
-    return out
-
-
 # -- the two ways to run a replica ---------------------------------------------------------------
 
 
@@ -170,12 +152,10 @@ def _process_main(
 ) -> None:
     """A worker process: run the replica until SIGTERM/SIGINT, then drain and exit 0."""
     die_with_parent(signal.SIGTERM)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    replica = Replica(settings, agents, replica_id, ingest=ingest, beat_s=beat_s)
-    stop.wait()
-    replica.drain()
+    with stop_event() as stop:
+        replica = Replica(settings, agents, replica_id, ingest=ingest, beat_s=beat_s)
+        stop.wait()
+        replica.drain()
 
 
 @dataclass
@@ -364,65 +344,3 @@ class ReplicaSet:
 
     def stop(self, timeout: float = 60.0) -> None:
         self.scale(0, timeout)
-
-
-# -- status -------------------------------------------------------------------------------------
-
-
-def agents_status(settings: Settings, client: redis.Redis, agents: Sequence[str]) -> dict[str, Any]:
-    """Per agent: the group's members and the partitions each owns (from Kafka), lag per
-    partition, events/s and escalations (from the replicas' heartbeats), pending approvals."""
-    from ingestion.kafka import describe_groups
-    from tools.approvals import PendingApprovals
-
-    beats = heartbeats(settings, client)
-    pending = PendingApprovals(client, prefix=settings.redis_prefix).pending()
-    described = describe_groups(settings, [settings.group_id(a) for a in agents])
-    groups = {a: group_members(described.get(settings.group_id(a), {})) for a in agents}
-    out: dict[str, Any] = {}
-    for name in agents:
-        mine = [b for b in beats if name in b["agents"]]
-        lag: dict[str, int] = {}
-        for b in mine:
-            lag.update(b["agents"][name]["lag"])
-        replicas = [
-            {
-                "replica": b["replica"],
-                "host": b["host"],
-                "pid": b["pid"],
-                "partitions": b["agents"][name]["partitions"],
-                "events_per_s": b["agents"][name].get("events_per_s", 0.0),
-                "screened": b["agents"][name]["screened"],
-                "escalated": b["agents"][name]["escalated"],
-            }
-            for b in mine
-        ]
-        out[name] = {
-            "group": settings.group_id(name),
-            "state": groups[name]["state"],
-            "members": groups[name]["members"],
-            "replicas": replicas,
-            "lag": dict(sorted(lag.items(), key=lambda kv: int(kv[0]))),
-            "events_per_s": round(sum(float(r["events_per_s"]) for r in replicas), 1),
-            "escalated": sum(int(b["agents"][name]["escalated"]) for b in mine),
-            "pending_approvals": sum(1 for p in pending if p.thread_id.startswith(f"{name}:")),
-        }
-    return out
-
-
-def group_members(group: dict[str, Any]) -> dict[str, Any]:
-    """Members and their partitions out of kafka-python's DescribeGroups answer. (Apache
-    Kafka reports each member's assignment; Tansu leaves it empty: the replicas' own
-    heartbeats say which partitions they own.)"""
-    members = []
-    for m in group.get("members", []) or []:
-        assignment = m.get("member_assignment") or {}
-        partitions: list[int] = []
-        if isinstance(assignment, dict):
-            for topic in assignment.get("assigned_partitions", []) or []:
-                partitions += list(topic.get("partitions", []))
-        members.append(
-            {"member": m.get("member_id"), "client": m.get("client_id"),
-             "host": m.get("client_host"), "partitions": sorted(partitions)}
-        )  # fmt: skip
-    return {"state": group.get("group_state") or group.get("state"), "members": members}

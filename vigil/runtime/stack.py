@@ -23,8 +23,8 @@ import redis
 
 from ingestion.errors import IngestionError
 from ingestion.kafka import ensure_topics, wait_for_kafka
-from vigil.embedded import ChildServer, choose_port, pid_alive, tcp_reachable
 from vigil.errors import StackError
+from vigil.runtime.embedded import ChildServer, choose_port, pid_alive, tcp_reachable
 from vigil.settings import Settings, mask_url
 
 STATE_FILE = "stack.json"

@@ -26,7 +26,6 @@ def redis_client(settings: Settings) -> redis.Redis:
     return redis.Redis.from_url(settings.redis_url)
 
 
-
 def retriever(settings: Settings, dim: int = 384) -> Retriever:
     """Weaviate when VIGIL_WEAVIATE_URL is set, else the embedded LanceDB."""
     if settings.weaviate_url:
@@ -59,7 +58,7 @@ def tool_context(
         cards=CardLocationStore(r, prefix=f"{prefix}:vel"),
         retriever=knowledge or retriever(settings, emb.dim),
         embedder=emb,
-        blocks=BlockService(ApprovalLedger(r, prefix=prefix), emitter, auto),
+        blocks=BlockService(ApprovalLedger.of(settings, r), emitter, auto),
         alerts=AlertService(emitter),
         lake=ParquetLake(settings.lake_path, settings.lake_hash_key.get_secret_value()),
         audience=audience,

@@ -34,10 +34,10 @@ from ingestion.knowledge.lance import LanceRetriever
 from ingestion.knowledge.types import Embedder
 from ingestion.producer import EventProducer
 from ingestion.seed import seed_documents
-from vigil.llm import build_gateway
+from vigil.runtime.stack import Stack
 from vigil.settings import Settings, Stream
-from vigil.stack import Stack
-from vigil.wiring import tool_context
+from vigil.wiring.clients import tool_context
+from vigil.wiring.models import build_gateway
 
 
 def default_models(settings: Settings) -> list[str]:

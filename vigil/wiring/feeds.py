@@ -15,8 +15,8 @@ from ingestion.producer import EventProducer
 from ingestion.profiles import ProfileIngestor, RedisProfileStore
 from ingestion.runner import ConsumerRunner
 from vigil.settings import Settings, Stream
-from vigil.wiring import redis_client
-from vigil.wiring import retriever as make_retriever
+from vigil.wiring.clients import redis_client
+from vigil.wiring.clients import retriever as make_retriever
 
 
 @dataclass

@@ -15,11 +15,11 @@ from tools.approvals import PendingApprovals, answer
 from tools.errors import ApprovalMismatchError
 from vigil.errors import VigilError
 from vigil.settings import Settings
-from vigil.wiring import redis_client
+from vigil.wiring.clients import redis_client
 
 
 def _pending(settings: Settings) -> PendingApprovals:
-    return PendingApprovals(redis_client(settings), prefix=settings.redis_prefix)
+    return PendingApprovals.of(settings, redis_client(settings))
 
 
 def list_pending(settings: Settings, console: Console) -> None:

@@ -1,0 +1,131 @@
+"""``vigil agents run|status``: the long-running agents, as threads, processes or Ray actors."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from agents.registry import select
+from vigil.cli.common import agents_app, console, friendly, load_settings, stop_on_signals
+from vigil.settings import Settings
+
+
+@agents_app.command("run")
+@friendly
+def agents_run(
+    agent: Annotated[
+        str, typer.Option(help="fraud, maintenance, monitoring, or all (comma-separated too).")
+    ] = "all",
+    timeout: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
+    replicas: Annotated[
+        int, typer.Option(help="Replicas (worker processes, or Ray actors with --ray).", min=1)
+    ] = 1,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            help="Run the replicas as Ray actors: 'local' (a Ray on 127.0.0.1) or a "
+            "cluster address (ray://host:10001, or host:6379)."
+        ),
+    ] = None,
+) -> None:
+    """Run agents and the context ingestion until Ctrl-C / SIGTERM.
+
+    With --replicas N (or --ray) every replica is a process of its own (or a Ray actor)
+    and a member of each agent's consumer group; dead replicas are restarted, and Ctrl-C
+    drains them (batch finished, committed, group left).
+    """
+    from ingestion.producer import EventProducer
+    from vigil.runtime.stack import discover
+    from vigil.wiring.feeds import ingestion
+    from vigil.wiring.workers import agent as build_agent
+
+    names = select(agent)
+    settings = discover(load_settings())
+    if replicas > 1 or ray is not None:
+        _run_replicas(settings, names, replicas, ray, timeout)
+        return
+    with stop_on_signals() as stop, EventProducer(settings) as producer:
+        feeding = ingestion(settings, producer=producer).start()
+        running = [build_agent(n, settings, producer).start() for n in names]
+        console.print(f"agents running: {', '.join(names)} (and ingestion); Ctrl-C stops")
+        stop.wait(timeout)
+        for service in running:
+            service.stop()
+        feeding.stop()
+    for service in running:
+        m = service.worker.metrics
+        outcomes = ", ".join(f"{k}: {v}" for k, v in sorted(m.outcomes.items())) or "none"
+        console.print(
+            f"{service.name}: screened {m.screened}, escalated {m.escalated}, approved "
+            f"{m.approved}, rejected {m.rejected}, expired {m.expired}; outcomes: {outcomes}"
+        )
+
+
+def _run_replicas(
+    settings: Settings, names: list[str], n: int, ray: str | None, timeout: float | None
+) -> None:
+    from vigil.runtime.replicas import ReplicaSet, start_ray
+    from vigil.runtime.status import heartbeats
+    from vigil.wiring.clients import redis_client
+
+    if ray is not None:
+        start_ray(ray)
+    replicas = ReplicaSet(settings, names, backend="ray" if ray else "process")
+    client = redis_client(settings)
+    with stop_on_signals() as stop:
+        replicas.scale(n)
+        where = f"Ray actors ({ray})" if ray else "worker processes"
+        console.print(f"{n} replicas of {', '.join(names)} as {where}; Ctrl-C drains them")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not stop.wait(2.0):
+            for rid in replicas.supervise():
+                console.print(f"[yellow]{rid} died: restarted[/]")
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+        console.print("draining the replicas (finishing and committing their batches) ...")
+        beats = {b["replica"]: b for b in heartbeats(settings, client)}
+        replicas.stop()
+    for rid, beat in sorted(beats.items()):
+        counts = ", ".join(f"{a} screened {v['screened']}" for a, v in beat["agents"].items())
+        console.print(f"{rid}: {counts}")
+    console.print(f"restarts by the supervisor: {replicas.restarts}")
+
+
+@agents_app.command("status")
+@friendly
+def agents_status(
+    agent: Annotated[str, typer.Option(help="fraud, maintenance, monitoring, or all.")] = "all",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Members of each agent's group and their partitions, lag, events/s, escalations,
+    pending approvals."""
+    from vigil.runtime.stack import discover
+    from vigil.runtime.status import agents_status as status
+    from vigil.wiring.clients import redis_client
+
+    names = select(agent)
+    settings = discover(load_settings())
+    report = status(settings, redis_client(settings), names)
+    if as_json:
+        console.print_json(json.dumps(report))
+        return
+    for name, s in report.items():
+        title = f"{name}: group {s['group']} ({s['state'] or 'no members'})"
+        table = Table("member / replica", "host", "partitions", "events/s", "screened",
+                      "escalated", title=title)  # fmt: skip
+        for r in s["replicas"]:
+            table.add_row(r["replica"], f"{r['host']} pid {r['pid']}",
+                          ",".join(map(str, r["partitions"])) or "-", f"{r['events_per_s']:g}",
+                          str(r["screened"]), str(r["escalated"]))  # fmt: skip
+        for m in s["members"]:
+            if not any(r["partitions"] == m["partitions"] for r in s["replicas"]):
+                table.add_row(str(m["client"]), str(m["host"]),
+                              ",".join(map(str, m["partitions"])) or "-", "", "", "")  # fmt: skip
+        console.print(table)
+        lag = ", ".join(f"p{p}: {n}" for p, n in s["lag"].items()) or "none reported"
+        console.print(f"  lag {lag}; {s['events_per_s']:g} events/s; {s['escalated']} "
+                      f"escalated; {s['pending_approvals']} pending approvals")  # fmt: skip

@@ -1,0 +1,1 @@
+"""What runs: the embedded servers and the stack, the API server, agents in replicas."""

@@ -1,0 +1,92 @@
+"""What the replicas report: their heartbeats in Redis, and ``vigil agents status`` built
+from those and from Kafka's view of each agent's consumer group."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import redis
+
+from tools.approvals import PendingApprovals
+from vigil.settings import Settings
+
+HEARTBEAT_S = 1.0
+#: a heartbeat older than this is a replica that is gone (its key expires too)
+STALE_S = 10.0
+
+
+def heartbeat_key(settings: Settings, replica_id: str) -> str:
+    return f"{settings.redis_prefix}:replicas:{replica_id}"
+
+
+def heartbeats(settings: Settings, client: redis.Redis) -> list[dict[str, Any]]:
+    """Every live replica's last heartbeat."""
+    keys = sorted(client.scan_iter(match=f"{settings.redis_prefix}:replicas:*", count=500))
+    out = []
+    for raw in client.mget(keys) if keys else []:
+        if raw is not None:
+            beat = json.loads(raw)
+            if time.time() - float(beat["at"]) <= STALE_S:
+                out.append(beat)
+    return out
+
+
+def agents_status(settings: Settings, client: redis.Redis, agents: Sequence[str]) -> dict[str, Any]:
+    """Per agent: the group's members and the partitions each owns (from Kafka), lag per
+    partition, events/s and escalations (from the replicas' heartbeats), pending approvals."""
+    from ingestion.kafka import describe_groups
+
+    beats = heartbeats(settings, client)
+    pending = PendingApprovals.of(settings, client).pending()
+    described = describe_groups(settings, [settings.group_id(a) for a in agents])
+    groups = {a: group_members(described.get(settings.group_id(a), {})) for a in agents}
+    out: dict[str, Any] = {}
+    for name in agents:
+        mine = [b for b in beats if name in b["agents"]]
+        lag: dict[str, int] = {}
+        for b in mine:
+            lag.update(b["agents"][name]["lag"])
+        replicas = [
+            {
+                "replica": b["replica"],
+                "host": b["host"],
+                "pid": b["pid"],
+                "partitions": b["agents"][name]["partitions"],
+                "events_per_s": b["agents"][name].get("events_per_s", 0.0),
+                "screened": b["agents"][name]["screened"],
+                "escalated": b["agents"][name]["escalated"],
+            }
+            for b in mine
+        ]
+        out[name] = {
+            "group": settings.group_id(name),
+            "state": groups[name]["state"],
+            "members": groups[name]["members"],
+            "replicas": replicas,
+            "lag": dict(sorted(lag.items(), key=lambda kv: int(kv[0]))),
+            "events_per_s": round(sum(float(r["events_per_s"]) for r in replicas), 1),
+            "escalated": sum(int(b["agents"][name]["escalated"]) for b in mine),
+            "pending_approvals": sum(1 for p in pending if p.thread_id.startswith(f"{name}:")),
+        }
+    return out
+
+
+def group_members(group: dict[str, Any]) -> dict[str, Any]:
+    """Members and their partitions out of kafka-python's DescribeGroups answer. (Apache
+    Kafka reports each member's assignment; Tansu leaves it empty: the replicas' own
+    heartbeats say which partitions they own.)"""
+    members = []
+    for m in group.get("members", []) or []:
+        assignment = m.get("member_assignment") or {}
+        partitions: list[int] = []
+        if isinstance(assignment, dict):
+            for topic in assignment.get("assigned_partitions", []) or []:
+                partitions += list(topic.get("partitions", []))
+        members.append(
+            {"member": m.get("member_id"), "client": m.get("client_id"),
+             "host": m.get("client_host"), "partitions": sorted(partitions)}
+        )  # fmt: skip
+    return {"state": group.get("group_state") or group.get("state"), "members": members}
