@@ -12,14 +12,13 @@ from collections.abc import Sequence
 
 from agents.core import AgentDeps, Binding, Escalation, Screening, register_approval_prefix
 from agents.fraud.screening import Screened, Screener
-from graphs.fraud.context import FraudContext
-from graphs.fraud.graph import build_graph
+from graphs.fraud import APPROVAL_PREFIX, FraudContext, build_graph
 from ingestion.contracts import Transaction
 from vigil.settings import Stream
 
 NAME = "fraud"
-#: approval ids of fraud proposals (``appr-<transaction id>``)
-APPROVAL_PREFIX = register_approval_prefix("appr-")
+# approval ids of fraud proposals: ``appr-<transaction id>``, issued by the graph
+register_approval_prefix(APPROVAL_PREFIX)
 
 
 def escalation(s: Screened) -> Escalation:

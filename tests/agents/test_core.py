@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from agents.core import AgentWorker, Binding, Screening
-from agents.fraud.agent import APPROVAL_PREFIX as FRAUD_PREFIX
+from agents.fraud import agent as _fraud  # noqa: F401  (registers its prefix)
 from agents.maintenance import agent as _maintenance  # noqa: F401  (registers its prefix)
+from graphs.fraud import APPROVAL_PREFIX as FRAUD_PREFIX
 from graphs.maintenance.nodes import APPROVAL_PREFIX as STOP_PREFIX
 from ingestion.contracts import ApprovalRequest, SensorReading, Transaction
 from tests.conftest import base_settings
