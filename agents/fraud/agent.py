@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from agents.core import AgentDeps, Binding, Escalation, Screening, register_approval_prefix
 from agents.fraud.screening import Screened, Screener
-from graphs.fraud import APPROVAL_PREFIX, FraudContext, build_graph
+from graphs.fraud import APPROVAL_PREFIX, FraudContext, FraudState, build_graph
 from ingestion.contracts import Transaction
 from vigil.settings import Stream
 
@@ -21,7 +21,7 @@ NAME = "fraud"
 register_approval_prefix(APPROVAL_PREFIX)
 
 
-def escalation(s: Screened) -> Escalation:
+def escalation(s: Screened) -> Escalation[FraudState]:
     """The fraud graph's input for a flagged transaction."""
     return Escalation(
         subject=s.tx.transaction_id,
@@ -32,11 +32,11 @@ def escalation(s: Screened) -> Escalation:
     )
 
 
-def binding(deps: AgentDeps) -> Binding[Transaction]:
+def binding(deps: AgentDeps) -> Binding[Transaction, FraudState, FraudContext]:
     s = deps.settings
     screener = Screener(deps.redis, s)
 
-    def screen(txs: Sequence[Transaction]) -> Screening:
+    def screen(txs: Sequence[Transaction]) -> Screening[FraudState]:
         screened = screener.screen(txs)
         return Screening(
             publish=[x.decision() for x in screened],

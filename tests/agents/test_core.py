@@ -20,7 +20,8 @@ def worker(name: str, prefix: str, claims: bool, client: Any, key_prefix: str) -
     binding: Binding[Any] = Binding(
         name=name, input=Stream.TRANSACTIONS if name == "fraud" else Stream.SENSOR_READINGS,
         model=Transaction if name == "fraud" else SensorReading,
-        screen=lambda batch: Screening(), graph=None, context=None,
+        screen=lambda batch: Screening(), context=None,
+        graph=None,  # type: ignore[arg-type]  # owns() never reaches the graph
         approval_prefix=prefix, claims_unknown_approvals=claims,
     )  # fmt: skip
     return AgentWorker(
