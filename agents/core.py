@@ -25,43 +25,49 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic
 
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
+from redis import Redis
 
+from agents.metrics import AgentMetrics
+from graphs.approval import ApprovalAnswer, ApprovalAsk
+from graphs.llm import ModelGateway
+from graphs.protocols import C, S
 from ingestion.contracts import ApprovalRequest, ApprovalResponse, E, Event
 from ingestion.failpoints import failpoint
 from ingestion.producer import EventProducer
 from ingestion.runner import ConsumerRunner, Received, Rejection
 from tools.approvals import ApprovalLedger, PendingApprovals
+from tools.context import ToolContext
 from tools.errors import ApprovalMismatchError, ToolError
 from tools.once import OnceEmitter
 from vigil.settings import Settings, Stream
 
 log = logging.getLogger(__name__)
 
-BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, float("inf"))
-
 
 @dataclass(frozen=True)
-class Escalation:
+class Escalation(Generic[S]):
     """An event the screen hands to the graph: its thread and the graph's input."""
 
     subject: str
-    start: dict[str, Any]
+    start: S
 
 
 @dataclass
-class Screening:
+class Screening(Generic[S]):
     """What a screen says about a batch: events to publish (acknowledged before the
     commit) and the escalations, in order."""
 
     publish: list[Event] = field(default_factory=list)
-    escalate: list[Escalation] = field(default_factory=list)
+    escalate: list[Escalation[S]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -74,15 +80,16 @@ class SideInput(Generic[E]):
 
 
 @dataclass(frozen=True)
-class Binding(Generic[E]):
-    """Everything that makes one agent what it is."""
+class Binding(Generic[E, S, C]):
+    """Everything that makes one agent what it is: events of type ``E`` escalate to a graph
+    whose state is ``S``, run with context ``C``."""
 
     name: str
     input: Stream
     model: type[E]
-    screen: Callable[[Sequence[E]], Screening]
-    graph: Any
-    context: Any
+    screen: Callable[[Sequence[E]], Screening[S]]
+    graph: CompiledStateGraph[S, C, Any, Any]
+    context: C
     #: approval ids this agent issues start with this (how answers find their agent)
     approval_prefix: str | None = None
     #: this agent dead-letters answers to approvals no agent knows (one agent should)
@@ -97,61 +104,19 @@ class AgentDeps:
     """What a binding is built from: created inside the process that runs the agent."""
 
     settings: Settings
-    redis: Any
+    redis: Redis
     producer: EventProducer
-    gateway: Any
+    gateway: ModelGateway
     emitter: OnceEmitter
-    checkpointer: Any
-    tools: Any
+    checkpointer: BaseCheckpointSaver[Any]
+    tools: ToolContext
 
 
-@dataclass
-class Histogram:
-    counts: dict[float, int] = field(default_factory=lambda: dict.fromkeys(BUCKETS, 0))
-    total: float = 0.0
-    n: int = 0
-
-    def observe(self, seconds: float, times: int = 1) -> None:
-        self.n += times
-        self.total += seconds * times
-        for b in BUCKETS:
-            if seconds <= b:
-                self.counts[b] += times
-
-
-@dataclass
-class AgentMetrics:
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    screened: int = 0
-    escalated: int = 0
-    approved: int = 0
-    rejected: int = 0
-    expired: int = 0
-    refused_answers: int = 0
-    #: final outcomes of the graph, by the graph's own word ("blocked", "work order raised")
-    outcomes: Counter[str] = field(default_factory=Counter)
-    screening_latency: Histogram = field(default_factory=Histogram)
-    escalation_latency: Histogram = field(default_factory=Histogram)
-
-    def add(self, **counts: int) -> None:
-        with self.lock:
-            for k, v in counts.items():
-                setattr(self, k, getattr(self, k) + v)
-
-    def outcome(self, name: str) -> None:
-        with self.lock:
-            self.outcomes[name] += 1
-
-    @property
-    def blocked(self) -> int:
-        return self.outcomes["blocked"]
-
-
-class AgentWorker:
+class AgentWorker(Generic[S, C]):
     def __init__(
         self,
         settings: Settings,
-        binding: Binding[Any],
+        binding: Binding[Any, S, C],
         *,
         pending: PendingApprovals,
         ledger: ApprovalLedger,
@@ -192,10 +157,10 @@ class AgentWorker:
                 self.metrics.escalation_latency.observe(time.perf_counter() - t0)
         failpoint("before_commit")
 
-    def config(self, subject: str) -> dict[str, Any]:
+    def config(self, subject: str) -> RunnableConfig:
         return {"configurable": {"thread_id": f"{self.name}:{subject}"}}
 
-    def escalate(self, esc: Escalation) -> str | None:
+    def escalate(self, esc: Escalation[S]) -> str | None:
         """Run (or continue) the subject's graph; returns its outcome once it has one."""
         config = self.config(esc.subject)
         snap = self.graph.get_state(config)
@@ -209,7 +174,7 @@ class AgentWorker:
         self.record_pending(config)  # waiting (maybe our request died before it was recorded)
         return None
 
-    def _settled(self, config: dict[str, Any]) -> str | None:
+    def _settled(self, config: RunnableConfig) -> str | None:
         snap = self.graph.get_state(config)
         if snap.interrupts:
             self.record_pending(config)
@@ -219,13 +184,13 @@ class AgentWorker:
             self.metrics.outcome(str(outcome))
         return None if outcome is None else str(outcome)
 
-    def record_pending(self, config: dict[str, Any]) -> ApprovalRequest | None:
+    def record_pending(self, config: RunnableConfig) -> ApprovalRequest | None:
         """If the graph waits for a person, make the request durable and publish it."""
         snap = self.graph.get_state(config)
         if not snap.interrupts:
             return None
         intr = snap.interrupts[0]
-        payload = intr.value
+        payload: ApprovalAsk = intr.value
         request = ApprovalRequest(
             event_id=f"request-{payload['approval_id']}",
             approval_id=payload["approval_id"],
@@ -289,7 +254,7 @@ class AgentWorker:
         return self.resume(request, self._answer_value(response))
 
     @staticmethod
-    def _answer_value(response: ApprovalResponse) -> dict[str, Any]:
+    def _answer_value(response: ApprovalResponse) -> ApprovalAnswer:
         return {
             "decision": response.decision,
             "approval_id": response.approval_id,
@@ -297,8 +262,8 @@ class AgentWorker:
             "reason": response.reason,
         }
 
-    def resume(self, request: ApprovalRequest, answer: dict[str, Any]) -> str:
-        config = {"configurable": {"thread_id": request.thread_id}}
+    def resume(self, request: ApprovalRequest, answer: ApprovalAnswer) -> str:
+        config: RunnableConfig = {"configurable": {"thread_id": request.thread_id}}
         snap = self.graph.get_state(config)
         if any(i.id == request.interrupt_id for i in snap.interrupts):
             self.graph.invoke(
@@ -325,7 +290,7 @@ class AgentWorker:
             if self.pending.claim(approval_id, "expired", now) != "pending":
                 continue
             self.metrics.add(expired=1)
-            answer = {"decision": "expired", "approval_id": approval_id}
+            answer: ApprovalAnswer = {"decision": "expired", "approval_id": approval_id}
             done.append(self.resume(found[0], answer))
         return done
 
@@ -334,14 +299,14 @@ class AgentWorker:
 class AgentService:
     """An agent's consumers (input, side inputs, approval answers) and its deadline sweeper."""
 
-    worker: AgentWorker
+    worker: AgentWorker[Any, Any]
     runners: list[ConsumerRunner[Any]]
     sweep_every_s: float = 1.0
     threads: list[threading.Thread] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
-    def create(cls, worker: AgentWorker, producer: EventProducer) -> AgentService:
+    def create(cls, worker: AgentWorker[Any, Any], producer: EventProducer) -> AgentService:
         s, b = worker.settings, worker.binding
         runners: list[ConsumerRunner[Any]] = [
             ConsumerRunner(

@@ -13,11 +13,11 @@ from fastapi.responses import JSONResponse
 
 from api.approvals import ApprovalFeed
 from api.auth import Authenticator
-from api.deps import ApiDeps
 from api.errors import ApiError
 from api.graph_runs import ChatGraphs
 from api.metrics import ApiMetrics
 from api.middleware import BodyLimit, RequestContext
+from api.resources import ApiDeps
 from api.routes import approvals, chat, console, ops, people, threads
 from api.runs import RunHub
 from api.state import AppState

@@ -1,32 +1,49 @@
-"""What the app runs with, built by the service shell (``vigil.wiring.web``) or by a test."""
+"""The dependencies routes declare: ``Vigil`` (the app's state), ``Caller``, ``Staff``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated
 
-import redis
-import redis.asyncio as aredis
-from langgraph.checkpoint.base import BaseCheckpointSaver
+from fastapi import Depends, Request
 
-from graphs.llm import ModelGateway
-from ingestion.producer import Publisher
-from tools.context import ToolContext
-
-#: a readiness check: returns a one-line detail, raises when the dependency is not usable
-Check = Callable[[], str]
+from api.auth import SESSION_COOKIE, Principal
+from api.errors import ApiError
+from api.state import AppState
 
 
-@dataclass
-class ApiDeps:
-    redis: redis.Redis
-    aredis: aredis.Redis
-    gateway: ModelGateway
-    #: the chat graph's tools: audience "chat" (a customer's view of their own profile)
-    tools: ToolContext
-    checkpointer: BaseCheckpointSaver[Any]
-    #: sends analysts' answers to approvals.responses
-    publisher: Publisher
-    checks: Mapping[str, Check] = field(default_factory=dict)
-    close: Callable[[], None] | None = None
+def app_state(request: Request) -> AppState:
+    st: AppState = request.app.state.vigil
+    return st
+
+
+Vigil = Annotated[AppState, Depends(app_state)]
+
+
+def credential_of(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+    return request.headers.get("x-api-key") or request.cookies.get(SESSION_COOKIE)
+
+
+def caller(request: Request, vigil: Vigil) -> Principal:
+    try:
+        return vigil.auth.authenticate(credential_of(request))
+    except ApiError:
+        vigil.metrics.refusals.labels("401").inc()
+        raise
+
+
+Caller = Annotated[Principal, Depends(caller)]
+
+
+def staff(who: Caller, vigil: Vigil) -> Principal:
+    if not who.staff:
+        vigil.metrics.refusals.labels("403").inc()
+        who.require("analyst", "admin", doing="the approvals inbox")
+    return who
+
+
+Staff = Annotated[Principal, Depends(staff)]

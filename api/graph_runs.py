@@ -16,9 +16,9 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command, StreamMode
 
 from api.auth import Principal
-from api.deps import ApiDeps
 from api.errors import BadRequestError
 from api.jsonable import jsonable
+from api.resources import ApiDeps
 from api.threads import ThreadStore
 from graphs.chat import ChatContext, build_graph
 

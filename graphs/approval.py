@@ -10,13 +10,36 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, NotRequired
 
 from langgraph.types import interrupt
+from typing_extensions import TypedDict
 
 from tools.approvals import proposal_hash
 
 ApprovalKind = Literal["block_transaction", "stop_asset"]
+
+
+class ApprovalAsk(TypedDict):
+    """What the graph asks (the interrupt's value): the worker makes it an ApprovalRequest."""
+
+    approval_id: str
+    kind: ApprovalKind
+    subject_id: str
+    proposal: dict[str, Any]
+    proposal_hash: str
+    evidence: list[str]
+    #: ISO 8601
+    deadline: str
+
+
+class ApprovalAnswer(TypedDict):
+    """What the graph is resumed with: a person's decision, or the deadline's."""
+
+    decision: Literal["approve", "reject", "expired"]
+    approval_id: str
+    analyst: NotRequired[str]
+    reason: NotRequired[str]
 
 
 def ask_approval(
@@ -27,10 +50,10 @@ def ask_approval(
     proposal: Mapping[str, Any],
     evidence: list[str],
     timeout_s: float,
-) -> tuple[dict[str, Any], dict[str, Any]]:
+) -> tuple[ApprovalAsk, ApprovalAnswer]:
     """(the request as it was asked, the answer). Pauses the graph until answered."""
     deadline = datetime.now(UTC) + timedelta(seconds=timeout_s)
-    request = {
+    request: ApprovalAsk = {
         "approval_id": approval_id,
         "kind": kind,
         "subject_id": subject_id,
@@ -39,5 +62,5 @@ def ask_approval(
         "evidence": evidence,
         "deadline": deadline.isoformat(),
     }
-    answer: dict[str, Any] = interrupt(request)
+    answer: ApprovalAnswer = interrupt(request)
     return request, answer

@@ -11,7 +11,7 @@ where, for regional alerts). All of it in one atomic script per change.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -21,6 +21,10 @@ from pydantic import AwareDatetime
 from ingestion.contracts import CustomerChange, CustomerProfilePatch
 from ingestion.redis_keys import as_text
 from ingestion.runner import Received
+
+#: in a profile hash, field ``<name>`` keeps its JSON value under ``f:<name>`` and the
+#: version that wrote it under ``fv:<name>`` (the apply script below spells them out too)
+VALUE = "f:"
 
 _APPLY = r"""
 local k, v, op, at = KEYS[1], tonumber(ARGV[1]), ARGV[2], ARGV[3]
@@ -138,7 +142,7 @@ class RedisProfileStore:
         raw = {
             as_text(k): as_text(v) for k, v in self.client.hgetall(self.key(customer_id)).items()
         }
-        values = {k[2:]: json.loads(v) for k, v in raw.items() if k.startswith("f:")}
+        values = {k[len(VALUE) :]: json.loads(v) for k, v in raw.items() if k.startswith(VALUE)}
         if not values:
             return None  # never seen, or deleted
         return CustomerProfile(
@@ -147,6 +151,64 @@ class RedisProfileStore:
             updated_at=datetime.fromisoformat(raw["_u"]),
             **values,
         )
+
+    def fields(self, *names: str) -> ProfileFields:
+        """A batch read of these fields of many customers (see :class:`ProfileFields`)."""
+        return ProfileFields(self, names)
+
+
+class ProfileFields:
+    """Some fields of many profiles in one round trip.
+
+    :meth:`read` runs it as one script call. A component whose own batch script must read
+    the profiles in the same round trip (screening: one script per batch) embeds
+    :attr:`lua`, which defines ``read_profiles(first, n, out)``: for the ``n`` profile keys
+    from ``KEYS[first]`` on (:meth:`keys`), it appends each field's raw value (``""`` when
+    missing) to ``out``; :meth:`decode` turns those replies back into values. The hash
+    layout stays here.
+    """
+
+    def __init__(self, store: RedisProfileStore, names: Sequence[str]) -> None:
+        unknown = [n for n in names if n not in CustomerProfilePatch.model_fields]
+        if not names or unknown:
+            raise ValueError(f"name one or more customer profile fields; unknown: {unknown}")
+        self.store = store
+        self.names = tuple(names)
+        hmget = ", ".join(f'"{VALUE}{n}"' for n in self.names)
+        self.lua = (
+            "local function read_profiles(first, n, out)\n"
+            "  for k = first, first + n - 1 do\n"
+            f'    local f = redis.call("HMGET", KEYS[k], {hmget})\n'
+            f'    for i = 1, {len(self.names)} do out[#out + 1] = f[i] or "" end\n'
+            "  end\n"
+            "end\n"
+        )
+        self._read = store.client.register_script(
+            self.lua + "local out = {}\nread_profiles(1, #KEYS, out)\nreturn out\n"
+        )
+
+    def keys(self, customer_ids: Iterable[str]) -> list[str]:
+        return [self.store.key(c) for c in customer_ids]
+
+    def decode(
+        self, replies: Sequence[Any], customer_ids: Sequence[str], *, at: int = 0
+    ) -> dict[str, dict[str, Any]]:
+        """Each customer's fields (None when missing), from ``replies[at:]`` in key order."""
+        names, width = self.names, len(self.names)
+        out: dict[str, dict[str, Any]] = {}
+        for j, c in enumerate(customer_ids):
+            row = replies[at + j * width : at + (j + 1) * width]
+            out[c] = {
+                n: json.loads(raw) if raw else None for n, raw in zip(names, row, strict=True)
+            }
+        return out
+
+    def read(self, customer_ids: Iterable[str]) -> Mapping[str, dict[str, Any]]:
+        """The fields of these customers (each once), in one round trip."""
+        ids = list(dict.fromkeys(customer_ids))
+        if not ids:
+            return {}
+        return self.decode(self._read(keys=self.keys(ids)), ids)
 
 
 class ProfileIngestor:

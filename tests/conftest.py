@@ -23,6 +23,7 @@ import redis
 from playwright.sync_api import Browser, sync_playwright
 
 from graphs.llm import guard as model_guard
+from ingestion import failpoints
 from ingestion.kafka import ensure_topics
 from vigil.runtime.embedded import ChildServer, free_port
 from vigil.runtime.stack import redis_ping, tansu_server, valkey_server
@@ -69,6 +70,7 @@ def _no_outside_vigil_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("VIGIL_"):
             monkeypatch.delenv(name)
+    failpoints.reset()  # read once per process: forget what an earlier test armed
 
 
 @pytest.fixture(autouse=True)

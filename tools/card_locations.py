@@ -17,6 +17,15 @@ import redis
 from ingestion.redis_keys import as_text
 from tools.velocity import Sighting
 
+#: the service's key space for card locations: ``<service prefix>:vel:...``
+NAMESPACE = "vel"
+
+
+def key_prefix(service_prefix: str) -> str:
+    """The prefix of the card-location keys of a service whose Redis prefix this is."""
+    return f"{service_prefix}:{NAMESPACE}"
+
+
 #: The observation as a Lua function, so batch scripts (screening) run the very same logic.
 OBSERVE_FUNCTION = r"""
 local function observe(card_key, seen_key, tx, ts, lat, lon, ttl)
@@ -43,11 +52,18 @@ _OBSERVE = (
 class CardLocationStore:
     """``observe`` a located use, get back the use to compare it with (or None)."""
 
-    def __init__(self, client: redis.Redis, *, prefix: str = "vigil:vel", ttl_s: int = 2_592_000):
+    def __init__(
+        self, client: redis.Redis, *, prefix: str = key_prefix("vigil"), ttl_s: int = 2_592_000
+    ) -> None:
         self.client = client
         self.prefix = prefix
         self.ttl_s = ttl_s
         self._observe = client.register_script(_OBSERVE)
+
+    @classmethod
+    def for_service(cls, client: redis.Redis, service_prefix: str) -> CardLocationStore:
+        """The store under the service's Redis prefix (every worker and tool shares it)."""
+        return cls(client, prefix=key_prefix(service_prefix))
 
     def _keys(self, card_id: str, transaction_id: str) -> list[str]:
         return [f"{self.prefix}:card:{card_id}", f"{self.prefix}:seen:{transaction_id}"]

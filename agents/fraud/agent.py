@@ -12,17 +12,16 @@ from collections.abc import Sequence
 
 from agents.core import AgentDeps, Binding, Escalation, Screening
 from agents.fraud.screening import Screened, Screener
-from graphs.fraud.context import FraudContext
-from graphs.fraud.graph import build_graph
+from graphs.fraud import APPROVAL_PREFIX, FraudContext, FraudState, build_graph
 from ingestion.contracts import Transaction
 from vigil.settings import Stream
 
+__all__ = ["APPROVAL_PREFIX", "NAME", "binding", "escalation"]
+
 NAME = "fraud"
-#: approval ids of fraud proposals (``appr-<transaction id>``)
-APPROVAL_PREFIX = "appr-"
 
 
-def escalation(s: Screened) -> Escalation:
+def escalation(s: Screened) -> Escalation[FraudState]:
     """The fraud graph's input for a flagged transaction."""
     return Escalation(
         subject=s.tx.transaction_id,
@@ -33,11 +32,11 @@ def escalation(s: Screened) -> Escalation:
     )
 
 
-def binding(deps: AgentDeps) -> Binding[Transaction]:
+def binding(deps: AgentDeps) -> Binding[Transaction, FraudState, FraudContext]:
     s = deps.settings
     screener = Screener(deps.redis, s)
 
-    def screen(txs: Sequence[Transaction]) -> Screening:
+    def screen(txs: Sequence[Transaction]) -> Screening[FraudState]:
         screened = screener.screen(txs)
         return Screening(
             publish=[x.decision() for x in screened],

@@ -8,7 +8,6 @@ they flag goes on to the fraud graph.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from typing import Any, Literal
 import redis
 
 from ingestion.contracts import FraudDecision, Transaction
+from ingestion.profiles import RedisProfileStore
 from tools.card_locations import OBSERVE_FUNCTION, CardLocationStore, parse_answer
 from tools.velocity import Sighting, assess
 from vigil.settings import Settings
@@ -62,21 +62,14 @@ class Screened:
         )
 
 
-#: One round trip per batch: the profile fields of every customer, the velocity observation
-#: of every located payment (the card-location store's own Lua function) and the
-#: card-testing window of every small online payment. Missing values come back as "".
-_SCREEN_BATCH = (
-    OBSERVE_FUNCTION
-    + r"""
+#: One round trip per batch: the profile fields of every customer and the velocity
+#: observation of every located payment (each store's own Lua function, prepended) and the
+#: card-testing window of every small online payment.
+_SCREEN_BATCH = r"""
 local n_users, n_located, n_testing = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local card_ttl, window_ms, testing_ttl = ARGV[4], tonumber(ARGV[5]), ARGV[6]
-local out, k, a = {}, 1, 7
-for _ = 1, n_users do
-  local f = redis.call("HMGET", KEYS[k], "f:usual_amount", "f:flags")
-  out[#out + 1] = f[1] or ""
-  out[#out + 1] = f[2] or ""
-  k = k + 1
-end
+local out, k, a = {}, n_users + 1, 7
+read_profiles(1, n_users, out)
 for _ = 1, n_located do
   out[#out + 1] = observe(KEYS[k], KEYS[k + 1], ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3],
                           card_ttl)
@@ -91,7 +84,6 @@ for _ = 1, n_testing do
 end
 return out
 """
-)
 
 
 class Screener:
@@ -99,8 +91,11 @@ class Screener:
         self.client = client
         self.s = settings
         self.prefix = settings.redis_prefix
-        self.cards = CardLocationStore(client, prefix=f"{self.prefix}:vel")
-        self._script = client.register_script(_SCREEN_BATCH)
+        self.profiles = RedisProfileStore(client, prefix=self.prefix).fields(
+            "usual_amount", "flags"
+        )
+        self.cards = CardLocationStore.for_service(client, self.prefix)
+        self._script = client.register_script(OBSERVE_FUNCTION + self.profiles.lua + _SCREEN_BATCH)
         self._testing_max = Decimal(str(settings.fraud_card_testing_max_amount))
         self._per_gbp = settings.fraud_fx_per_gbp
         self._category = settings.fraud_amount_category_factors
@@ -114,7 +109,7 @@ class Screener:
             return []
         s = self.s
         users = list(dict.fromkeys(t.user_id for t in txs))
-        keys = [f"{self.prefix}:profile:{u}" for u in users]
+        keys = self.profiles.keys(users)
         located: list[int] = []
         testing: list[int] = []
         located_args: list[str] = []
@@ -136,8 +131,8 @@ class Screener:
         header = [len(users), len(located), len(testing), self.cards.ttl_s, window_s * 1000]
         args = [*map(str, header), str(window_s * 2), *located_args, *testing_args]
         replies = self._script(keys=keys, args=args)
-        profiles = {u: (replies[2 * j], replies[2 * j + 1]) for j, u in enumerate(users)}
-        at = 2 * len(users)
+        profiles = self.profiles.decode(replies, users)
+        at = len(users) * len(self.profiles.names)
         velocity = {i: parse_answer(replies[at + j]) for j, i in enumerate(located)}
         at += len(located)
         bursts = {i: int(replies[at + j]) for j, i in enumerate(testing)}
@@ -154,7 +149,7 @@ class Screener:
         t: Transaction,
         previous: Any,
         burst: int | None,
-        profile: tuple[bytes, bytes],
+        profile: dict[str, Any],
         decided_at: datetime,
     ) -> Screened:
         s = self.s
@@ -184,8 +179,7 @@ class Screener:
                     f"card testing: {burst} small online payments within "
                     f"{s.fraud_card_testing_window_s} s"
                 )
-        usual_raw, flags_raw = profile
-        usual = _number(usual_raw)
+        usual = _number(profile["usual_amount"])
         per_gbp = self._per_gbp.get(t.currency)
         if usual is not None and usual > 0 and per_gbp:
             ratio = float(t.amount) / per_gbp / usual  # usual amounts are kept in GBP
@@ -193,7 +187,7 @@ class Screener:
             if ratio >= s.fraud_amount_spike_factor * self._category.get(t.merchant_category, 1):
                 risk = max(risk, RISK_AMOUNT_SPIKE)
                 reasons.append(f"amount {ratio:.0f}x the customer's usual")
-        flags = set(json.loads(flags_raw)) if flags_raw and flags_raw != b"[]" else set()
+        flags = set(profile["flags"] or ())
         if flags & FLAGS:
             signals["flagged"] = True
             risk = max(risk, RISK_FLAGGED)
@@ -207,12 +201,11 @@ class Screener:
 _MISSING = object()
 
 
-def _number(raw: bytes) -> float | None:
-    """A profile field stored as JSON (amounts are decimal strings), read as a number."""
-    if not raw:
+def _number(value: Any) -> float | None:
+    """A profile amount (a decimal string, or a number) as a float; None if it is not one."""
+    if value is None:
         return None
-    text = raw[1:-1] if raw[:1] == b'"' else raw
     try:
-        return float(text)
-    except ValueError:
+        return float(value)
+    except (TypeError, ValueError):
         return None

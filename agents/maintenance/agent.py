@@ -23,13 +23,14 @@ from agents.maintenance.history import MaintenanceHistory, history_ingestor
 from graphs.maintenance.context import MaintenanceContext
 from graphs.maintenance.graph import build_graph
 from graphs.maintenance.nodes import APPROVAL_PREFIX as APPROVAL_PREFIX
+from graphs.maintenance.state import MaintenanceState
 from ingestion.contracts import MaintenanceLog, SensorReading
 from vigil.settings import Stream
 
 NAME = "maintenance"
 
 
-def escalation(v: Verdict) -> Escalation:
+def escalation(v: Verdict) -> Escalation[MaintenanceState]:
     r = v.reading
     wo_id = f"wo-{r.asset_id}-{r.event_id}"
     failure = v.predicted_failure_at
@@ -52,13 +53,13 @@ def escalation(v: Verdict) -> Escalation:
     )
 
 
-def binding(deps: AgentDeps) -> Binding[SensorReading]:
+def binding(deps: AgentDeps) -> Binding[SensorReading, MaintenanceState, MaintenanceContext]:
     s = deps.settings
     features = FeatureStore(deps.redis, s)
     history = MaintenanceHistory(deps.redis, prefix=s.redis_prefix)
 
-    def screen(readings: Sequence[SensorReading]) -> Screening:
-        out = Screening()
+    def screen(readings: Sequence[SensorReading]) -> Screening[MaintenanceState]:
+        out: Screening[MaintenanceState] = Screening()
         for v in features.judge(readings):
             due = v.rul_h is not None and v.rul_h <= s.maintenance_rul_horizon_h
             if (

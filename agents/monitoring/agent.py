@@ -14,21 +14,23 @@ from agents.core import AgentDeps, Binding, Escalation, Screening
 from agents.maintenance.features import FeatureStore
 from graphs.monitoring.context import MonitoringContext
 from graphs.monitoring.graph import build_graph
+from graphs.monitoring.state import MonitoringState
 from ingestion.contracts import SEVERITY_RANK, MonitoringSignal
+from ingestion.redis_keys import as_text
 from vigil.settings import Stream
 
 NAME = "monitoring"
 
 
-def binding(deps: AgentDeps) -> Binding[MonitoringSignal]:
+def binding(deps: AgentDeps) -> Binding[MonitoringSignal, MonitoringState, MonitoringContext]:
     s = deps.settings
     least = SEVERITY_RANK[s.monitoring_min_severity]
     sites = FeatureStore(deps.redis, s)
 
     def assets_at(site: str) -> list[str]:
-        return sorted(m.decode() for m in deps.redis.smembers(sites.site_key(site)))
+        return sorted(as_text(m) for m in deps.redis.smembers(sites.site_key(site)))
 
-    def screen(signals: Sequence[MonitoringSignal]) -> Screening:
+    def screen(signals: Sequence[MonitoringSignal]) -> Screening[MonitoringState]:
         return Screening(
             escalate=[
                 Escalation(subject=sig.signal_id, start={"signal": sig.model_dump(mode="json")})

@@ -15,9 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse
 
 from api.auth import Principal
+from api.deps import Staff, Vigil
 from api.errors import ConflictError, NotFoundError
 from api.sse import feed_response
-from api.state import AppState, Staff, Vigil
+from api.state import AppState
 from tools.approvals import answer
 from tools.errors import ApprovalMismatchError
 

@@ -9,10 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse
 
 from api.auth import Principal
+from api.deps import Caller, Vigil
 from api.errors import BadRequestError
 from api.runs import Run
 from api.sse import last_event_id, run_response
-from api.state import AppState, Caller, Vigil, owned_run, run_on_thread
+from api.state import AppState
+from api.thread_runs import owned_run, run_on_thread
 
 router = APIRouter(prefix="/chat", tags=["chat"])
 

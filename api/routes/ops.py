@@ -10,7 +10,8 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from api.state import AppState, Vigil
+from api.deps import Vigil
+from api.state import AppState
 
 router = APIRouter(tags=["operations"])
 

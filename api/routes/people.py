@@ -9,8 +9,8 @@ from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import SESSION_COOKIE
+from api.deps import Caller, Vigil
 from api.errors import ForbiddenError, NotFoundError
-from api.state import Caller, Vigil
 from tools.customers import visible
 
 router = APIRouter(tags=["people"])

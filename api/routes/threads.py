@@ -15,12 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse
 
 from api.auth import Principal
+from api.deps import Caller, Vigil
 from api.errors import BadRequestError, NotFoundError
 from api.graph_runs import ASSISTANTS, STREAM_MODES, graph_input
 from api.routes.chat import SSE_DOC
 from api.runs import TERMINAL, Run
 from api.sse import last_event_id, run_response
-from api.state import AppState, Caller, Vigil, owned_run, run_on_thread
+from api.state import AppState
+from api.thread_runs import owned_run, run_on_thread
 
 router = APIRouter(tags=["threads and runs (Agent Protocol)"])
 

@@ -17,6 +17,8 @@ from tools.block import block_proposal
 from tools.customers import visible
 
 POLICY_QUESTION = "card fraud policy: impossible travel, holds, blocks and analyst approval"
+#: a block proposal's approval id is this plus the transaction id
+APPROVAL_PREFIX = "appr-"
 
 
 def gather_context(state: FraudState, runtime: Runtime[FraudContext]) -> FraudState:
@@ -107,7 +109,7 @@ def request_approval(state: FraudState, runtime: Runtime[FraudContext]) -> Fraud
     )  # fmt: skip
     request, answer = ask_approval(
         kind="block_transaction",
-        approval_id=f"appr-{tx['transaction_id']}",
+        approval_id=f"{APPROVAL_PREFIX}{tx['transaction_id']}",
         subject_id=tx["user_id"],
         proposal=proposal,
         evidence=[*state["screening"]["reasons"], state["rationale"]],

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
+from graphs.approval import ApprovalAnswer, ApprovalAsk
+
 Action = Literal["allow", "hold", "block"]
 SEVERITY: dict[str, int] = {"allow": 0, "hold": 1, "block": 2}
 
@@ -21,9 +23,18 @@ class Assessment(BaseModel):
     evidence: list[str] = Field(default_factory=list, description="Facts the rationale rests on.")
 
 
+class ScreeningFacts(TypedDict):
+    """Why screening escalated the payment (``agents.fraud.screening``)."""
+
+    risk: float
+    reasons: list[str]
+    signals: dict[str, float | int | str | bool | None]
+
+
 class FraudState(TypedDict, total=False):
+    #: the ``Transaction`` event as JSON
     transaction: dict[str, Any]
-    screening: dict[str, Any]
+    screening: ScreeningFacts
     profile: dict[str, Any] | None
     policy: list[dict[str, Any]]
     assessment: dict[str, Any] | None
@@ -32,7 +43,7 @@ class FraudState(TypedDict, total=False):
     risk: float
     rationale: str
     decided_by: Literal["graph", "policy"]
-    request: dict[str, Any]
-    response: dict[str, Any]
+    request: ApprovalAsk
+    response: ApprovalAnswer
     outcome: str
     model_calls: Annotated[list[dict[str, Any]], operator.add]

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 from graphs.llm import ModelGateway
+from ingestion.contracts import MaintenanceLog
 from tools.context import ToolContext
 from tools.once import OnceEmitter
+
+
+class AssetHistory(Protocol):
+    """An asset's maintenance log (``agents.maintenance.history.MaintenanceHistory``)."""
+
+    def recent(self, asset_id: str, n: int = 10) -> list[MaintenanceLog]: ...
 
 
 @dataclass(frozen=True)
@@ -15,7 +22,6 @@ class MaintenanceContext:
     tools: ToolContext
     gateway: ModelGateway
     emitter: OnceEmitter
-    #: ``agents.maintenance.history.MaintenanceHistory`` (kept loose: graphs do not import agents)
-    history: Any
+    history: AssetHistory
     stop_rul_h: float = 12.0
     approval_timeout_s: float = 1800.0

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
+from graphs.approval import ApprovalAnswer, ApprovalAsk
+
 Priority = Literal["low", "medium", "high", "urgent"]
 RANK: dict[str, int] = {"low": 0, "medium": 1, "high": 2, "urgent": 3}
 
@@ -34,7 +36,7 @@ class MaintenanceState(TypedDict, total=False):
     draft_error: str | None
     order: dict[str, Any]
     decided_by: Literal["graph", "policy"]
-    request: dict[str, Any]
-    response: dict[str, Any]
+    request: ApprovalAsk
+    response: ApprovalAnswer
     outcome: str
     model_calls: Annotated[list[dict[str, Any]], operator.add]

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from agents.core import AgentWorker, Binding, Screening
-from agents.fraud.agent import APPROVAL_PREFIX as FRAUD_PREFIX
 from agents.registry import approval_prefixes
+from graphs.fraud import APPROVAL_PREFIX as FRAUD_PREFIX
 from graphs.maintenance.nodes import APPROVAL_PREFIX as STOP_PREFIX
 from ingestion.contracts import ApprovalRequest, SensorReading, Transaction
 from tests.conftest import base_settings
@@ -19,7 +19,8 @@ def worker(name: str, prefix: str, claims: bool, client: Any, key_prefix: str) -
     binding: Binding[Any] = Binding(
         name=name, input=Stream.TRANSACTIONS if name == "fraud" else Stream.SENSOR_READINGS,
         model=Transaction if name == "fraud" else SensorReading,
-        screen=lambda batch: Screening(), graph=None, context=None,
+        screen=lambda batch: Screening(), context=None,
+        graph=None,  # type: ignore[arg-type]  # owns() never reaches the graph
         approval_prefix=prefix, claims_unknown_approvals=claims,
     )  # fmt: skip
     return AgentWorker(

@@ -35,7 +35,8 @@ def _binding(prefix: str | None) -> Any:
     def make(deps: AgentDeps) -> Binding[Transaction]:
         return Binding(
             name="odd", input=Stream.TRANSACTIONS, model=Transaction,
-            screen=lambda batch: Screening(), graph=None, context=deps, approval_prefix=prefix,
+            screen=lambda batch: Screening(), graph=None,  # type: ignore[arg-type]
+            context=deps, approval_prefix=prefix,
         )  # fmt: skip
 
     return make

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
+
+import pytest
 
 from ingestion.contracts import CustomerChange
 from ingestion.contracts import CustomerProfilePatch as P
@@ -101,3 +104,42 @@ def test_the_home_city_index_follows_moves_late_changes_and_deletes(
     assert s.customers_in("Paris") == ["cust-john"]
     s.apply([change(4, "delete")])
     assert s.customers_in("Paris") == []
+
+
+def test_a_batch_read_gets_some_fields_of_many_customers(redis_client: tuple[Any, str]) -> None:
+    s = store(redis_client)
+    s.apply([change(1, "upsert", name="John", usual_amount=Decimal("40.00"), flags=["vip"])])
+    s.apply([CustomerChange(customer_id="ann", version=1, op="upsert", profile=P(name="Ann"))])
+    s.apply([CustomerChange(customer_id="gone", version=1, op="upsert", profile=P(name="G"))])
+    s.apply([CustomerChange(customer_id="gone", version=2, op="delete")])
+    read = s.fields("usual_amount", "flags").read(["cust-john", "ann", "gone", "nobody", "ann"])
+    nothing = {"usual_amount": None, "flags": None}
+    assert read == {
+        "cust-john": {"usual_amount": "40.00", "flags": ["vip"]},  # as stored: JSON values
+        "ann": nothing,
+        "gone": nothing,
+        "nobody": nothing,
+    }
+    assert s.fields("flags").read([]) == {}
+
+
+def test_another_batch_script_embeds_the_read(redis_client: tuple[Any, str]) -> None:
+    """What screening does: the store's Lua function inside its own script, keys anywhere."""
+    client, _ = redis_client
+    s = store(redis_client)
+    s.apply([change(1, "upsert", name="John", usual_amount=Decimal("12.5"))])
+    fields = s.fields("usual_amount")
+    script = client.register_script(
+        fields.lua + "local out = {ARGV[1]}\nread_profiles(2, 2, out)\nreturn out\n"
+    )
+    replies = script(keys=["unrelated", *fields.keys(["cust-john", "nobody"])], args=["mine"])
+    assert replies[0] == b"mine"
+    assert fields.decode(replies, ["cust-john", "nobody"], at=1) == {
+        "cust-john": {"usual_amount": "12.5"},
+        "nobody": {"usual_amount": None},
+    }
+
+
+def test_a_batch_read_names_profile_fields_only(redis_client: tuple[Any, str]) -> None:
+    with pytest.raises(ValueError, match="unknown"):
+        store(redis_client).fields("usual_amount", 'x", "y')

@@ -90,3 +90,12 @@ def test_concurrent_workers_keep_the_card_consistent(redis_client: tuple[Any, st
     # no answer ever names a use that did not exist
     names = {u.transaction_id for u in uses}
     assert {a.transaction_id for a in answers.values() if a} <= names
+
+
+def test_a_service_keeps_its_card_locations_under_its_own_prefix(
+    redis_client: tuple[Any, str],
+) -> None:
+    r, prefix = redis_client
+    s = CardLocationStore.for_service(r, prefix.rstrip(":"))
+    s.observe("card-1", at("a", 0))
+    assert r.exists(f"{prefix}vel:card:card-1")  # where earlier releases kept it

@@ -55,7 +55,7 @@ def tool_context(
     )
     return ToolContext(
         profiles=RedisProfileStore(r, prefix=prefix),
-        cards=CardLocationStore(r, prefix=f"{prefix}:vel"),
+        cards=CardLocationStore.for_service(r, prefix),
         retriever=knowledge or retriever(settings, emb.dim),
         embedder=emb,
         blocks=BlockService(ApprovalLedger.of(settings, r), emitter, auto),

@@ -1,0 +1,99 @@
+"""Event contracts: one pydantic model per stream, a schema version, JSON serde.
+
+Readers are tolerant (unknown fields are ignored, so producers can add fields
+without breaking consumers); a ``schema_version`` this code cannot read is refused
+with its own error kind. Every event names the field it is keyed by on Kafka, so
+per-entity order holds within a partition.
+
+The shared base and serde are in ``base``; the streams Vigil consumes from outside in
+``inputs``; what Vigil publishes in ``outputs``. Import them from here.
+"""
+
+from ingestion.contracts.base import (
+    Country,
+    Currency,
+    E,
+    Event,
+    Id,
+    Latitude,
+    Longitude,
+    Text,
+    decode,
+    encode,
+    new_id,
+    utcnow,
+)
+from ingestion.contracts.inputs import (
+    SEVERITY_RANK,
+    Channel,
+    CustomerChange,
+    CustomerProfilePatch,
+    KnowledgeDocument,
+    MaintenanceLog,
+    MonitoringSignal,
+    Region,
+    SensorReading,
+    Severity,
+    Transaction,
+)
+from ingestion.contracts.outputs import (
+    Alert,
+    ApprovalRequest,
+    ApprovalResponse,
+    BlockAction,
+    FraudDecision,
+    WorkOrder,
+)
+from vigil.settings import Stream
+
+CONTRACTS: dict[Stream, type[Event]] = {
+    model.STREAM: model
+    for model in (
+        Transaction,
+        CustomerChange,
+        KnowledgeDocument,
+        SensorReading,
+        MonitoringSignal,
+        MaintenanceLog,
+        FraudDecision,
+        Alert,
+        BlockAction,
+        ApprovalRequest,
+        ApprovalResponse,
+        WorkOrder,
+    )
+}
+
+
+__all__ = [
+    "CONTRACTS",
+    "SEVERITY_RANK",
+    "Alert",
+    "ApprovalRequest",
+    "ApprovalResponse",
+    "BlockAction",
+    "Channel",
+    "Country",
+    "Currency",
+    "CustomerChange",
+    "CustomerProfilePatch",
+    "E",
+    "Event",
+    "FraudDecision",
+    "Id",
+    "KnowledgeDocument",
+    "Latitude",
+    "Longitude",
+    "MaintenanceLog",
+    "MonitoringSignal",
+    "Region",
+    "SensorReading",
+    "Severity",
+    "Text",
+    "Transaction",
+    "WorkOrder",
+    "decode",
+    "encode",
+    "new_id",
+    "utcnow",
+]

@@ -1,0 +1,203 @@
+"""The streams the outside world sends Vigil: payments, customer changes, documents,
+sensor readings, monitoring signals, maintenance logs."""
+
+from __future__ import annotations
+
+import math
+import re
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ingestion.contracts.base import Country, Currency, Event, Id, Latitude, Longitude, Text, utcnow
+from vigil.settings import Stream
+
+_PAN = re.compile(r"^\d{13,19}$")
+
+
+Channel = Literal["card_present", "card_not_present", "atm"]
+
+
+class Transaction(Event):
+    """A card transaction: purchase (present or not) or ATM withdrawal."""
+
+    STREAM = Stream.TRANSACTIONS
+    KEY_FIELD = "user_id"
+
+    transaction_id: Id
+    user_id: Id
+    card_id: Id
+    timestamp: AwareDatetime
+    amount: Annotated[Decimal, Field(gt=0, max_digits=16, decimal_places=4)]
+    currency: Currency
+    merchant: Text
+    merchant_category: Id = "other"
+    channel: Channel
+    lat: Latitude | None = None
+    lon: Longitude | None = None
+    city: Id | None = None
+    country: Country | None = None
+
+    @field_validator("card_id")
+    @classmethod
+    def _no_clear_pan(cls, value: str) -> str:
+        if _PAN.match(value.replace(" ", "").replace("-", "")):
+            raise ValueError("card_id looks like a card number; send the card token, never the PAN")
+        return value
+
+    @model_validator(mode="after")
+    def _located_when_present(self) -> Transaction:
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("lat and lon come together: give both or neither")
+        if self.channel != "card_not_present" and self.lat is None:
+            raise ValueError(f"a {self.channel} transaction needs lat/lon of where the card was")
+        return self
+
+
+class CustomerProfilePatch(BaseModel):
+    """Customer-360 fields; every field optional so a change can carry a subset."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    name: Text | None = None
+    age: Annotated[int, Field(ge=0, le=130)] | None = None
+    marital_status: Literal["single", "married", "divorced", "widowed", "partnered"] | None = None
+    segment: Id | None = None
+    home_city: Id | None = None
+    credit_score: Annotated[int, Field(ge=300, le=850)] | None = None
+    tenure_years: Annotated[float, Field(ge=0, le=150)] | None = None
+    home_ownership: Literal["own_outright", "mortgage", "rent", "other"] | None = None
+    cards: list[Id] | None = None
+    flags: list[Id] | None = None
+    usual_amount: Annotated[Decimal, Field(ge=0)] | None = None
+
+
+class CustomerChange(Event):
+    """A change-data-capture record for one customer; ``version`` orders changes."""
+
+    STREAM = Stream.CUSTOMER_CHANGES
+    KEY_FIELD = "customer_id"
+
+    customer_id: Id
+    version: Annotated[int, Field(ge=1)]
+    op: Literal["upsert", "patch", "delete"]
+    profile: CustomerProfilePatch | None = None
+    changed_at: AwareDatetime = Field(default_factory=utcnow)
+
+    @model_validator(mode="after")
+    def _op_matches_payload(self) -> CustomerChange:
+        if self.op == "delete" and self.profile is not None:
+            raise ValueError("a delete carries no profile")
+        if self.op == "upsert" and (self.profile is None or self.profile.name is None):
+            raise ValueError("an upsert carries the full profile, at least a name")
+        if self.op == "patch" and (
+            self.profile is None or not self.profile.model_dump(exclude_none=True)
+        ):
+            raise ValueError("a patch carries at least one profile field")
+        return self
+
+
+class KnowledgeDocument(Event):
+    """A document for the knowledge base, upserted or deleted by id and version."""
+
+    STREAM = Stream.KNOWLEDGE_DOCUMENTS
+    KEY_FIELD = "doc_id"
+
+    doc_id: Id
+    version: Annotated[int, Field(ge=1)]
+    op: Literal["upsert", "delete"] = "upsert"
+    kb: Id = "general"
+    title: str = ""
+    body: str = ""
+    tags: list[Id] = Field(default_factory=list)
+    source: str | None = None
+    updated_at: AwareDatetime = Field(default_factory=utcnow)
+
+    @model_validator(mode="after")
+    def _content_for_upsert(self) -> KnowledgeDocument:
+        if self.op == "upsert" and not (self.title.strip() and self.body.strip()):
+            raise ValueError("an upsert needs a non-empty title and body")
+        return self
+
+
+def _finite(values: dict[str, float]) -> dict[str, float]:
+    bad = [k for k, v in values.items() if not math.isfinite(v)]
+    if bad:
+        raise ValueError(f"non-finite values for {bad}")
+    return values
+
+
+class SensorReading(Event):
+    """One reading of an asset's sensors (vibration, temperature, pressure, ...)."""
+
+    STREAM = Stream.SENSOR_READINGS
+    KEY_FIELD = "asset_id"
+
+    asset_id: Id
+    asset_type: Id
+    timestamp: AwareDatetime
+    metrics: Annotated[dict[str, float], Field(min_length=1)]
+    units: dict[str, str] = Field(default_factory=dict)
+    site: Id | None = None
+
+    @field_validator("metrics")
+    @classmethod
+    def _finite_metrics(cls, value: dict[str, float]) -> dict[str, float]:
+        return _finite(value)
+
+
+Severity = Literal["info", "minor", "moderate", "severe", "extreme"]
+SEVERITY_RANK: dict[str, int] = {"info": 0, "minor": 1, "moderate": 2, "severe": 3, "extreme": 4}
+
+
+class Region(BaseModel):
+    """Where a signal applies: cities (customers' home cities) and sites (assets' sites)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    name: Text
+    cities: list[Id] = Field(default_factory=list)
+    sites: list[Id] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> Region:
+        if not self.cities and not self.sites:
+            raise ValueError("a region names at least one city or site")
+        return self
+
+
+class MonitoringSignal(Event):
+    """Something happening out there (weather, markets, geopolitics, infrastructure).
+
+    ``signal_id`` is the source's id of the happening: repeats and re-sends share it.
+    """
+
+    STREAM = Stream.MONITORING_SIGNALS
+    KEY_FIELD = "signal_id"
+
+    signal_id: Id
+    category: Literal["weather", "market", "geopolitical", "infrastructure"]
+    severity: Severity
+    region: Region
+    headline: Text
+    description: str = ""
+    source: Id = "unknown"
+    issued_at: AwareDatetime
+    expires_at: AwareDatetime | None = None
+
+
+class MaintenanceLog(Event):
+    """A maintenance job done on an asset (its history, and what closes a work order)."""
+
+    STREAM = Stream.MAINTENANCE_LOGS
+    KEY_FIELD = "asset_id"
+
+    log_id: Id
+    asset_id: Id
+    performed_at: AwareDatetime
+    kind: Literal["inspection", "lubrication", "repair", "replacement", "calibration"]
+    summary: Text
+    parts: list[Id] = Field(default_factory=list)
+    technician: Id | None = None
+    work_order_id: Id | None = None
