@@ -1,6 +1,6 @@
 """Golden streams: a recorded slice of topics replayed through the real agents, scored.
 
-A stream file (``evals/streams/<name>.jsonl``) has a header line, then one record per
+A stream file (``evals/data/streams/<name>.jsonl``) has a header line, then one record per
 line as it stood on its topic: the stream, the key, and the value (a contract event, or
 ``raw`` text for a record that was malformed), with an optional ``label``: the decision
 the fraud policy expects of a transaction. Replaying publishes every record to fresh
@@ -97,7 +97,7 @@ class GoldenStream:
 
 
 def _streams_dir() -> Path:
-    return Path(str(resources.files("evals") / "streams"))
+    return Path(str(resources.files("evals") / "data" / "streams"))
 
 
 def write_stream(stream: GoldenStream, path: Path) -> None:
