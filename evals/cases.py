@@ -1,4 +1,4 @@
-"""Golden cases: what the YAML files under ``evals/cases/`` may say, validated on load.
+"""Golden cases: what the YAML files under ``evals/data/cases/`` may say, validated on load.
 
 A chat case is a conversation (one user message per turn) by a signed-in customer and
 what must be true of the last turn. An event case is a short sequence of events for one
@@ -73,7 +73,7 @@ class Customer(Strict):
 
 
 def load_customers(path: Path | None = None) -> list[Customer]:
-    """The eval world's customers (``evals/cases/customers.yaml``)."""
+    """The eval world's customers (``evals/data/cases/customers.yaml``)."""
     raw = _read(path or _cases_dir() / "customers.yaml")
     try:
         return [Customer.model_validate(c) for c in raw["customers"]]
@@ -287,7 +287,7 @@ class EventCase(Strict):
 
 
 def _cases_dir() -> Path:
-    return Path(str(resources.files("evals") / "cases"))
+    return Path(str(resources.files("evals") / "data" / "cases"))
 
 
 def _read(path: Path) -> Any:

@@ -11,22 +11,19 @@ trajectory and the outputs are compared with what the case expects.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from agents.core import AgentDeps, AgentWorker, Binding, Screening
-from agents.fraud import agent as fraud_agent
-from agents.maintenance import agent as maintenance_agent
+from agents.core import AgentWorker
 from agents.maintenance.features import FeatureStore
-from agents.monitoring import agent as monitoring_agent
 from evals.cases import EPOCH, EventCase, EventItem, load_customers
 from evals.env import EvalEnv
 from evals.results import CaseResult
 from evals.scorers import Score, excludes, trajectory_match
 from evals.trajectory import RecordingPublisher, Trajectory, recording
-from graphs.checkpointer import RedisSaver
+from evals.workers import agent_worker
 from ingestion.contracts import (
     Alert,
     ApprovalResponse,
@@ -42,16 +39,7 @@ from ingestion.contracts import (
 from ingestion.errors import ContractError
 from ingestion.runner import Received
 from ingestion.simulator import Simulator
-from tools.approvals import ApprovalLedger, PendingApprovals
-from tools.context import ToolContext
-from tools.once import OnceEmitter
-from vigil.settings import Settings
 
-BINDINGS: dict[str, Callable[[AgentDeps], Binding[Any]]] = {
-    "fraud": fraud_agent.binding,
-    "maintenance": maintenance_agent.binding,
-    "monitoring": monitoring_agent.binding,
-}
 INPUT: dict[str, type[Event]] = {
     "fraud": Transaction,
     "maintenance": SensorReading,
@@ -95,45 +83,6 @@ class World:
             snap = self.worker.graph.get_state(self.worker.config(subject))
             out.append(Subject(subject, dict(snap.values)))
         return out
-
-
-def agent_worker(
-    env: EvalEnv,
-    agent: str,
-    settings: Settings,
-    publisher: Any,
-    tools: ToolContext,
-    gateway: Any,
-    on_escalate: Callable[[str], None] | None = None,
-) -> AgentWorker:
-    """The agent as ``vigil agents run`` builds it, on ``settings``' Redis prefix."""
-    deps = AgentDeps(
-        settings=settings,
-        redis=env.redis,
-        producer=publisher,
-        gateway=gateway,
-        emitter=OnceEmitter(env.redis, publisher, prefix=settings.redis_prefix),
-        checkpointer=RedisSaver(env.redis, prefix=settings.checkpoint_prefix),
-        tools=tools,
-    )
-    binding = BINDINGS[agent](deps)
-    if on_escalate is not None:
-        screen_batch = binding.screen
-
-        def screen(batch: Sequence[Any]) -> Screening:
-            out = screen_batch(batch)
-            for e in out.escalate:
-                on_escalate(e.subject)
-            return out
-
-        binding = replace(binding, screen=screen)
-    return AgentWorker(
-        settings,
-        binding,
-        pending=PendingApprovals(env.redis, prefix=settings.redis_prefix),
-        ledger=ApprovalLedger(env.redis, prefix=settings.redis_prefix),
-        producer=publisher,
-    )
 
 
 def build_world(env: EvalEnv, case: EventCase, gateway: Any) -> World:

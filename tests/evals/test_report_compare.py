@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from evals.report import compare
+from evals.compare import compare
 
 
 def verdicts(figures: dict[str, float], baseline: dict[str, float]) -> dict[str, str]:

@@ -23,9 +23,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from evals.compare import Change, compare, load_baseline, save_baseline
 from evals.env import EvalEnv
 from evals.gate import Thresholds, failures, is_real
-from evals.report import Change, compare, load_baseline, save_baseline, write_reports
+from evals.report import write_reports
 from evals.runner import EvalRun, Selection, run_evals, total_cases
 from ingestion.kafka import drop_topics, ensure_topics
 from ingestion.knowledge.embeddings import MiniLMEmbedder
