@@ -15,8 +15,6 @@ included.
 
 from __future__ import annotations
 
-from ingestion.redis_keys import as_text
-
 import asyncio
 import contextlib
 import json
@@ -34,6 +32,7 @@ from api.errors import ConflictError, NotFoundError
 from api.jsonable import jsonable
 from api.logs import run_id_var
 from api.metrics import ApiMetrics
+from ingestion.redis_keys import as_text
 
 log = logging.getLogger("vigil.api.runs")
 

@@ -18,9 +18,9 @@ import redis
 from ingestion.knowledge.types import Embedder, Retriever
 from ingestion.producer import Publisher
 from ingestion.profiles import RedisProfileStore
+from ingestion.redis_keys import delete_prefixed
 from tools.context import Audience, ToolContext
 from vigil.settings import Settings
-from ingestion.redis_keys import delete_prefixed
 
 #: (settings of the case, its publisher, the audience) -> the tools of the case
 ToolsFactory = Callable[[Settings, Publisher, Audience], ToolContext]

@@ -50,9 +50,9 @@ from ingestion.producer import EventProducer
 from ingestion.profiles import ProfileIngestor, RedisProfileStore
 from ingestion.runner import ConsumerRunner
 from ingestion.simulator import SCENARIOS, Simulator
+from ingestion.waiting import wait_until
 from tools.approvals import PendingApprovals
 from vigil.settings import Settings, Stream
-from ingestion.waiting import wait_until
 
 FORMAT = 1
 START = datetime(2026, 11, 3, 8, 0, tzinfo=UTC)

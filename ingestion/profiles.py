@@ -10,8 +10,6 @@ where, for regional alerts). All of it in one atomic script per change.
 
 from __future__ import annotations
 
-from ingestion.redis_keys import as_text
-
 import json
 from collections.abc import Sequence
 from datetime import datetime
@@ -21,6 +19,7 @@ import redis
 from pydantic import AwareDatetime
 
 from ingestion.contracts import CustomerChange, CustomerProfilePatch
+from ingestion.redis_keys import as_text
 from ingestion.runner import Received
 
 _APPLY = r"""
@@ -136,7 +135,9 @@ class RedisProfileStore:
         return [bool(r) for r in pipe.execute()]
 
     def get(self, customer_id: str) -> CustomerProfile | None:
-        raw = {as_text(k): as_text(v) for k, v in self.client.hgetall(self.key(customer_id)).items()}
+        raw = {
+            as_text(k): as_text(v) for k, v in self.client.hgetall(self.key(customer_id)).items()
+        }
         values = {k[2:]: json.loads(v) for k, v in raw.items() if k.startswith("f:")}
         if not values:
             return None  # never seen, or deleted
@@ -146,8 +147,6 @@ class RedisProfileStore:
             updated_at=datetime.fromisoformat(raw["_u"]),
             **values,
         )
-
-
 
 
 class ProfileIngestor:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from ingestion.redis_keys import as_text
-
 import hashlib
 import json
 from collections.abc import Mapping
@@ -13,6 +11,7 @@ from typing import Any, Literal
 import redis
 
 from ingestion.contracts import ApprovalRequest, ApprovalResponse
+from ingestion.redis_keys import as_text
 from tools.errors import ApprovalConflictError, ApprovalMismatchError
 
 
@@ -111,7 +110,9 @@ class PendingApprovals:
         got: Any = self.client.xread({self.changes: after}, count=500, block=block_ms)
         if not got:
             return []
-        return [(as_text(cid), as_text(f[b"approval_id"]), as_text(f[b"state"])) for cid, f in got[0][1]]
+        return [
+            (as_text(cid), as_text(f[b"approval_id"]), as_text(f[b"state"])) for cid, f in got[0][1]
+        ]
 
     def get(self, approval_id: str) -> tuple[ApprovalRequest, str] | None:
         raw, state = self.client.hmget(self.key(approval_id), "request", "state")
@@ -189,5 +190,3 @@ def answer(
     )
     pending.check(response)
     return response
-
-

@@ -9,13 +9,12 @@ but never moves the card back in time.
 
 from __future__ import annotations
 
-from ingestion.redis_keys import as_text
-
 from datetime import UTC, datetime
 from typing import Any
 
 import redis
 
+from ingestion.redis_keys import as_text
 from tools.velocity import Sighting
 
 #: The observation as a Lua function, so batch scripts (screening) run the very same logic.

@@ -13,13 +13,13 @@ from ingestion.contracts import Alert, BlockAction, Transaction, WorkOrder
 from ingestion.producer import EventProducer
 from ingestion.seed import seed_customers, seed_documents
 from ingestion.simulator import SCENARIOS, Simulator
+from ingestion.waiting import wait_until
 from vigil.agents import agent, fraud_agent
 from vigil.approvals_cli import decide
 from vigil.ingest import ingestion
 from vigil.settings import Settings, Stream
 from vigil.simulate import Produced, SimPlan, plan_events, produce
 from vigil.stack import Stack
-from ingestion.waiting import wait_until
 
 
 def run_demo(

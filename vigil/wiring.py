@@ -26,7 +26,6 @@ def redis_client(settings: Settings) -> redis.Redis:
     return redis.Redis.from_url(settings.redis_url)
 
 
-
 def retriever(settings: Settings, dim: int = 384) -> Retriever:
     """Weaviate when VIGIL_WEAVIATE_URL is set, else the embedded LanceDB."""
     if settings.weaviate_url:

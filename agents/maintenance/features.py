@@ -18,8 +18,6 @@ rising, or is past its limit; it escalates when the remaining life is within the
 
 from __future__ import annotations
 
-from ingestion.redis_keys import as_text
-
 import bisect
 import json
 import math
@@ -32,6 +30,7 @@ from typing import Any
 import redis
 
 from ingestion.contracts import SensorReading
+from ingestion.redis_keys import as_text
 from vigil.settings import Settings
 
 #: asset type -> metric -> the level at which the asset is considered failed (the manuals)

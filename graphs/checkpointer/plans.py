@@ -8,8 +8,6 @@ design (see ``layout.py``) and cannot drift apart.
 
 from __future__ import annotations
 
-from ingestion.redis_keys import as_text
-
 from collections import defaultdict
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
@@ -39,6 +37,7 @@ from graphs.checkpointer.layout import (
     unpack,
 )
 from graphs.checkpointer.lua import GET_TUPLE_SHA, PUT_SHA, PUT_WRITES_SHA
+from ingestion.redis_keys import as_text
 
 Cmd = tuple[Any, ...]
 PAGE = 100
@@ -56,8 +55,6 @@ class Out:
 
 
 Plan = Generator[Batch | Out, list[Any], Any]
-
-
 
 
 @dataclass
@@ -278,7 +275,9 @@ class Plans:
         if not cids:
             return []
         rows = yield Batch([("HMGET", self.layout.checkpoint(tid, ns, c), "r", "b") for c in cids])
-        return [(as_text(r or b""), {as_text(x) for x in unpack(b)} if b else set()) for r, b in rows]
+        return [
+            (as_text(r or b""), {as_text(x) for x in unpack(b)} if b else set()) for r, b in rows
+        ]
 
     def _drop(self, tid: str, ns: str, drop: Sequence[str]) -> Plan:
         """Delete some checkpoints of a namespace, and the values no remaining one reads."""

@@ -9,8 +9,6 @@ thread's state, both with the full history kept and with only the latest checkpo
 
 from __future__ import annotations
 
-from ingestion.redis_keys import as_text
-
 import sqlite3
 import statistics
 import tempfile
@@ -32,6 +30,7 @@ from rich.table import Table
 from typing_extensions import TypedDict
 
 from graphs.checkpointer import RedisSaver
+from ingestion.redis_keys import as_text
 from vigil.settings import Settings
 from vigil.stack import Stack
 

@@ -31,10 +31,10 @@ from ingestion.knowledge.lance import LanceRetriever
 from ingestion.knowledge.types import Chunk
 from ingestion.producer import EventProducer
 from ingestion.profiles import RedisProfileStore
+from ingestion.redis_keys import delete_prefixed
 from vigil.ingest import ingestion
 from vigil.settings import Settings
 from vigil.stack import Stack
-from ingestion.redis_keys import delete_prefixed
 
 
 def _pct(xs: list[float], q: float) -> float:

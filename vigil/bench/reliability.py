@@ -33,11 +33,11 @@ from ingestion.kafka import read_topic
 from ingestion.producer import EventProducer
 from ingestion.seed import seed_customers, seed_documents
 from ingestion.simulator import SCENARIOS, Simulator
+from ingestion.waiting import wait_until
 from tools.approvals import PendingApprovals
 from vigil.replicas import ReplicaSet, heartbeats, start_ray
 from vigil.settings import Settings, Stream
 from vigil.stack import Stack
-from ingestion.waiting import wait_until
 
 MALFORMED = (
     b"{not json",

@@ -25,11 +25,11 @@ from rich.table import Table
 from ingestion.kafka import ensure_topics
 from ingestion.producer import EventProducer
 from ingestion.profiles import RedisProfileStore
+from ingestion.redis_keys import delete_prefixed
 from ingestion.simulator import Simulator
 from vigil.replicas import ReplicaSet, heartbeats, start_ray
 from vigil.settings import Settings, Stream
 from vigil.stack import Stack
-from ingestion.redis_keys import delete_prefixed
 
 
 @dataclass
