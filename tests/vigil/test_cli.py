@@ -191,6 +191,30 @@ def test_demo_runs_the_story_on_the_embedded_stack(tmp_path: Path) -> None:
     assert "Traceback" not in res.stderr
 
 
+def test_simulate_twice_gives_new_ids(kafka_bootstrap: str, tmp_path: Path, uid: str) -> None:
+    """A rerun of a scenario is a new story for the agents (a replay would be deduplicated
+    by its ids), unless --run-id asks for the same run again."""
+    topics = {f"topic_{s.name.lower()}": f"{s.value}.{uid}" for s in Stream}
+    env = env_with(kafka_bootstrap=kafka_bootstrap, data_dir=str(tmp_path), **topics)
+    runs = []
+    for args in ([], [], ["--run-id", "pinned1"]):
+        res = run_vigil("simulate", "--scenario", "london-paris", "--scenario", "storm", *args,
+                        env=env, cwd=tmp_path)  # fmt: skip
+        assert res.returncode == 0, res.stdout + res.stderr
+        runs.append(re.findall(r'"(?:event_id|transaction_id|signal_id)":"([^"]+)"', res.stdout))
+    assert all(len(r) == 2 * 2 + 2 * 2 for r in runs)  # two payments, a storm sent twice
+    first, second, pinned = (set(r) for r in runs)
+    assert first
+    assert not first & second
+    assert all("-pinned1" in i for i in pinned)
+    txs = read_all(kafka_bootstrap, topics["topic_transactions"], expect=6)
+    assert len({Transaction.model_validate_json(r.value).transaction_id for r in txs}) == 6
+    bad = run_vigil("simulate", "--scenario", "storm", "--run-id", "no/slash", env=env,
+                    cwd=tmp_path)  # fmt: skip
+    assert bad.returncode == 2
+    assert "run id" in bad.stderr
+
+
 @pytest.mark.slow
 def test_bench_kafka_prints_ratios_against_raw_kafka_python(tmp_path: Path) -> None:
     env = env_with(data_dir=str(tmp_path), kafka_session_timeout_ms="6000")
