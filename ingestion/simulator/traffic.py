@@ -316,6 +316,21 @@ class Simulator:
                 )
         return out
 
+    def asset_repair(self, asset_id: str, summary: str) -> MaintenanceLog:
+        """A replacement done on the asset now (simulated clock): it closes the asset's open
+        degradation episode. Draws nothing from the RNG, so later traffic is unchanged."""
+        if asset_id not in {a.asset_id for a in ASSETS}:
+            raise ValueError(f"no simulated asset {asset_id!r}")
+        return MaintenanceLog(
+            event_id=self._id("evt"),
+            log_id=self._id("log"),
+            asset_id=asset_id,
+            performed_at=self.clock,
+            kind="replacement",
+            summary=summary,
+            technician="tech-07",
+        )
+
     def monitoring_signal(self) -> MonitoringSignal:
         """Background signals: minor, for a random customer city; nothing to alert on."""
         category, template, severities = self.rng.choice(SIGNAL_KINDS)

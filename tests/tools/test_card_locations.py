@@ -90,3 +90,16 @@ def test_concurrent_workers_keep_the_card_consistent(redis_client: tuple[Any, st
     # no answer ever names a use that did not exist
     names = {u.transaction_id for u in uses}
     assert {a.transaction_id for a in answers.values() if a} <= names
+
+
+def test_a_forgotten_card_starts_afresh_and_keeps_its_answers(
+    redis_client: tuple[Any, str],
+) -> None:
+    s = store(redis_client)
+    s.observe("card-1", at("a", 0))
+    paris = s.observe("card-1", at("b", 40, 48.85, 2.35))
+    assert s.forget("card-1")
+    assert not s.forget("card-1")  # nothing left to forget
+    assert s.last("card-1") is None
+    assert s.observe("card-1", at("c", 80)) is None  # compared with nothing
+    assert s.observe("card-1", at("b", 40, 48.85, 2.35)) == paris  # a re-delivery: as before
