@@ -97,6 +97,11 @@ class CardLocationStore:
             return None
         return _sighting(tx, ts, lat, lon)
 
+    def forget(self, card_id: str) -> bool:
+        """Drop the card's last use, so its next use is compared with nothing (the answers
+        cached per transaction stay); True if there was one."""
+        return bool(self.client.delete(f"{self.prefix}:card:{card_id}"))
+
 
 def parse_answer(raw: bytes | str | None) -> Sighting | None:
     if not raw:

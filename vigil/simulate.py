@@ -13,7 +13,7 @@ from typing import Any
 
 from ingestion.contracts import Event
 from ingestion.producer import EventProducer
-from ingestion.simulator import SCENARIOS, Simulator
+from ingestion.simulator import SCENARIOS, Simulator, check_run_id
 from vigil.settings import Settings
 
 
@@ -27,6 +27,9 @@ class SimPlan:
     scenarios: list[str] = field(default_factory=list)  # only these, no background traffic
     inject: list[str] = field(default_factory=list)  # these, spread through the traffic
     profiles: bool = True  # begin with every customer's profile upsert
+    #: tags every id (see ``Simulator``): a fresh one per run makes a run new events on a
+    #: used data folder; None leaves ids untagged (the same seed and start: the same ids)
+    run: str | None = None
 
     def validate(self) -> None:
         unknown = [s for s in [*self.scenarios, *self.inject] if s not in SCENARIOS]
@@ -34,12 +37,16 @@ class SimPlan:
             raise ValueError(f"unknown scenario {unknown}; choose from {sorted(SCENARIOS)}")
         if self.count < 0 or self.rate < 0 or self.customers < 1:
             raise ValueError("count and rate must be >= 0 and customers >= 1")
+        if self.run is not None:
+            check_run_id(self.run)
 
 
 def plan_events(plan: SimPlan) -> Iterator[Event]:
-    """The events a plan produces, in order: reproducible for a seed and start time."""
+    """The events a plan produces, in order: reproducible for a seed, start time and run."""
     plan.validate()
-    sim = Simulator(seed=plan.seed, customers=plan.customers, start=plan.start, rate=plan.rate)
+    sim = Simulator(
+        seed=plan.seed, customers=plan.customers, start=plan.start, rate=plan.rate, run=plan.run
+    )
     if plan.scenarios:
         for name in plan.scenarios:
             yield from SCENARIOS[name](sim)

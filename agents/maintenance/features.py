@@ -99,6 +99,9 @@ class FeatureStore:
     def _baseline_key(self, asset: str) -> str:
         return f"{self.prefix}:baseline:{asset}"
 
+    def _episode_key(self, asset: str) -> str:
+        return f"{self.prefix}:open:{asset}"
+
     def features_key(self, asset: str) -> str:
         """The asset's latest features (JSON): level, z-score, trend, life left per metric."""
         return f"{self.prefix}:features:{asset}"
@@ -215,16 +218,21 @@ class FeatureStore:
         True when this reading opened it (now or on an earlier delivery); False when an
         episode opened by another reading is still open (its work order is pending or
         raised, until a repair closes it)."""
-        key = f"{self.prefix}:open:{asset}"
+        key = self._episode_key(asset)
         if self.client.set(key, event_id, nx=True):
             return True
         current = self.client.get(key)
         return current is not None and as_text(current) == event_id
 
+    def open_episode_of(self, asset: str) -> str | None:
+        """The reading that opened the asset's episode, while it is open (else None)."""
+        raw = self.client.get(self._episode_key(asset))
+        return None if raw is None else as_text(raw)
+
     def close_episode(self, asset: str) -> None:
         """A repair closes the episode and the asset learns a fresh baseline."""
         self.client.delete(
-            f"{self.prefix}:open:{asset}", self._window_key(asset), self._baseline_key(asset)
+            self._episode_key(asset), self._window_key(asset), self._baseline_key(asset)
         )
 
 

@@ -1,15 +1,20 @@
 """Seeded, reproducible event traffic over the simulated world.
 
-One ``Simulator`` holds a simulated clock and one RNG: the same seed and start time
-give the same events, byte for byte. Background traffic is plausible (customers
-shop near home; a card only shows up in another city once a flight could have got it
-there), so what the scenarios inject is what stands out.
+One ``Simulator`` holds a simulated clock and one RNG: the same seed, start time and
+run tag give the same events, byte for byte. The run tag goes into every generated id,
+so two runs against the same stores (a data folder Redis keeps between runs) are new
+events, not re-deliveries that the agents' idempotency would rightly ignore.
+Background traffic is plausible (customers shop near home; a card only shows up in
+another city once a flight could have got it there), so what the scenarios inject is
+what stands out.
 """
 
 from __future__ import annotations
 
 import math
 import random
+import re
+import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -45,6 +50,19 @@ from ingestion.simulator.world import (
 _CENT = Decimal("0.01")
 _NO_MINOR_UNITS = {"JPY"}
 _FLIGHT_KMH = 800.0
+_RUN_TAG = re.compile(r"^[a-z0-9]{1,16}$")
+
+
+def new_run_id() -> str:
+    """A tag unique to one run of the simulator: 8 random lowercase hex digits."""
+    return secrets.token_hex(4)
+
+
+def check_run_id(run: str) -> str:
+    """A run id goes into event ids, Redis keys and lake file names: keep it plain."""
+    if not _RUN_TAG.match(run):
+        raise ValueError(f"a run id is 1-16 lowercase letters and digits, not {run!r}")
+    return run
 
 
 def _money(value: float, currency: str) -> Decimal:
@@ -70,10 +88,12 @@ class Simulator:
         customers: int = 200,
         start: datetime | None = None,
         rate: float = 50.0,
+        run: str | None = None,
     ) -> None:
         if customers < 1:
             raise ValueError("need at least one customer")
         self.seed = seed
+        self.run = None if run is None else check_run_id(run)
         self.rng = random.Random(seed)
         self.customers = make_customers(self.rng, customers)
         self.clock = (start or datetime.now(UTC)).astimezone(UTC)
@@ -89,7 +109,9 @@ class Simulator:
 
     def _id(self, prefix: str) -> str:
         self._n += 1
-        return f"{prefix}-{self.seed}-{self._n:08d}"
+        if self.run is None:
+            return f"{prefix}-{self.seed}-{self._n:08d}"
+        return f"{prefix}-{self.seed}-{self.run}-{self._n:08d}"
 
     def _advance(self, seconds: float | None = None) -> datetime:
         gap = self.rng.expovariate(1.0 / self.mean_gap_s) if seconds is None else seconds
@@ -294,6 +316,21 @@ class Simulator:
                 )
         return out
 
+    def asset_repair(self, asset_id: str, summary: str) -> MaintenanceLog:
+        """A replacement done on the asset now (simulated clock): it closes the asset's open
+        degradation episode. Draws nothing from the RNG, so later traffic is unchanged."""
+        if asset_id not in {a.asset_id for a in ASSETS}:
+            raise ValueError(f"no simulated asset {asset_id!r}")
+        return MaintenanceLog(
+            event_id=self._id("evt"),
+            log_id=self._id("log"),
+            asset_id=asset_id,
+            performed_at=self.clock,
+            kind="replacement",
+            summary=summary,
+            technician="tech-07",
+        )
+
     def monitoring_signal(self) -> MonitoringSignal:
         """Background signals: minor, for a random customer city; nothing to alert on."""
         category, template, severities = self.rng.choice(SIGNAL_KINDS)
@@ -312,11 +349,13 @@ class Simulator:
         )
 
     def severe_signal(self, city: str, *, sites: list[str] | None = None) -> MonitoringSignal:
-        """A severe storm warning for ``city`` (and these sites)."""
+        """A severe storm warning for ``city`` (and these sites); the feed's id for it names
+        the city and the day (and the run, when tagged: each run's storm is a new one)."""
         when = self._advance(1.0)
+        signal_id = f"sig-storm-{city.lower().replace(' ', '-')}-{when:%Y%m%d}"
         return MonitoringSignal(
             event_id=self._id("evt"),
-            signal_id=f"sig-storm-{city.lower().replace(' ', '-')}-{when:%Y%m%d}",
+            signal_id=signal_id if self.run is None else f"{signal_id}-{self.run}",
             category="weather",
             severity="severe",
             region=Region(name=city, cities=[city], sites=sites or []),
@@ -372,4 +411,4 @@ def local_rate(city: City) -> float:
     return {"JPY": 150.0, "AUD": 1.5, "NZD": 1.6, "CAD": 1.35, "USD": 1.1}.get(city.currency, 1.0)
 
 
-__all__ = ["JOHN", "Simulator", "local_rate"]
+__all__ = ["JOHN", "Simulator", "check_run_id", "local_rate", "new_run_id"]

@@ -153,6 +153,13 @@ def test_the_degrading_pump_gets_one_work_order_before_it_fails(world: World) ->
     assert set(by_metric) == {"vibration_mm_s", "bearing_temp_c", "discharge_pressure_bar", "rpm"}
     assert abs(by_metric["rpm"]["z"]) < 4
     assert by_metric["rpm"]["rul_h"] is None  # no failure limit: features only
+    # the episode names the reading that opened it, until a logged repair closes it
+    assert store.open_episode_of("pump-03") == order.source_event_ids[0]
+    repair = Simulator(seed=7, customers=5, start=START, run="fix").asset_repair(
+        "pump-03", "Bearing replaced."
+    )
+    world.producer.publish([repair])
+    wait_for(lambda: store.open_episode_of("pump-03") is None, 60, "the repair to close it")
 
 
 @pytest.mark.script(maintenance_stop_rul_h=1000.0)

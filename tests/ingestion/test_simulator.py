@@ -9,8 +9,17 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ingestion.contracts import CONTRACTS, SensorReading, Transaction, decode, encode
-from ingestion.simulator import JOHN, SCENARIOS, Simulator
+from ingestion.contracts import (
+    CONTRACTS,
+    Event,
+    MaintenanceLog,
+    MonitoringSignal,
+    SensorReading,
+    Transaction,
+    decode,
+    encode,
+)
+from ingestion.simulator import JOHN, SCENARIOS, Simulator, new_run_id
 from vigil.simulate import SimPlan, plan_events
 
 START = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
@@ -34,6 +43,45 @@ def test_same_seed_and_start_give_the_same_bytes() -> None:
 
     assert run(5) == run(5)
     assert run(5) != run(6)
+
+
+#: the ids an agent dedups by: events, transactions, signals
+ID_FIELDS = ("event_id", "transaction_id", "signal_id")
+
+
+def ids(events: list[Event]) -> set[str]:
+    return {getattr(e, f) for e in events for f in ID_FIELDS if hasattr(e, f)}
+
+
+def test_a_run_tag_makes_the_events_new_and_keeps_the_story() -> None:
+    def play(run: str | None) -> list[Event]:
+        plan = SimPlan(scenarios=list(SCENARIOS), start=START, run=run, customers=5)
+        return list(plan_events(plan))
+
+    first, second = new_run_id(), new_run_id()
+    assert first != second
+    a, b = play(first), play(second)
+    assert ids(a)
+    assert not ids(a) & ids(b)
+    assert [encode(e) for e in play(first)] == [encode(e) for e in a]  # a run replays exactly
+    for x, y in zip(a, b, strict=True):  # the same story: only those ids differ
+        assert x.model_dump(exclude=set(ID_FIELDS)) == y.model_dump(exclude=set(ID_FIELDS))
+    # the feed repeats a storm warning within a run (one signal id), not across runs
+    storms = [{e.signal_id for e in run if isinstance(e, MonitoringSignal)} for run in (a, b)]
+    assert all(len(s) == 1 for s in storms)
+    assert storms[0] != storms[1]
+    # the pump's past jobs are the same jobs in every run: sent again, they replace themselves
+    past = [{e.log_id for e in run if isinstance(e, MaintenanceLog)} for run in (a, b)]
+    assert past[0] == past[1]
+    for e in a:
+        assert decode(type(e), encode(e)) == e  # tagged ids are valid contracts
+    assert ids(play(None)) == ids(play(None))  # untagged: the same seed, the same ids
+
+
+def test_a_run_id_that_could_not_be_a_key_is_refused() -> None:
+    for bad in ("", "a/b", "UPPER", "x" * 17, "a b"):
+        with pytest.raises(ValueError, match="run id"):
+            list(plan_events(SimPlan(scenarios=["storm"], run=bad)))
 
 
 def test_every_generated_event_is_a_valid_contract() -> None:

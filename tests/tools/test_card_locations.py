@@ -99,3 +99,16 @@ def test_a_service_keeps_its_card_locations_under_its_own_prefix(
     s = CardLocationStore.for_service(r, prefix.rstrip(":"))
     s.observe("card-1", at("a", 0))
     assert r.exists(f"{prefix}vel:card:card-1")  # where earlier releases kept it
+
+
+def test_a_forgotten_card_starts_afresh_and_keeps_its_answers(
+    redis_client: tuple[Any, str],
+) -> None:
+    s = store(redis_client)
+    s.observe("card-1", at("a", 0))
+    paris = s.observe("card-1", at("b", 40, 48.85, 2.35))
+    assert s.forget("card-1")
+    assert not s.forget("card-1")  # nothing left to forget
+    assert s.last("card-1") is None
+    assert s.observe("card-1", at("c", 80)) is None  # compared with nothing
+    assert s.observe("card-1", at("b", 40, 48.85, 2.35)) == paris  # a re-delivery: as before

@@ -173,22 +173,55 @@ def test_simulate_unknown_scenario_lists_the_choices(kafka_bootstrap: str) -> No
 
 
 @pytest.mark.slow
-def test_demo_runs_the_story_on_the_embedded_stack(tmp_path: Path) -> None:
-    res = run_vigil("demo", env=env_with(data_dir=str(tmp_path)), cwd=tmp_path, timeout=300)
-    assert res.returncode == 0, res.stdout + res.stderr
-    out = res.stdout
-    assert "John's profile is live: John Carter, 55, credit score 795" in out
-    assert "King's Cross" in out
-    assert "19,328 mph" in out
-    assert "approve sent for appr-" in out
-    assert out.count('"audience":"fraud_team"') == 1
-    assert '"authority":"analyst"' in out
-    assert out.count('"event_id":"block-') == 1
-    assert "outcome=block" in out
-    assert "(pseudonymized)" in out
-    assert "screened 2, escalated 1, blocked 1" in out
-    assert "demo finished" in out
-    assert "Traceback" not in res.stderr
+def test_demo_runs_the_story_again_on_a_used_data_folder(tmp_path: Path) -> None:
+    """Valkey reloads its AOF from the data folder: the second run must still be the
+    story (its own transactions, its own approval, one block), not wait for the first's."""
+    env = env_with(data_dir=str(tmp_path))
+    blocked: list[str] = []
+    for run in (1, 2):
+        res = run_vigil("demo", env=env, cwd=tmp_path, timeout=300)
+        assert res.returncode == 0, f"run {run}:\n" + res.stdout + res.stderr
+        out = res.stdout
+        assert "John's profile is live: John Carter, 55, credit score 795" in out
+        assert "King's Cross" in out
+        assert "19,328 mph" in out
+        assert "approve sent for appr-" in out
+        assert out.count('"audience":"fraud_team"') == 1
+        assert '"authority":"analyst"' in out
+        assert out.count('"event_id":"block-') == 1
+        assert out.count("outcome=block") == 1
+        assert "(pseudonymized)" in out
+        assert "screened 2, escalated 1, blocked 1" in out
+        assert "demo finished" in out
+        assert "Traceback" not in res.stderr
+        blocked += re.findall(r'"event_id":"block-([^"]+)"', out)
+        if run == 2:  # what it reset from run 1 it says, and it blocked a new transaction
+            assert "card-john-debit was last seen" in out
+    assert len(set(blocked)) == 2, blocked
+
+
+def test_simulate_twice_gives_new_ids(kafka_bootstrap: str, tmp_path: Path, uid: str) -> None:
+    """A rerun of a scenario is a new story for the agents (a replay would be deduplicated
+    by its ids), unless --run-id asks for the same run again."""
+    topics = {f"topic_{s.name.lower()}": f"{s.value}.{uid}" for s in Stream}
+    env = env_with(kafka_bootstrap=kafka_bootstrap, data_dir=str(tmp_path), **topics)
+    runs = []
+    for args in ([], [], ["--run-id", "pinned1"]):
+        res = run_vigil("simulate", "--scenario", "london-paris", "--scenario", "storm", *args,
+                        env=env, cwd=tmp_path)  # fmt: skip
+        assert res.returncode == 0, res.stdout + res.stderr
+        runs.append(re.findall(r'"(?:event_id|transaction_id|signal_id)":"([^"]+)"', res.stdout))
+    assert all(len(r) == 2 * 2 + 2 * 2 for r in runs)  # two payments, a storm sent twice
+    first, second, pinned = (set(r) for r in runs)
+    assert first
+    assert not first & second
+    assert all("-pinned1" in i for i in pinned)
+    txs = read_all(kafka_bootstrap, topics["topic_transactions"], expect=6)
+    assert len({Transaction.model_validate_json(r.value).transaction_id for r in txs}) == 6
+    bad = run_vigil("simulate", "--scenario", "storm", "--run-id", "no/slash", env=env,
+                    cwd=tmp_path)  # fmt: skip
+    assert bad.returncode == 2
+    assert "run id" in bad.stderr
 
 
 @pytest.mark.slow

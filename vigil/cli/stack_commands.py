@@ -135,7 +135,9 @@ def simulate(
     rate: Annotated[
         float, typer.Option(help="Events per second; 0 = as fast as possible.")
     ] = 200.0,
-    seed: Annotated[int, typer.Option(help="Same seed + same --start = same events.")] = 7,
+    seed: Annotated[
+        int, typer.Option(help="Same seed + same --start + same --run-id = same events.")
+    ] = 7,
     customers: Annotated[int, typer.Option(help="Simulated customers (John is the first).")] = 200,
     start: Annotated[
         datetime | None, typer.Option(help="Simulated clock start (ISO 8601); default now, UTC.")
@@ -143,6 +145,10 @@ def simulate(
     profiles: Annotated[bool, typer.Option(help="Begin with every customer's profile.")] = True,
     show: Annotated[
         bool | None, typer.Option("--print/--quiet", help="Print every event (default: scenarios).")
+    ] = None,
+    run_id: Annotated[
+        str | None,
+        typer.Option(help="Tag in every event id; default: a fresh one (a rerun is new events)."),
     ] = None,
 ) -> None:
     """Produce realistic, seeded traffic to the topics, with scenarios on demand.
@@ -154,6 +160,7 @@ def simulate(
     """
     from datetime import UTC
 
+    from ingestion.simulator import new_run_id
     from vigil.runtime.stack import discover
     from vigil.simulate import SimPlan
 
@@ -169,10 +176,13 @@ def simulate(
         scenarios=scenario or [],
         inject=inject or [],
         profiles=profiles,
+        run=run_id or new_run_id(),
     )
     plan.validate()
     total = None if plan.scenarios else count + (customers if profiles else 0)
     verbose = bool(plan.scenarios) if show is None else show
+    console.print(f"run {plan.run}: in every id; --run-id {plan.run} with the same --seed and "
+                  "--start replays these events")  # fmt: skip
     counts = run_simulation(settings, plan, total=total, verbose=verbose)
     summary = ", ".join(f"{n} to {t}" for t, n in sorted(counts.items()))
     console.print(f"[green]produced {sum(counts.values())} events[/]: {summary}")
