@@ -3,6 +3,12 @@
 One broker per session (it starts in milliseconds, but group state is cheap to keep);
 every test gets its own topic names and consumer groups, and its own Redis key prefix
 that is deleted when the test ends.
+
+Under pytest-xdist every worker is its own process, so the session fixtures give each
+worker its own broker (and its own embedded Valkey when there is no local Redis); on the
+machine's Redis each worker gets a database of its own (1 + the worker's index), and the
+per-test key prefixes keep tests apart within it. Child processes get the URL from the
+test's settings, so they land in the same database.
 """
 
 from __future__ import annotations
@@ -29,7 +35,22 @@ from vigil.runtime.embedded import ChildServer, free_port
 from vigil.runtime.stack import redis_ping, tansu_server, valkey_server
 from vigil.settings import Settings, Stream
 
-LOCAL_REDIS = "redis://127.0.0.1:6379/0"
+
+def xdist_worker() -> int | None:
+    """This process's pytest-xdist worker index (gw0 -> 0), or None outside xdist."""
+    name = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return int(name[2:]) if name.startswith("gw") and name[2:].isdigit() else None
+
+
+def local_redis_url() -> str:
+    """The machine's Redis: database 0 in a plain run, 1 + the worker index under xdist
+    (a default Redis has 16 databases; past 15 workers two share one, prefixes still
+    keep their tests apart)."""
+    worker = xdist_worker()
+    return f"redis://127.0.0.1:6379/{0 if worker is None else 1 + worker % 15}"
+
+
+LOCAL_REDIS = local_redis_url()
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # no background connections: the machine's network is closed, Chromium must not reach out
 FLAGS = [
@@ -62,6 +83,33 @@ def clean_env() -> dict[str, str]:
     env["PYTHONPATH"] = str(ROOT)
     env["COLUMNS"] = "200"  # rich wraps at 80 columns when stdout is not a terminal
     return env
+
+
+# -- running in parallel (pytest-xdist, `--dist loadgroup`; see .ci/test) -------------------
+#
+# Tests that must not run beside each other share an xdist group, and so a worker, one
+# after the other. A group's reason is its name:
+#   ray          a local Ray is ~6 s to start and 0.8 GiB, per process: one worker starts it
+#                once for every test that needs it, and never two Rays at a time
+#   local-model  SmolLM2 on llama.cpp takes both cores for every token: two at a time only
+#                slow each other down, and one worker loads the model once for them all
+# Every worker collects the same list; the workers hand out the slowest tests first.
+XDIST_GROUPS: dict[str, Any] = {
+    "ray": lambda item: "local_ray" in item.fixturenames,
+    "local-model": lambda item: item.get_closest_marker("real_model") is not None,
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        for group, belongs in XDIST_GROUPS.items():
+            if belongs(item):
+                item.add_marker(pytest.mark.xdist_group(group))
+    if xdist_worker() is not None:
+        # longest first, so that no long test starts when the others are done (stable:
+        # within each kind the order stays the files' order)
+        items.sort(key=lambda item: 0 if item.get_closest_marker("slow") else 1)
 
 
 @pytest.fixture(autouse=True)
