@@ -17,7 +17,8 @@ from evals.events import run_event_case
 from evals.gate import Thresholds, Verdict, failures, judge
 from evals.metrics import SuiteSummary, summarize_chat, summarize_events
 from evals.results import CaseResult
-from evals.streams import StreamResult, load_stream, replay_stream, summarize_stream
+from evals.sample import sample_chat, sample_events, sample_stream
+from evals.streams import GoldenStream, StreamResult, load_stream, replay_stream, summarize_stream
 
 SuiteName = Literal["chat", "events", "streams"]
 SUITES: tuple[SuiteName, ...] = ("chat", "events", "streams")
@@ -51,26 +52,41 @@ class EvalRun:
 
 @dataclass(frozen=True)
 class Selection:
-    """Which cases: by suite, and optionally by id pattern (``travel-*``)."""
+    """Which cases: by suite, optionally by id pattern (``travel-*``), and optionally only
+    a stratified sample of them (``evals.sample``: every category, decision and kind of
+    check, every gated figure measured, in a fraction of the time)."""
 
     suites: Sequence[SuiteName] = SUITES
     pattern: str | None = None
     chat: Sequence[ChatCase] | None = None
     events: Sequence[EventCase] | None = None
     streams: Sequence[str] = ("golden",)
+    sample: bool = False
 
     def pick(self, cases: Sequence[Any]) -> list[Any]:
         if self.pattern is None:
             return list(cases)
         return [c for c in cases if fnmatch.fnmatch(c.id, self.pattern)]
 
+    def chat_cases(self) -> list[ChatCase]:
+        cases: list[ChatCase] = self.pick(self.chat or load_chat_cases())
+        return sample_chat(cases) if self.sample else cases
+
+    def event_cases(self) -> list[EventCase]:
+        cases: list[EventCase] = self.pick(self.events or load_event_cases())
+        return sample_events(cases) if self.sample else cases
+
+    def stream(self, name: str) -> GoldenStream:
+        stream = load_stream(name)
+        return sample_stream(stream) if self.sample else stream
+
 
 def total_cases(selection: Selection) -> int:
     n = 0
     if "chat" in selection.suites:
-        n += len(selection.pick(selection.chat or load_chat_cases()))
+        n += len(selection.chat_cases())
     if "events" in selection.suites:
-        n += len(selection.pick(selection.events or load_event_cases()))
+        n += len(selection.event_cases())
     if "streams" in selection.suites and selection.pattern is None:
         n += len(selection.streams)
     return n
@@ -88,8 +104,8 @@ def run_evals(
     run = EvalRun(run_id, datetime.now(UTC), list(models), list(selection.suites))
     limits = thresholds or Thresholds.load()
     tick = progress or (lambda model, suite, case: None)
-    chat = selection.pick(selection.chat or load_chat_cases())
-    events = selection.pick(selection.events or load_event_cases())
+    chat = selection.chat_cases()
+    events = selection.event_cases()
     for model in models:
         if "chat" in selection.suites and chat:
             got = asyncio.run(_chat(env, chat, model, tick))
@@ -104,7 +120,7 @@ def run_evals(
             run.summaries.append(summarize_events(got, model))
         if "streams" in selection.suites and selection.pattern is None:
             for name in selection.streams:
-                result = replay_stream(env, load_stream(name), model)
+                result = replay_stream(env, selection.stream(name), model)
                 run.streams.append(result)
                 run.summaries.append(summarize_stream(result))
                 tick(model, "streams", name)

@@ -1,4 +1,6 @@
-"""The release gate with the offline model: every suite, real servers, the local SmolLM2.
+"""The release gate with the offline model: every suite, real servers, the local SmolLM2,
+on the stratified sample (``evals.sample``: every category, decision and kind of check,
+every gated figure measured; the full set is ``vigil eval``'s).
 
 Model-independent figures (decisions, trajectories, retrieval, what the model is given,
 safety, the golden stream's exactly-once) must clear ``evals/thresholds.yaml``; what the
@@ -17,22 +19,30 @@ from evals.report import write_reports
 from evals.runner import Selection, run_evals
 from tests.conftest import chromium
 
-# every suite with the local model: about 6 minutes on 2 cores (the chat's 47 answers most)
-pytestmark = [pytest.mark.slow, pytest.mark.real_model, pytest.mark.timeout(1800)]
+# every suite's sample with the local model, about 20 model calls (the full set: over 100)
+pytestmark = [pytest.mark.slow, pytest.mark.real_model, pytest.mark.timeout(900)]
 
 
 def test_the_offline_model_clears_the_gate_and_the_report_shows_it(env_for, tmp_path: Path) -> None:
     env = env_for(["local"])
-    run = run_evals(env, ["local"], Selection(), Thresholds.load())
+    thresholds = Thresholds.load()
+    run = run_evals(env, ["local"], Selection(sample=True), thresholds)
     lines = [v.line for v in run.verdicts]
     assert failures(run.verdicts) == [], "\n".join(lines)
-    assert {v.metric.split(".")[0] for v in run.verdicts if v.gated} == {
-        "chat", "events", "streams",
-    }  # fmt: skip
+    # every gated figure of every suite was measured on the sample, and judged
+    assert {v.metric for v in run.verdicts if v.gated and v.value is not None} == set(
+        thresholds.gated
+    )
     figures = run.figures("local")
     assert figures["chat.category.injection.pass_rate"] == 1.0
     assert figures["events.block_precision"] == 1.0
     assert figures["streams.exactly_once"] == 1.0
+    # ... and not vacuously: the sample has blocks to find, found them, and applied them once
+    [events] = [s for s in run.summaries if s.suite == "events"]
+    assert events.confusion["block"]["block"] >= 1
+    [stream] = run.streams
+    assert stream.counts["blocks"] >= 1
+    assert stream.counts["dlq"] == stream.counts["malformed"] >= 1
     # the model's own words are measured, not gated, offline
     assert "chat.answer" in figures
     assert all(not v.gated for v in run.verdicts if v.metric == "chat.answer")
