@@ -66,10 +66,16 @@ FLAGS = [
 ROOT = Path(__file__).resolve().parents[1]
 
 
+#: Tansu answers a group join after about half the session timeout, with a floor near 2 s
+#: (measured: 6000 ms -> 3.1 s, 4000 -> 2.1 s, 3000 -> 2.1 s). 4 s takes the whole gain and
+#: leaves a member 8 missed heartbeats (every 500 ms) before the broker drops it.
+SESSION_TIMEOUT_MS = 4000
+
+
 def base_settings(**overrides: Any) -> Settings:
     """Settings that ignore the developer's .env (the environment is cleaned per test)."""
     values: dict[str, Any] = {
-        "kafka_session_timeout_ms": 6000,
+        "kafka_session_timeout_ms": SESSION_TIMEOUT_MS,
         "kafka_heartbeat_interval_ms": 500,
         "runner_retry_backoff_s": 0.05,
     }
@@ -92,11 +98,17 @@ def clean_env() -> dict[str, str]:
 #   ray          a local Ray is ~6 s to start and 0.8 GiB, per process: one worker starts it
 #                once for every test that needs it, and never two Rays at a time
 #   local-model  SmolLM2 on llama.cpp takes both cores for every token: two at a time only
-#                slow each other down, and one worker loads the model once for them all
+#                slow each other down, and one worker loads the model once for them all.
+#                Only the short ones: the long real-model runs (marked slow, the evals)
+#                take many minutes each, and end to end on one worker they would be the
+#                whole suite's critical path
 # Every worker collects the same list; the workers hand out the slowest tests first.
 XDIST_GROUPS: dict[str, Any] = {
     "ray": lambda item: "local_ray" in item.fixturenames,
-    "local-model": lambda item: item.get_closest_marker("real_model") is not None,
+    "local-model": lambda item: (
+        item.get_closest_marker("real_model") is not None
+        and item.get_closest_marker("slow") is None
+    ),
 }
 
 

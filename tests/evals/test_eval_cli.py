@@ -86,9 +86,12 @@ def test_a_real_model_runs_beside_the_offline_one_and_is_judged(
         "VIGIL_KAFKA_BOOTSTRAP": settings.kafka_bootstrap or "",
         "VIGIL_REDIS_URL": settings.redis_url or "",
         "VIGIL_DATA_DIR": str(tmp_path / "data"),
+        # a shared 2-core machine can take over a minute for one 700-token prompt
+        "VIGIL_LLM_TIMEOUT_S": "300",
     }
-    done = run_vigil("eval", "--suite", "chat", "--cases", "ctx-[fe]*", "--out", str(out),
-                     "--no-gate", env=env, timeout=900)  # fmt: skip
+    # one case: each model answers it, the real model judges both answers
+    done = run_vigil("eval", "--suite", "chat", "--cases", "ctx-founding-question",
+                     "--out", str(out), "--no-gate", env=env, timeout=900)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     result = json.loads((out / "result.json").read_text())
     assert result["models"] == ["local", real]

@@ -15,7 +15,7 @@ import pytest
 
 from ingestion.contracts import Transaction
 from ingestion.seed import seed_documents
-from tests.conftest import clean_env, run_vigil, wait_for
+from tests.conftest import SESSION_TIMEOUT_MS, clean_env, run_vigil, wait_for
 from tests.ingestion.kafkautil import read_all
 from vigil.runtime.embedded import pid_alive
 from vigil.runtime.stack import read_state
@@ -226,7 +226,7 @@ def test_simulate_twice_gives_new_ids(kafka_bootstrap: str, tmp_path: Path, uid:
 
 @pytest.mark.slow
 def test_bench_kafka_prints_ratios_against_raw_kafka_python(tmp_path: Path) -> None:
-    env = env_with(data_dir=str(tmp_path), kafka_session_timeout_ms="6000")
+    env = env_with(data_dir=str(tmp_path), kafka_session_timeout_ms=str(SESSION_TIMEOUT_MS))
     res = run_vigil("bench", "kafka", "--events", "400", "--rounds", "1", env=env, cwd=tmp_path)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "baseline (raw kafka-python)" in res.stdout
@@ -255,7 +255,9 @@ def test_bench_sse_prints_ratios_and_the_goal(tmp_path: Path) -> None:
 def test_bench_reliability_reduced_keeps_the_books(tmp_path: Path) -> None:
     """The load and fault suite in reduced form: a replica SIGKILLed, Redis restarted,
     1 -> 2 -> 1 replicas, a malformed burst, all during 20 s of traffic."""
-    env = env_with(data_dir=str(tmp_path))
+    # short rationales from the local model, one llama.cpp thread per replica (as in
+    # test_replicas): the books do not depend on the model's words
+    env = env_with(data_dir=str(tmp_path), llm_max_tokens="160", llm_local_threads="1")
     res = run_vigil("bench", "reliability", "--seconds", "20", "--rate", "30",
                     env=env, cwd=tmp_path, timeout=540)  # fmt: skip
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
@@ -310,7 +312,7 @@ def test_seed_then_ingest_makes_john_and_the_policies_queryable(
         data_dir=str(tmp_path),
         redis_prefix=f"test:{uid}",
         kafka_group_prefix=f"test.{uid}",
-        kafka_session_timeout_ms="6000",
+        kafka_session_timeout_ms=str(SESSION_TIMEOUT_MS),
         **{f"topic_{s.name.lower()}": f"{s.value}.{uid}" for s in Stream},
     )
     seeded = run_vigil("seed", "--customers", "5", env=env)
@@ -343,7 +345,7 @@ def test_seed_then_ingest_makes_john_and_the_policies_queryable(
 
 @pytest.mark.slow
 def test_bench_freshness_prints_latencies_with_baselines(tmp_path: Path) -> None:
-    env = env_with(data_dir=str(tmp_path), kafka_session_timeout_ms="6000")
+    env = env_with(data_dir=str(tmp_path), kafka_session_timeout_ms=str(SESSION_TIMEOUT_MS))
     res = run_vigil(
         "bench", "freshness", "--profiles", "5", "--documents", "2", "--chunks", "300",
         env=env, cwd=tmp_path, timeout=300,
@@ -355,7 +357,7 @@ def test_bench_freshness_prints_latencies_with_baselines(tmp_path: Path) -> None
 
 @pytest.mark.slow
 def test_bench_fraud_prints_ratios_and_latencies(tmp_path: Path) -> None:
-    env = env_with(data_dir=str(tmp_path), kafka_session_timeout_ms="6000")
+    env = env_with(data_dir=str(tmp_path), kafka_session_timeout_ms=str(SESSION_TIMEOUT_MS))
     res = run_vigil("bench", "fraud", "--sizes", "500", env=env, cwd=tmp_path, timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr
     for needle in ("raw kafka-python", "screening latency at", "escalation path"):

@@ -25,10 +25,19 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 @pytest.fixture
 def s(settings: Settings, redis_client: tuple[Any, str]) -> Settings:
-    """The test's settings with Redis keys of its own (deleted afterwards)."""
+    """The test's settings with Redis keys of its own (deleted afterwards). The replicas
+    escalate to the local model: its rationale is kept short and each replica's llama.cpp
+    to one thread, so two replicas share the two cores instead of spinning against each
+    other (a 512-token rationale at 2 threads each made the drain outlast 300 s on a
+    loaded machine); what is proven, one decision per transaction, does not depend on it."""
     _, prefix = redis_client
     return settings.model_copy(
-        update={"redis_prefix": prefix.rstrip(":"), "checkpoint_prefix": prefix + "cp"}
+        update={
+            "redis_prefix": prefix.rstrip(":"),
+            "checkpoint_prefix": prefix + "cp",
+            "llm_max_tokens": 160,
+            "llm_local_threads": 1,
+        }
     )
 
 
@@ -186,7 +195,7 @@ def test_the_cli_runs_replicas_and_reports_their_status(s: Settings, tmp_path: A
     import subprocess
     import sys
 
-    from tests.conftest import ROOT, clean_env, run_vigil
+    from tests.conftest import ROOT, SESSION_TIMEOUT_MS, clean_env, run_vigil
 
     env = clean_env() | {
         "VIGIL_KAFKA_BOOTSTRAP": s.kafka_bootstrap or "",
@@ -195,7 +204,7 @@ def test_the_cli_runs_replicas_and_reports_their_status(s: Settings, tmp_path: A
         "VIGIL_CHECKPOINT_PREFIX": s.checkpoint_prefix,
         "VIGIL_KAFKA_GROUP_PREFIX": s.kafka_group_prefix,
         "VIGIL_TOPIC_TRANSACTIONS": s.topic_transactions,
-        "VIGIL_KAFKA_SESSION_TIMEOUT_MS": "6000",
+        "VIGIL_KAFKA_SESSION_TIMEOUT_MS": str(SESSION_TIMEOUT_MS),
         "VIGIL_DATA_DIR": str(tmp_path),
     }
     run = subprocess.Popen(
