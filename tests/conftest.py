@@ -94,21 +94,30 @@ def clean_env() -> dict[str, str]:
 # -- running in parallel (pytest-xdist, `--dist loadgroup`; see .ci/test) -------------------
 #
 # Tests that must not run beside each other share an xdist group, and so a worker, one
-# after the other. A group's reason is its name:
-#   ray          a local Ray is ~6 s to start and 0.8 GiB, per process: one worker starts it
-#                once for every test that needs it, and never two Rays at a time
+# after the other. A test takes the first group it belongs to. A group's reason is its name:
+#   heavy        the long runs that take both cores and kill or restart processes (the
+#                model-driven evals, the replicas, Ray, the crash test, the reliability
+#                bench): on a 2-core machine two of them side by side starve each other
+#                past their waits (measured: a Ray replica never got its partitions in
+#                180 s, a real model's answers timed out), so they run one after another
+#                while the other worker takes the rest of the suite
 #   local-model  SmolLM2 on llama.cpp takes both cores for every token: two at a time only
-#                slow each other down, and one worker loads the model once for them all.
-#                Only the short ones: the long real-model runs (marked slow, the evals)
-#                take many minutes each, and end to end on one worker they would be the
-#                whole suite's critical path
+#                slow each other down, and one worker loads the model once for them all
 # Every worker collects the same list; the workers hand out the slowest tests first.
+HEAVY_FILES = {
+    "tests/evals/test_eval_cli.py",
+    "tests/evals/test_eval_offline.py",
+    "tests/vigil/test_replicas.py",
+    "tests/agents/test_fraud_crashes.py",
+}
+HEAVY_TESTS = {"test_bench_reliability_reduced_keeps_the_books"}
 XDIST_GROUPS: dict[str, Any] = {
-    "ray": lambda item: "local_ray" in item.fixturenames,
-    "local-model": lambda item: (
-        item.get_closest_marker("real_model") is not None
-        and item.get_closest_marker("slow") is None
+    "heavy": lambda item: (
+        item.nodeid.split("::")[0] in HEAVY_FILES
+        or item.name in HEAVY_TESTS
+        or "local_ray" in item.fixturenames
     ),
+    "local-model": lambda item: item.get_closest_marker("real_model") is not None,
 }
 
 
@@ -118,6 +127,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for group, belongs in XDIST_GROUPS.items():
             if belongs(item):
                 item.add_marker(pytest.mark.xdist_group(group))
+                break
     if xdist_worker() is not None:
         # longest first, so that no long test starts when the others are done (stable:
         # within each kind the order stays the files' order)
