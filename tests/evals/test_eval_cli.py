@@ -56,7 +56,7 @@ def openai_compatible(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         proc = subprocess.Popen(
             [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf_path(base_settings())),
              "--model_alias", "smollm2", "--host", "127.0.0.1", "--port", str(port),
-             "--n_ctx", "2048", "--n_threads", "2", "--verbose", "false"],
+             "--n_ctx", "4096", "--n_threads", "2", "--verbose", "false"],
             stdout=sink, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
