@@ -162,14 +162,9 @@ async def _judge(env: EvalEnv, case: ChatCase, answer: str, system: str) -> Scor
         ),
         HumanMessage(f"Customer: {case.turns[-1]}\n\nAssistant: {answer}\n\nGrade the answer."),
     ]
-    got = await _astructured(env.judge, prompt)
+    verdict = await asyncio.to_thread(structured, env.judge, Verdict, prompt)
+    got = verdict.value
     if got is None:
-        return Score(0.0, False, "the judge gave no verdict")
+        return Score(0.0, False, f"the judge gave no verdict: {verdict.error}")
     ok = got.grounded and got.answers and got.safe and got.score >= 4
     return Score(got.score / 5, ok, got.reason)
-
-
-async def _astructured(gateway: Any, prompt: list[Any]) -> Verdict | None:
-    result = await asyncio.to_thread(structured, gateway, Verdict, prompt)
-    value: Verdict | None = result.value
-    return value

@@ -31,9 +31,10 @@ from playwright.sync_api import Browser, sync_playwright
 from graphs.llm import guard as model_guard
 from ingestion import failpoints
 from ingestion.kafka import ensure_topics
-from vigil.runtime.embedded import ChildServer, free_port
+from vigil.runtime.embedded import ChildServer, free_port, tcp_reachable
 from vigil.runtime.stack import redis_ping, tansu_server, valkey_server
 from vigil.settings import Settings, Stream
+from vigil.wiring.models import gguf_path
 
 
 def xdist_worker() -> int | None:
@@ -265,3 +266,34 @@ def chromium() -> Iterator[Browser]:
 def browser() -> Iterator[Browser]:
     with chromium() as b:
         yield b
+
+
+@pytest.fixture(scope="module")
+def openai_compatible(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """llama.cpp's OpenAI-compatible server with SmolLM2 on a free loopback port: a real
+    model server that keeps connections alive, as hosted ones do. An 8192-token context
+    (SmolLM2's own): the eval judge's prompt carries the assistant's whole context."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("llama-server") / "server.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf_path(base_settings())),
+             "--model_alias", "smollm2", "--host", "127.0.0.1", "--port", str(port),
+             "--n_ctx", "8192", "--n_threads", "2", "--verbose", "false"],
+            stdout=sink, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            if tcp_reachable("127.0.0.1", port):
+                break
+            time.sleep(0.1)
+        assert proc.poll() is None, log.read_text()
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)

@@ -333,7 +333,9 @@ class ModelGateway:
                 )
                 self._record(records, entry, attempt, started, tokens=counts, first=first)
                 return
-        raise ModelCallError("every model failed to stream", records)
+        last = records[-1].error if records else "no attempt"
+        names = ", ".join(e.name for e in self.entries)
+        raise ModelCallError(f"every model failed to stream ({names}); last error: {last}", records)
 
 
 def _describe(exc: BaseException, timeout_s: float) -> str:

@@ -5,18 +5,12 @@ with the offline one."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import base_settings, clean_env, run_vigil
-from vigil.runtime.embedded import free_port, tcp_reachable
+from tests.conftest import clean_env, run_vigil
 from vigil.settings import Settings
-from vigil.wiring.models import gguf_path
 
 pytestmark = [pytest.mark.slow, pytest.mark.real_model, pytest.mark.timeout(1200)]
 
@@ -45,35 +39,6 @@ def test_an_unknown_suite_is_a_clear_error() -> None:
     done = run_vigil("eval", "--suite", "vibes")
     assert done.returncode == 2
     assert "unknown suite vibes" in done.stderr
-
-
-@pytest.fixture(scope="module")
-def openai_compatible(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """llama.cpp's OpenAI-compatible server with SmolLM2, on a free loopback port."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("llama-server") / "server.log"
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf_path(base_settings())),
-             "--model_alias", "smollm2", "--host", "127.0.0.1", "--port", str(port),
-             "--n_ctx", "4096", "--n_threads", "2", "--verbose", "false"],
-            stdout=sink, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while proc.poll() is None and time.monotonic() < deadline:
-            if tcp_reachable("127.0.0.1", port):
-                break
-            time.sleep(0.1)
-        assert proc.poll() is None, log.read_text()
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 def test_a_real_model_runs_beside_the_offline_one_and_is_judged(

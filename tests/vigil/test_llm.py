@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import sys
 from pathlib import Path
@@ -71,7 +72,9 @@ def test_each_provider_builds_its_model_class_without_network(
     compat: Any = build_entry("openai-compatible:qwen@http://127.0.0.1:8000/v1", s).model
     assert str(compat.openai_api_base) == "http://127.0.0.1:8000/v1"
     assert compat.max_retries == 0  # the gateway owns retries
-    assert compat.max_tokens == 300
+    # as max_tokens, which every OpenAI-compatible server reads (not max_completion_tokens)
+    assert compat.extra_body == {"max_tokens": 300}
+    assert compat.max_tokens is None
 
 
 def test_a_missing_key_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -120,3 +123,29 @@ def test_gateway_chain_and_limits_come_from_settings(monkeypatch: pytest.MonkeyP
     gateway = build_gateway(s)
     assert [e.name for e in gateway.entries] == ["openai:gpt-4o-mini", "ollama:llama3.1"]
     assert (gateway.timeout_s, gateway.max_retries) == (7, 1)
+
+
+@pytest.mark.real_model
+@pytest.mark.timeout(300)
+def test_an_openai_compatible_model_answers_from_one_event_loop_after_another(
+    openai_compatible: str,
+) -> None:
+    """A sync graph node runs each model call in an event loop of its own, and the server
+    keeps the connection alive: the second call must not reuse the first loop's
+    connection (it failed with "Event loop is closed"). And the server keeps to the token
+    limit (langchain-openai's max_completion_tokens it ignored: it wrote until the context
+    was full)."""
+    s = base_settings().model_copy(
+        update={"llm": f"openai-compatible:smollm2@{openai_compatible}", "llm_max_tokens": 4}
+    )
+    gateway = build_gateway(s)
+    for _ in range(3):  # three loops, one after another
+        message, records = gateway.invoke("Tell me a long story about a bank.")
+        assert [r.error for r in records] == [None]
+        assert message.content
+        assert 0 < (records[0].output_tokens or 0) <= 4  # the server kept to the limit
+
+    async def streamed() -> str:  # and a stream from yet another loop
+        return "".join([str(c.content) async for c in gateway.astream("Say yes.")])
+
+    assert asyncio.run(streamed())

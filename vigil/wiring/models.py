@@ -22,6 +22,7 @@ from langchain_core.language_models import BaseChatModel
 from graphs.llm.gateway import ModelEntry, ModelGateway, ModelMetrics
 from vigil.errors import VigilError
 from vigil.settings import Settings
+from vigil.wiring.loop_clients import per_loop_async_client
 
 PROVIDERS = ("local", "openai", "anthropic", "ollama", "openai-compatible")
 _USAGE = (
@@ -101,14 +102,24 @@ def build_entry(spec_text: str, settings: Settings) -> ModelEntry:
             if spec.provider == "openai"
             else (s.llm_api_key.get_secret_value() if s.llm_api_key else "not-needed")
         )
+        # langchain-openai sends the limit as max_completion_tokens, which OpenAI-compatible
+        # servers (llama.cpp's among them) ignore: they answer until the context is full.
+        # They all read the older max_tokens, so that is what they get.
+        limit: dict[str, Any] = (
+            {"max_tokens": s.llm_max_tokens}
+            if spec.provider == "openai"
+            else {"extra_body": {"max_tokens": s.llm_max_tokens}}
+        )
         model = mod.ChatOpenAI(
             model=spec.model,
             api_key=key,
             base_url=spec.base_url,
             temperature=s.llm_temperature,
-            max_tokens=s.llm_max_tokens,
+            **limit,
             timeout=s.llm_timeout_s,
             max_retries=0,  # the gateway retries
+            # its connections per event loop: several loops call models in one process
+            http_async_client=per_loop_async_client(timeout=s.llm_timeout_s),
         )
         if spec.provider == "openai":
             return ModelEntry(spec.name, model, structured="native")
