@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ingestion.contracts import Alert
+from ingestion.contracts import Alert, derived_id
 from tools.once import OnceEmitter
 
 
@@ -18,4 +18,5 @@ class AlertService:
 
     def notify(self, alert_id: str, **fields: Any) -> tuple[Alert, bool]:
         """Build the alert (event id ``alert-<alert id>``) from its fields and send it once."""
-        return self.send(Alert(event_id=f"alert-{alert_id}", alert_id=alert_id, **fields))
+        event_id = derived_id("alert-", alert_id)
+        return self.send(Alert(event_id=event_id, alert_id=alert_id, **fields))

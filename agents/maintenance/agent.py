@@ -24,7 +24,7 @@ from graphs.maintenance.context import MaintenanceContext
 from graphs.maintenance.graph import build_graph
 from graphs.maintenance.nodes import APPROVAL_PREFIX as APPROVAL_PREFIX
 from graphs.maintenance.state import MaintenanceState
-from ingestion.contracts import MaintenanceLog, SensorReading
+from ingestion.contracts import MaintenanceLog, SensorReading, derived_id
 from vigil.settings import Stream
 
 NAME = "maintenance"
@@ -32,7 +32,7 @@ NAME = "maintenance"
 
 def escalation(v: Verdict) -> Escalation[MaintenanceState]:
     r = v.reading
-    wo_id = f"wo-{r.asset_id}-{r.event_id}"
+    wo_id = derived_id("wo-", r.asset_id, "-", r.event_id)
     failure = v.predicted_failure_at
     return Escalation(
         subject=wo_id,

@@ -8,6 +8,7 @@ from langgraph.runtime import Runtime
 from graphs.llm import structured
 from graphs.monitoring.context import MonitoringContext
 from graphs.monitoring.state import AlertDraft, MonitoringState
+from ingestion.contracts import derived_id
 
 
 def find_affected(state: MonitoringState, runtime: Runtime[MonitoringContext]) -> MonitoringState:
@@ -65,12 +66,14 @@ def publish(state: MonitoringState, runtime: Runtime[MonitoringContext]) -> Moni
     common = {"severity": severity, "source": "monitoring-agent", "refs": refs}
     for customer in state["customers"]:
         alerts.notify(
-            f"{sig['signal_id']}:{customer}", audience="customer", subject_id=customer,
+            derived_id(sig["signal_id"], ":", customer), audience="customer", subject_id=customer,
             title=draft_["title"], body=draft_["body"], **common,
         )  # fmt: skip
     if state["assets"]:
         alerts.notify(
-            f"{sig['signal_id']}:operations", audience="operations", subject_id=sig["signal_id"],
+            derived_id(sig["signal_id"], ":operations"),
+            audience="operations",
+            subject_id=sig["signal_id"],
             title=f"{sig['headline']} (sites: {', '.join(sig['region']['sites'])})",
             body=f"Assets in the region: {', '.join(state['assets'])}. Secure equipment and "
             "plan around outages.",

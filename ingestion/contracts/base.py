@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, ClassVar, TypeVar
 
 from pydantic import (
+    AfterValidator,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -19,8 +22,68 @@ from pydantic_core import PydanticCustomError
 from ingestion.errors import ContractError
 from vigil.settings import Stream
 
-Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+#: ids from outside become Redis keys, file names and derived ids ("appr-<id>",
+#: "final-<id>", "wo-event-<id>"): a safe charset, no "..", and room for a prefix
+ID_MAX = 96
+DERIVED_ID_MAX = 128
+#: letters, digits and _ : @ + = -, dots between them but never two together, starting
+#: with a letter or digit (checked in pydantic's core, not in Python: decoding is the
+#: runner's hot path)
+_ID = r"^[A-Za-z0-9][A-Za-z0-9_:@+=-]*(?:\.[A-Za-z0-9_:@+=-]+)*$"
+#: no C0 or C1 control character (texts may hold tabs and newlines); pydantic's JSON
+#: parser already refuses lone surrogates
+_LABEL = r"^[^\x00-\x1f\x7f-\x9f]*$"
+_TEXT = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"
+
+
+def derived_id(*parts: str) -> str:
+    """An id made of others ("alert-" + a signal + ":" + a customer): the parts joined when
+    that fits DERIVED_ID_MAX, else its head and a digest of the whole. Stable, so that a
+    re-delivery derives the same id and effects keyed by it stay once."""
+    joined = "".join(parts)
+    if len(joined) <= DERIVED_ID_MAX:
+        return joined
+    digest = hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return f"{joined[: DERIVED_ID_MAX - len(digest) - 1]}={digest}"
+
+
+#: an id sent to Vigil
+Id = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=ID_MAX, pattern=_ID)
+]
+#: an id Vigil derives from one (its own outputs)
+DerivedId = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=DERIVED_ID_MAX, pattern=_ID),
+]
+#: a short name that is not an id (a city, a segment, a technician): any printable text
+Label = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128, pattern=_LABEL)
+]
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000, pattern=_TEXT)
+]
+#: a text that may be empty (a document's body)
+LongText = Annotated[str, StringConstraints(max_length=1_000_000, pattern=_TEXT)]
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def _in_range(value: datetime) -> datetime:
+    # compared as instants, so that an offset cannot push it past year 1 or 9999
+    if not EARLIEST <= value <= LATEST:
+        raise PydanticCustomError(
+            "instant_range", "a time between 1970-01-01 and 9999-01-01 (UTC)", {}
+        )
+    return value
+
+
+#: a moment with its offset, in a range every consumer can convert to UTC
+Instant = Annotated[AwareDatetime, AfterValidator(_in_range)]
+#: a version or sequence number a JSON reader of any language keeps exactly
+Version = Annotated[int, Field(ge=1, le=2**53)]
+#: a measured value: finite, and far from where sums and squares overflow
+Measure = Annotated[float, Field(ge=-1e12, le=1e12, allow_inf_nan=False)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 Latitude = Annotated[float, Field(ge=-90, le=90)]
@@ -45,7 +108,7 @@ class Event(BaseModel):
     STREAM: ClassVar[Stream]
 
     schema_version: int = 1
-    event_id: Id = Field(default_factory=new_id)
+    event_id: DerivedId = Field(default_factory=new_id)
 
     @field_validator("schema_version")
     @classmethod

@@ -8,9 +8,23 @@ import re
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ingestion.contracts.base import Country, Currency, Event, Id, Latitude, Longitude, Text, utcnow
+from ingestion.contracts.base import (
+    Country,
+    Currency,
+    Event,
+    Id,
+    Instant,
+    Label,
+    Latitude,
+    Longitude,
+    LongText,
+    Measure,
+    Text,
+    Version,
+    utcnow,
+)
 from vigil.settings import Stream
 
 _PAN = re.compile(r"^\d{13,19}$")
@@ -28,21 +42,21 @@ class Transaction(Event):
     transaction_id: Id
     user_id: Id
     card_id: Id
-    timestamp: AwareDatetime
+    timestamp: Instant
     amount: Annotated[Decimal, Field(gt=0, max_digits=16, decimal_places=4)]
     currency: Currency
     merchant: Text
-    merchant_category: Id = "other"
+    merchant_category: Label = "other"
     channel: Channel
     lat: Latitude | None = None
     lon: Longitude | None = None
-    city: Id | None = None
+    city: Label | None = None
     country: Country | None = None
 
-    @field_validator("card_id")
+    @field_validator("card_id", mode="before")  # before the id's charset: say why
     @classmethod
-    def _no_clear_pan(cls, value: str) -> str:
-        if _PAN.match(value.replace(" ", "").replace("-", "")):
+    def _no_clear_pan(cls, value: object) -> object:
+        if isinstance(value, str) and _PAN.match(value.replace(" ", "").replace("-", "")):
             raise ValueError("card_id looks like a card number; send the card token, never the PAN")
         return value
 
@@ -63,8 +77,8 @@ class CustomerProfilePatch(BaseModel):
     name: Text | None = None
     age: Annotated[int, Field(ge=0, le=130)] | None = None
     marital_status: Literal["single", "married", "divorced", "widowed", "partnered"] | None = None
-    segment: Id | None = None
-    home_city: Id | None = None
+    segment: Label | None = None
+    home_city: Label | None = None
     credit_score: Annotated[int, Field(ge=300, le=850)] | None = None
     tenure_years: Annotated[float, Field(ge=0, le=150)] | None = None
     home_ownership: Literal["own_outright", "mortgage", "rent", "other"] | None = None
@@ -80,10 +94,10 @@ class CustomerChange(Event):
     KEY_FIELD = "customer_id"
 
     customer_id: Id
-    version: Annotated[int, Field(ge=1)]
+    version: Version
     op: Literal["upsert", "patch", "delete"]
     profile: CustomerProfilePatch | None = None
-    changed_at: AwareDatetime = Field(default_factory=utcnow)
+    changed_at: Instant = Field(default_factory=utcnow)
 
     @model_validator(mode="after")
     def _op_matches_payload(self) -> CustomerChange:
@@ -105,14 +119,14 @@ class KnowledgeDocument(Event):
     KEY_FIELD = "doc_id"
 
     doc_id: Id
-    version: Annotated[int, Field(ge=1)]
+    version: Version
     op: Literal["upsert", "delete"] = "upsert"
     kb: Id = "general"
-    title: str = ""
-    body: str = ""
+    title: LongText = ""
+    body: LongText = ""
     tags: list[Id] = Field(default_factory=list)
-    source: str | None = None
-    updated_at: AwareDatetime = Field(default_factory=utcnow)
+    source: LongText | None = None
+    updated_at: Instant = Field(default_factory=utcnow)
 
     @model_validator(mode="after")
     def _content_for_upsert(self) -> KnowledgeDocument:
@@ -135,11 +149,11 @@ class SensorReading(Event):
     KEY_FIELD = "asset_id"
 
     asset_id: Id
-    asset_type: Id
-    timestamp: AwareDatetime
-    metrics: Annotated[dict[str, float], Field(min_length=1)]
-    units: dict[str, str] = Field(default_factory=dict)
-    site: Id | None = None
+    asset_type: Label
+    timestamp: Instant
+    metrics: Annotated[dict[Label, Measure], Field(min_length=1)]
+    units: dict[Label, Label] = Field(default_factory=dict)
+    site: Label | None = None
 
     @field_validator("metrics")
     @classmethod
@@ -157,8 +171,8 @@ class Region(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     name: Text
-    cities: list[Id] = Field(default_factory=list)
-    sites: list[Id] = Field(default_factory=list)
+    cities: list[Label] = Field(default_factory=list)
+    sites: list[Label] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _somewhere(self) -> Region:
@@ -181,10 +195,10 @@ class MonitoringSignal(Event):
     severity: Severity
     region: Region
     headline: Text
-    description: str = ""
-    source: Id = "unknown"
-    issued_at: AwareDatetime
-    expires_at: AwareDatetime | None = None
+    description: LongText = ""
+    source: Label = "unknown"
+    issued_at: Instant
+    expires_at: Instant | None = None
 
 
 class MaintenanceLog(Event):
@@ -195,9 +209,9 @@ class MaintenanceLog(Event):
 
     log_id: Id
     asset_id: Id
-    performed_at: AwareDatetime
+    performed_at: Instant
     kind: Literal["inspection", "lubrication", "repair", "replacement", "calibration"]
     summary: Text
     parts: list[Id] = Field(default_factory=list)
-    technician: Id | None = None
+    technician: Label | None = None
     work_order_id: Id | None = None

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import Field, model_validator
 
-from ingestion.contracts.base import Event, Id, Text, utcnow
+from ingestion.contracts.base import DerivedId, Event, Instant, Text, utcnow
 from vigil.settings import Stream
 
 
@@ -17,16 +17,16 @@ class FraudDecision(Event):
     STREAM = Stream.FRAUD_DECISIONS
     KEY_FIELD = "user_id"
 
-    transaction_id: Id
-    user_id: Id
-    card_id: Id
+    transaction_id: DerivedId
+    user_id: DerivedId
+    card_id: DerivedId
     outcome: Literal["allow", "escalate", "hold", "block", "release"]
     risk_score: Annotated[float, Field(ge=0, le=1)]
     reasons: list[str] = Field(default_factory=list)
     signals: dict[str, float | int | str | bool | None] = Field(default_factory=dict)
     decided_by: Literal["screening", "graph", "policy", "analyst", "fail_safe"]
-    decided_at: AwareDatetime = Field(default_factory=utcnow)
-    approval_id: Id | None = None
+    decided_at: Instant = Field(default_factory=utcnow)
+    approval_id: DerivedId | None = None
 
 
 class Alert(Event):
@@ -35,14 +35,14 @@ class Alert(Event):
     STREAM = Stream.ALERTS
     KEY_FIELD = "subject_id"
 
-    alert_id: Id
+    alert_id: DerivedId
     severity: Literal["info", "warning", "critical"]
     audience: Literal["fraud_team", "customer_service", "operations", "maintenance", "customer"]
     title: Text
     body: str = ""
-    source: Id
-    subject_id: Id
-    created_at: AwareDatetime = Field(default_factory=utcnow)
+    source: DerivedId
+    subject_id: DerivedId
+    created_at: Instant = Field(default_factory=utcnow)
     refs: dict[str, str] = Field(default_factory=dict)
 
 
@@ -52,15 +52,15 @@ class BlockAction(Event):
     STREAM = Stream.BLOCK_ACTIONS
     KEY_FIELD = "user_id"
 
-    transaction_id: Id
-    card_id: Id
-    user_id: Id
+    transaction_id: DerivedId
+    card_id: DerivedId
+    user_id: DerivedId
     authority: Literal["analyst", "auto_policy"]
-    approval_id: Id | None = None
-    approved_by: Id
-    proposal_hash: Id
+    approval_id: DerivedId | None = None
+    approved_by: DerivedId
+    proposal_hash: DerivedId
     reason: str = ""
-    blocked_at: AwareDatetime = Field(default_factory=utcnow)
+    blocked_at: Instant = Field(default_factory=utcnow)
 
     @model_validator(mode="after")
     def _analyst_needs_approval(self) -> BlockAction:
@@ -75,16 +75,16 @@ class ApprovalRequest(Event):
     STREAM = Stream.APPROVAL_REQUESTS
     KEY_FIELD = "approval_id"
 
-    approval_id: Id
-    interrupt_id: Id
-    thread_id: Id
+    approval_id: DerivedId
+    interrupt_id: DerivedId
+    thread_id: DerivedId
     kind: Literal["block_transaction", "stop_asset"]
-    subject_id: Id
+    subject_id: DerivedId
     proposal: dict[str, Any]
-    proposal_hash: Id
+    proposal_hash: DerivedId
     evidence: list[str] = Field(default_factory=list)
-    requested_at: AwareDatetime = Field(default_factory=utcnow)
-    deadline: AwareDatetime
+    requested_at: Instant = Field(default_factory=utcnow)
+    deadline: Instant
 
     @model_validator(mode="after")
     def _deadline_after_request(self) -> ApprovalRequest:
@@ -99,13 +99,13 @@ class ApprovalResponse(Event):
     STREAM = Stream.APPROVAL_RESPONSES
     KEY_FIELD = "approval_id"
 
-    approval_id: Id
-    interrupt_id: Id
-    proposal_hash: Id
+    approval_id: DerivedId
+    interrupt_id: DerivedId
+    proposal_hash: DerivedId
     decision: Literal["approve", "reject"]
-    analyst: Id
+    analyst: DerivedId
     reason: str = ""
-    decided_at: AwareDatetime = Field(default_factory=utcnow)
+    decided_at: Instant = Field(default_factory=utcnow)
 
 
 class WorkOrder(Event):
@@ -114,20 +114,20 @@ class WorkOrder(Event):
     STREAM = Stream.WORK_ORDERS
     KEY_FIELD = "asset_id"
 
-    work_order_id: Id
-    asset_id: Id
+    work_order_id: DerivedId
+    asset_id: DerivedId
     priority: Literal["low", "medium", "high", "urgent"]
     action: Text
     rationale: str = ""
-    parts: list[Id] = Field(default_factory=list)
-    window_start: AwareDatetime | None = None
-    window_end: AwareDatetime | None = None
+    parts: list[DerivedId] = Field(default_factory=list)
+    window_start: Instant | None = None
+    window_end: Instant | None = None
     #: the job stops the asset (such orders wait for an approval)
     stops_asset: bool = False
-    approval_id: Id | None = None
-    detected_at: AwareDatetime | None = None
+    approval_id: DerivedId | None = None
+    detected_at: Instant | None = None
     remaining_useful_life_h: Annotated[float, Field(ge=0)] | None = None
-    predicted_failure_at: AwareDatetime | None = None
-    source_event_ids: list[Id] = Field(default_factory=list)
+    predicted_failure_at: Instant | None = None
+    source_event_ids: list[DerivedId] = Field(default_factory=list)
     decided_by: Literal["graph", "policy", "analyst", "fail_safe"] = "graph"
-    created_at: AwareDatetime = Field(default_factory=utcnow)
+    created_at: Instant = Field(default_factory=utcnow)

@@ -97,3 +97,62 @@ def test_amount_survives_exactly() -> None:
     assert str(event.amount) == "0.10"
     assert isinstance(event.timestamp, datetime)
     assert event.timestamp.utcoffset() is not None
+
+
+def of(stream: Stream, **changes: object) -> bytes:
+    raw = json.loads(encode(samples()[stream]))
+    raw.update(changes)
+    return json.dumps(raw).encode()
+
+
+@pytest.mark.parametrize(
+    ("stream", "data", "needle"),
+    [
+        # ids reach file names, Redis keys and derived ids: a safe charset, room for a prefix
+        (Stream.TRANSACTIONS, tx(transaction_id="x/../../../../../escape-L1"), "transaction_id"),
+        (Stream.TRANSACTIONS, tx(transaction_id="tx\u001f1"), "transaction_id"),
+        (Stream.TRANSACTIONS, tx(transaction_id="a..b"), "transaction_id"),
+        (Stream.TRANSACTIONS, tx(transaction_id="t" * 97), "at most 96 characters"),
+        (Stream.TRANSACTIONS, tx(city="Paris\u0000"), "city"),
+        # an offset must not push a time out of what UTC can hold
+        (Stream.TRANSACTIONS, tx(timestamp="0001-01-01T00:00:00+14:00"), "1970-01-01"),
+        (Stream.TRANSACTIONS, tx(timestamp="9999-12-31T23:59:59-14:00"), "9999-01-01"),
+        (
+            Stream.SENSOR_READINGS,
+            of(Stream.SENSOR_READINGS, metrics={"temp_c": 1.7e308}),
+            "metrics",
+        ),
+        (
+            Stream.MONITORING_SIGNALS,
+            of(Stream.MONITORING_SIGNALS, signal_id="s" * 128),
+            "signal_id",
+        ),
+        (Stream.KNOWLEDGE_DOCUMENTS, of(Stream.KNOWLEDGE_DOCUMENTS, version=2**63), "version"),
+        (Stream.CUSTOMER_CHANGES, of(Stream.CUSTOMER_CHANGES, version=10**19), "version"),
+    ],
+)
+def test_hostile_values_found_by_probing_are_refused_at_the_contract(
+    stream: Stream, data: bytes, needle: str
+) -> None:
+    """Each was schema-valid and then failed a handler on every try (the partition stalled)
+    or reached a file path."""
+    with pytest.raises(ContractError) as info:
+        decode(CONTRACTS[stream], data)
+    assert info.value.kind == "validation"
+    assert needle in info.value.reason
+
+
+def test_derived_ids_stay_valid_and_stable() -> None:
+    from ingestion.contracts import DERIVED_ID_MAX, ID_MAX, Alert, derived_id
+
+    longest = "s" * ID_MAX
+    alert_id = derived_id(longest, ":", "c" * ID_MAX)
+    assert len(alert_id) == DERIVED_ID_MAX
+    assert alert_id == derived_id(longest, ":", "c" * ID_MAX)  # a re-delivery: the same id
+    assert alert_id != derived_id(longest, ":", "c" * (ID_MAX - 1) + "d")
+    event_id = derived_id("alert-", alert_id)
+    alert = Alert.model_validate(
+        json.loads(encode(samples()[Stream.ALERTS])) | {"alert_id": alert_id, "event_id": event_id}
+    )
+    assert alert.alert_id == alert_id
+    assert derived_id("appr-", "tx-1") == "appr-tx-1"  # short ones stay readable
