@@ -2,8 +2,8 @@
 
 Card and customer identifiers never land in clear: they are pseudonymized with a keyed
 hash (HMAC-SHA256 with ``VIGIL_LAKE_HASH_KEY``), stable across records so analysts can
-still join and count, useless without the key. One file per decision, named by its event
-id and written atomically: writing the same decision twice is a no-op. DuckDB, pandas
+still join and count, useless without the key. One file per decision, named by a digest of its
+event id and written atomically: writing the same decision twice is a no-op. DuckDB, pandas
 or Spark read the folder as a Hive-partitioned dataset.
 """
 
@@ -44,6 +44,14 @@ def pseudonymize(value: str, key: bytes) -> str:
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:32]
 
 
+def file_name(event_id: str) -> str:
+    """The decision's file: a digest of its event id, never the id itself. Ids come from
+    events; one like ``x/../../escape`` must not choose where a file lands. The event id
+    is a column of the file."""
+    digest = hashlib.sha256(event_id.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{digest[:40]}.parquet"
+
+
 class ParquetLake:
     def __init__(self, root: Path, hash_key: str) -> None:
         if not hash_key:
@@ -59,7 +67,7 @@ class ParquetLake:
     ) -> tuple[Path, bool]:
         """(the file, True if written now; False if this decision was already there)."""
         at = decision.decided_at.astimezone(UTC)
-        path = self.folder("decisions", at.date().isoformat()) / f"{decision.event_id}.parquet"
+        path = self.folder("decisions", at.date().isoformat()) / file_name(decision.event_id)
         if path.exists():
             return path, False
         row = {

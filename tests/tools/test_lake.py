@@ -91,3 +91,17 @@ def test_a_reader_never_sees_a_file_being_written(
     assert seen == [1]
     assert lake.decisions().num_rows == 2
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_an_event_id_never_chooses_where_a_file_lands(tmp_path: Path) -> None:
+    """An id like ``x/../../escape`` (refused at the contract now, but the lake must not
+    rely on that) wrote a file outside the lake's folder."""
+    root = tmp_path / "lake"
+    lake = ParquetLake(root, KEY)
+    hostile = decision("d1").model_copy(update={"event_id": "x/../../../../../escape-L1"})
+    path, written = lake.write_decision(hostile)
+    assert written
+    assert path.resolve().is_relative_to(root.resolve())
+    assert [p.name for p in tmp_path.rglob("*.parquet")] == [path.name]
+    assert lake.decisions().column("event_id").to_pylist() == ["x/../../../../../escape-L1"]
+    assert lake.write_decision(hostile) == (path, False)  # still written once
