@@ -1,7 +1,9 @@
 """Dead letters: a record that could not be processed, kept with the reason why.
 
 A dead letter on ``<topic>.dlq`` carries the *original* key and value bytes untouched
-(so a fixed consumer can replay it as it was) and says what went wrong in headers.
+(so a fixed consumer can replay it as it was) and says what went wrong in headers. A value
+too large for the broker to take back (a record near the topic's size limit, plus the
+headers) goes there cut to ``VALUE_MAX`` bytes, with its original size in a header.
 """
 
 from __future__ import annotations
@@ -14,6 +16,11 @@ DeadLetterKind = Literal["decode", "validation", "schema_version", "processing",
 _KINDS: tuple[str, ...] = get_args(DeadLetterKind)
 
 _PREFIX = "vigil.dlq."
+#: the most of a record's value a dead letter carries (a broker's default record limit is
+#: 1 MiB, and the letter adds headers to what came in)
+VALUE_MAX = 512 * 1024
+#: the most of a reason a header carries
+REASON_MAX = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +34,19 @@ class DeadLetter:
     reason: str
     group: str
     failed_at: datetime
+    #: the value's size when it came in, if the letter carries only its head
+    original_size: int | None = None
+
+    @classmethod
+    def fitted(cls, **fields: Any) -> DeadLetter:
+        """A letter the broker will take: the value cut to VALUE_MAX (its size kept), the
+        reason to REASON_MAX characters, lone surrogates in it escaped."""
+        value: bytes | None = fields.pop("value")
+        reason = str(fields.pop("reason"))
+        reason = reason.encode("utf-8", "backslashreplace").decode()[:REASON_MAX]
+        if value is not None and len(value) > VALUE_MAX:
+            return cls(value=value[:VALUE_MAX], reason=reason, original_size=len(value), **fields)
+        return cls(value=value, reason=reason, **fields)
 
     def headers(self) -> list[tuple[str, bytes]]:
         fields = {
@@ -38,6 +58,8 @@ class DeadLetter:
             "group": self.group,
             "failed_at": self.failed_at.isoformat(),
         }
+        if self.original_size is not None:
+            fields["original_size"] = str(self.original_size)
         return [(_PREFIX + k, v.encode()) for k, v in fields.items()]
 
     @classmethod
@@ -62,4 +84,5 @@ class DeadLetter:
             failed_at=datetime.fromisoformat(h["failed_at"])
             if "failed_at" in h
             else datetime.now(UTC),
+            original_size=int(h["original_size"]) if "original_size" in h else None,
         )

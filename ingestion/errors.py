@@ -26,11 +26,16 @@ class ContractError(IngestionError):
         super().__init__(f"invalid {contract} event ({kind}): {reason}")
 
 
-class KafkaUnavailableError(IngestionError):
+class TransientError(IngestionError):
+    """A dependency is down or slow: waiting and retrying will help (the runner retries a
+    handler that raises one without limit, and never dead-letters for it)."""
+
+
+class KafkaUnavailableError(TransientError):
     """The configured Kafka bootstrap servers cannot be reached."""
 
 
-class DeliveryError(IngestionError):
+class DeliveryError(TransientError):
     """The broker did not acknowledge a produced record."""
 
 

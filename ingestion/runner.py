@@ -10,9 +10,16 @@ The order inside one batch is what makes "no event lost" hold:
 3. only then are the offsets committed.
 
 A crash anywhere before step 3 re-delivers the batch (at-least-once), so handlers
-make their side effects idempotent. A handler that raises is retried with
-backoff on the same batch, which never moves past an event it has not finished,
-and never blocks on a poison event either: the handler rejects those.
+make their side effects idempotent. A handler that raises is retried with backoff on
+the same batch, which never moves past an event it has not finished:
+
+- a dependency that is down (a connection or timeout error from Redis, the broker or
+  the network, or a ``TransientError``) is waited for, however long it takes: no event
+  is dead-lettered because Redis restarted;
+- any other error is a poison suspect: after ``runner_handler_attempts`` tries of the
+  batch, the batch is split in halves (each handled in order) until the records that
+  fail alone are found; each of those goes to the DLQ with the error after its own
+  ``runner_handler_attempts`` tries, and the rest of the batch and the partition go on.
 """
 
 from __future__ import annotations
@@ -27,13 +34,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic
 
+import redis.exceptions
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from ingestion.contracts import E, decode
 from ingestion.dlq import DeadLetter, DeadLetterKind
-from ingestion.errors import ContractError
+from ingestion.errors import ContractError, TransientError
 from ingestion.kafka import client_config
 from ingestion.producer import EventProducer
 from ingestion.signals import on_stop_signals
@@ -74,6 +82,8 @@ class RunnerMetrics:
     commits: int = 0
     commit_failures: int = 0
     handler_retries: int = 0
+    #: records dead-lettered because the handler failed on them alone
+    handler_failures: int = 0
     lag: dict[int, int] = field(default_factory=dict)
     #: monotonic clock of the first records polled and of the last commit (throughput)
     first_records_at: float | None = None
@@ -210,19 +220,53 @@ class ConsumerRunner(Generic[E]):
         return True
 
     def _handle(self, valid: list[Received[E]]) -> list[Rejection] | None:
+        """The handler's rejections for the batch, or None when stopped meanwhile."""
         if not valid:
             return []
+        got = self._attempt(valid)
+        if got is None or isinstance(got, list):
+            return got
+        if len(valid) == 1:
+            self.metrics.handler_failures += 1
+            return [Rejection(valid[0], f"the handler failed on it: {_describe(got)}")]
+        log.warning(
+            "handler keeps failing on %d events of %s (%s): looking for the records that fail",
+            len(valid),
+            self.topic,
+            _describe(got),
+        )
+        half = len(valid) // 2
+        rejections: list[Rejection] = []
+        for part in (valid[:half], valid[half:]):  # in order: keys stay in sequence
+            found = self._handle(part)
+            if found is None:
+                return None
+            rejections += found
+        return rejections
+
+    def _attempt(self, valid: list[Received[E]]) -> list[Rejection] | Exception | None:
+        """Run the handler until it returns (its rejections), fails with a non-transient
+        error ``runner_handler_attempts`` times (that error), or the runner stops (None).
+        A transient error is retried without limit: the dependency will come back."""
         delay = self.settings.runner_retry_backoff_s
+        failures = 0
         while True:
             try:
                 return list(self.handler(valid) or ())
-            except Exception:
+            except Exception as exc:
                 self.metrics.handler_retries += 1
-                log.exception(
-                    "handler failed on %d events of %s; retrying in %.1f s",
+                transient = is_transient(exc)
+                failures += 0 if transient else 1
+                if failures >= self.settings.runner_handler_attempts:
+                    return exc
+                log.warning(
+                    "handler failed on %d events of %s (%s%s); retrying in %.1f s",
                     len(valid),
                     self.topic,
+                    "a dependency is down: " if transient else "",
+                    _describe(exc),
                     delay,
+                    exc_info=not transient,
                 )
             if self._stop.wait(delay):
                 log.warning("stopped while retrying; the batch stays uncommitted")
@@ -230,7 +274,7 @@ class ConsumerRunner(Generic[E]):
             delay = min(delay * 2, self.settings.runner_retry_backoff_max_s)
 
     def _letter(self, record: Any, kind: DeadLetterKind, reason: str) -> DeadLetter:
-        return DeadLetter(
+        return DeadLetter.fitted(
             source_topic=record.topic,
             partition=record.partition,
             offset=record.offset,
@@ -244,7 +288,7 @@ class ConsumerRunner(Generic[E]):
 
     def _letter_for(self, rejection: Rejection) -> DeadLetter:
         rec = rejection.received
-        return DeadLetter(
+        return DeadLetter.fitted(
             source_topic=rec.topic,
             partition=rec.partition,
             offset=rec.offset,
@@ -257,6 +301,7 @@ class ConsumerRunner(Generic[E]):
         )
 
     def _dead_letter(self, letters: list[DeadLetter]) -> None:
+        """Each letter on the DLQ, acknowledged, before the offsets move past them."""
         if not letters:
             return
         futures = []
@@ -312,3 +357,18 @@ class ConsumerRunner(Generic[E]):
             if nxt is not None:
                 lag[tp.partition] = max(0, high - nxt)
         self.metrics.lag = lag
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A dependency that is down or slow, not a record that cannot be handled."""
+    if isinstance(exc, TransientError | ConnectionError | TimeoutError):
+        return True
+    if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
+        return True
+    if isinstance(exc, redis.exceptions.TryAgainError):  # a cluster slot is moving
+        return True
+    return isinstance(exc, KafkaError) and bool(getattr(exc, "retriable", False))
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:1000]

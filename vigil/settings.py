@@ -134,6 +134,13 @@ class Settings(BaseSettings):
     runner_poll_timeout_ms: int = Field(200, ge=1)
     runner_retry_backoff_s: float = Field(0.5, gt=0, description="First retry delay.")
     runner_retry_backoff_max_s: float = Field(30.0, gt=0)
+    runner_handler_attempts: int = Field(
+        3,
+        ge=1,
+        le=100,
+        description="Tries of a handler that fails with an error other than a dependency "
+        "being down, before the records it fails on alone go to the DLQ.",
+    )
 
     # -- graph state -------------------------------------------------------------------------
     checkpointer: Literal["redis", "memory"] = Field(

@@ -153,6 +153,93 @@ def test_a_failing_handler_is_retried_and_nothing_is_lost(settings: Settings) ->
     assert sum(committed(settings.kafka_bootstrap or "", runner.group).values()) == 5
 
 
+def test_a_record_the_handler_fails_on_goes_to_the_dlq_and_the_rest_go_on(
+    settings: Settings,
+) -> None:
+    """Schema-valid poison (a handler error on one record, every time) was retried without
+    end: the partition stalled and each retry re-published the batch's decisions. Now the
+    batch is split until the one record is found; it goes to the DLQ with the error after
+    its tries, the others are handled, and the offsets move past all of them."""
+    events = transactions(9)
+    with EventProducer(settings) as p:
+        p.publish(events)
+    poison = events[4].transaction_id
+    handled: list[str] = []
+
+    def handler(batch: Sequence[Received[Transaction]]) -> None:
+        if any(r.event.transaction_id == poison for r in batch):
+            raise ValueError("year 0 is out of range")
+        handled.extend(r.event.transaction_id for r in batch)
+
+    fast = settings.model_copy(
+        update={"runner_retry_backoff_s": 0.01, "runner_handler_attempts": 2}
+    )
+    runner = runner_for(fast, handler, batch_size=50)
+    try:
+        m = runner.run(count=9, timeout=60)
+    finally:
+        runner.close()
+    assert (m.processed, m.dead_lettered, m.handler_failures) == (8, 1, 1)
+    assert sorted(set(handled)) == sorted(
+        e.transaction_id for e in events if e.transaction_id != poison
+    )
+    dlq = settings.dlq_topic(settings.topic(Stream.TRANSACTIONS))
+    [letter] = [DeadLetter.from_record(r) for r in read_all(settings.kafka_bootstrap or "", dlq, 1)]
+    assert letter.kind == "processing"
+    assert letter.reason == "the handler failed on it: ValueError: year 0 is out of range"
+    assert Transaction.model_validate_json(letter.value or b"").transaction_id == poison
+    assert sum(committed(settings.kafka_bootstrap or "", runner.group).values()) == 9
+
+
+def test_a_dependency_that_is_down_is_waited_for_never_dead_lettered(settings: Settings) -> None:
+    """Redis down is not poison: more failures than the attempts allow, and still nothing
+    goes to the DLQ; the batch is handled whole once the dependency is back."""
+    import redis.exceptions
+
+    events = transactions(4)
+    with EventProducer(settings) as p:
+        p.publish(events)
+    calls = {"n": 0}
+    done: list[str] = []
+
+    def handler(batch: Sequence[Received[Transaction]]) -> None:
+        calls["n"] += 1
+        if calls["n"] <= 5:
+            raise redis.exceptions.ConnectionError("Connection refused")
+        done.extend(r.event.transaction_id for r in batch)
+
+    fast = settings.model_copy(
+        update={"runner_retry_backoff_s": 0.01, "runner_handler_attempts": 2}
+    )
+    runner = runner_for(fast, handler, batch_size=50)
+    try:
+        m = runner.run(count=4, timeout=60)
+    finally:
+        runner.close()
+    assert (m.processed, m.dead_lettered, m.handler_failures) == (4, 0, 0)
+    assert sorted(done) == sorted(e.transaction_id for e in events)
+
+
+def test_a_record_too_large_for_the_dlq_goes_there_cut_with_its_size(settings: Settings) -> None:
+    """A record near the broker's 1 MiB limit could not be copied to the DLQ with its
+    headers: MessageSizeTooLargeError killed the consumer thread, on every restart."""
+    topic = settings.topic(Stream.TRANSACTIONS)
+    huge = b'{"transaction_id": "' + b"x" * 1_048_000 + b'"}'
+    produce_raw(settings.kafka_bootstrap or "", topic, [(b"u1", huge)])
+    runner = runner_for(settings, lambda batch: None)
+    try:
+        m = runner.run(count=1, timeout=60)
+    finally:
+        runner.close()
+    assert m.dead_lettered == 1
+    dlq = settings.dlq_topic(topic)
+    [letter] = [DeadLetter.from_record(r) for r in read_all(settings.kafka_bootstrap or "", dlq, 1)]
+    assert letter.original_size == len(huge)
+    assert letter.value == huge[: len(letter.value or b"")]
+    assert 0 < len(letter.value or b"") < len(huge)
+    assert letter.kind == "validation"
+
+
 def test_stop_leaves_an_unfinished_batch_uncommitted(settings: Settings) -> None:
     with EventProducer(settings) as p:
         p.publish(transactions(3))
