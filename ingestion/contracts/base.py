@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import Annotated, ClassVar, TypeVar
 
 from pydantic import (
-    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -69,17 +68,10 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 
 
-def _in_range(value: datetime) -> datetime:
-    # compared as instants, so that an offset cannot push it past year 1 or 9999
-    if not EARLIEST <= value <= LATEST:
-        raise PydanticCustomError(
-            "instant_range", "a time between 1970-01-01 and 9999-01-01 (UTC)", {}
-        )
-    return value
-
-
 #: a moment with its offset, in a range every consumer can convert to UTC
-Instant = Annotated[AwareDatetime, AfterValidator(_in_range)]
+# compared as instants (in pydantic's core), so that an offset cannot push it past
+# year 1 or 9999
+Instant = Annotated[AwareDatetime, Field(ge=EARLIEST, le=LATEST)]
 #: a version or sequence number a JSON reader of any language keeps exactly
 Version = Annotated[int, Field(ge=1, le=2**53)]
 #: a measured value: finite, and far from where sums and squares overflow
