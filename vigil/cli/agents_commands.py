@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from agents.registry import select
 from vigil.cli.common import agents_app, console, friendly, load_settings, stop_on_signals
 from vigil.settings import Settings
 
@@ -38,6 +37,7 @@ def agents_run(
     and a member of each agent's consumer group; dead replicas are restarted, and Ctrl-C
     drains them (batch finished, committed, group left).
     """
+    from agents.registry import select  # the agents and their graphs: loaded when used
     from ingestion.producer import EventProducer
     from vigil.runtime.stack import discover
     from vigil.wiring.feeds import ingestion
@@ -103,6 +103,7 @@ def agents_status(
 ) -> None:
     """Members of each agent's group and their partitions, lag, events/s, escalations,
     pending approvals."""
+    from agents.registry import select  # the agents and their graphs: loaded when used
     from vigil.runtime.stack import discover
     from vigil.runtime.status import agents_status as status
     from vigil.wiring.clients import redis_client

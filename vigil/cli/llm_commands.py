@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from graphs.llm import CallRecord
 from vigil.cli.common import console, friendly, llm_app, load_settings
 from vigil.settings import Settings
-from vigil.wiring.models import build_gateway, parse_spec
+
+if TYPE_CHECKING:
+    from graphs.llm import CallRecord
 
 
 def run_llm_check(settings: Settings, console: Console, prompt: str) -> None:
+    from vigil.wiring.models import build_gateway, parse_spec  # the model stack, when used
+
     chain = [parse_spec(settings.llm).name] + [parse_spec(f).name for f in settings.llm_fallbacks]
     console.print(
         f"model: [bold]{chain[0]}[/]" + (f"  fallbacks: {chain[1:]}" if chain[1:] else "")
