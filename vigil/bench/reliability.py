@@ -29,6 +29,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ingestion.contracts import ApprovalResponse, BlockAction, FraudDecision, Transaction
+from ingestion.errors import WaitTimeoutError
 from ingestion.kafka import read_topic
 from ingestion.producer import EventProducer
 from ingestion.seed import seed_customers, seed_documents
@@ -160,6 +161,11 @@ def _run(
             "checkpoint_prefix": f"bench-rel-{tag}:cp",
             "kafka_session_timeout_ms": 6000,
             "kafka_heartbeat_interval_ms": 500,
+            # also the group's rebalance timeout: a rebalance waits this long for a member
+            # that went away without leaving (a SIGKILL mid-rebalance). At the default
+            # 300 s the surviving replica sat in JoinGroup past the drain wait on a loaded
+            # machine; an escalation's graph run is far shorter than a minute
+            "kafka_max_poll_interval_ms": 60_000,
         }
     )
     with EventProducer(s) as producer:
@@ -239,18 +245,34 @@ def settle(
     s: Settings, client: redis.Redis, replicas: ReplicaSet, books: Books, timeout: float
 ) -> None:
     """Until every produced transaction is decided, the lag is zero, and every
-    escalation has its final decision (restarting dead replicas meanwhile)."""
+    escalation has its final decision (restarting dead replicas meanwhile). Giving up, it
+    says which of those it still waited for."""
+    left: dict[str, Any] = {}
+    partitions = s.partitions(s.topic(Stream.TRANSACTIONS))
 
     def done() -> bool:
+        left.clear()
         replicas.supervise()
         beats = heartbeats(s, client)
-        if not beats or _fraud_lag(beats):
+        owned = {p for b in beats for p in b["agents"]["fraud"]["partitions"]}
+        if not beats or _fraud_lag(beats) or owned != set(range(partitions)):
+            # a replica stuck joining the group owns nothing and reports no lag
+            left["lag"] = {b["replica"]: b["agents"]["fraud"]["lag"] for b in beats}
+            left["unowned partitions"] = sorted(set(range(partitions)) - owned)
             return False
         decisions = _decisions(s)  # one read of the topic a poll
         screened = {d.transaction_id for d in decisions if d.decided_by == "screening"}
-        return books.produced <= screened and not unsettled(s, client, decisions)
+        if not books.produced <= screened:
+            left["not screened"] = sorted(books.produced - screened)[:5]
+        left.update(waiting_on(s, client, decisions))
+        return not left
 
-    wait_until(done, "the lag to drain and every escalation to settle", timeout=timeout, every=0.5)
+    try:
+        wait_until(
+            done, "the lag to drain and every escalation to settle", timeout=timeout, every=0.5
+        )
+    except WaitTimeoutError as exc:
+        raise WaitTimeoutError(f"{exc}; still waiting on {left}") from exc
 
 
 def _fraud_lag(beats: list[dict[str, Any]]) -> int:
@@ -264,11 +286,23 @@ def _decisions(s: Settings, idle_s: float = 0.5) -> list[FraudDecision]:
 
 def unsettled(s: Settings, client: redis.Redis, decisions: list[FraudDecision]) -> bool:
     """A proposal waits for an answer, or an escalation has no final decision yet."""
-    if PendingApprovals.of(s, client).pending():
-        return True
+    return bool(waiting_on(s, client, decisions))
+
+
+def waiting_on(
+    s: Settings, client: redis.Redis, decisions: list[FraudDecision]
+) -> dict[str, list[str]]:
+    """The proposals waiting for an answer and the escalations without a final decision
+    (the first few of each), by what they wait for."""
+    left: dict[str, list[str]] = {}
+    pending = sorted(r.approval_id for r in PendingApprovals.of(s, client).pending())
+    if pending:
+        left["pending approvals"] = pending[:5]
     escalated = {d.transaction_id for d in decisions if d.outcome == "escalate"}
     final = {d.transaction_id for d in decisions if d.event_id.startswith("final-")}
-    return bool(escalated - final)
+    if escalated - final:
+        left["escalations without a final decision"] = sorted(escalated - final)[:5]
+    return left
 
 
 def audit(s: Settings, client: redis.Redis, books: Books) -> Outcome:
