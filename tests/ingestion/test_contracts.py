@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 from datetime import datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from ingestion.contracts import CONTRACTS, CustomerChange, Transaction, decode, encode
+from ingestion.contracts import (
+    CONTRACTS,
+    CustomerChange,
+    E,
+    SensorReading,
+    Transaction,
+    decode,
+    encode,
+)
 from ingestion.errors import ContractError
 from tests.samples import samples
 from vigil.settings import Stream
@@ -156,3 +168,61 @@ def test_derived_ids_stay_valid_and_stable() -> None:
     )
     assert alert.alert_id == alert_id
     assert derived_id("appr-", "tx-1") == "appr-tx-1"  # short ones stay readable
+
+
+SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_:@+=-]*(\.[A-Za-z0-9_:@+=-]+)*")
+HOSTILE_TEXT = st.one_of(
+    st.text(),  # control characters, any code point
+    st.text(alphabet="./\\\x00\x1f\x7f\u202e", max_size=40),  # separators, traversal
+    st.text(min_size=90, max_size=200),  # around the length limits
+    st.sampled_from(["..", "a/../b", "\ud800", "x" * 10_000, "  ", "a..b", "-x", ".x"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(tid=HOSTILE_TEXT, city=HOSTILE_TEXT, value=st.floats() | st.integers(-(2**70), 2**70))
+def test_hostile_values_are_refused_or_arrive_safe(tid: str, city: str, value: float) -> None:
+    """Whatever comes in an id, a name or a measure: a ContractError with its reason, or
+    an event whose id is a safe key (no separator, no '..', room for a prefix), whose
+    names carry no control character and whose values are finite and bounded."""
+    # json.dumps escapes a lone surrogate as \\ud800: the bytes are what a producer sends
+    event, reason = decoded(Transaction, tx(transaction_id=tid, city=city))
+    if event is None:
+        assert reason  # refused, saying why
+    else:
+        assert SAFE_ID.fullmatch(event.transaction_id)
+        assert len(event.transaction_id) <= 96
+        assert not any(ord(c) < 32 or 127 <= ord(c) < 160 for c in event.city or "")
+    reading, reason = decoded(SensorReading, of(Stream.SENSOR_READINGS, metrics={"t": value}))
+    if reading is None:
+        assert "metrics" in reason
+    else:
+        assert all(math.isfinite(v) and abs(v) <= 1e12 for v in reading.metrics.values())
+
+
+def decoded(model: type[E], data: bytes) -> tuple[E | None, str]:
+    """The event, or None and the contract's reason."""
+    try:
+        return decode(model, data), ""
+    except ContractError as exc:
+        return None, exc.reason
+
+
+@settings(max_examples=200, deadline=None)
+@given(parts=st.lists(st.from_regex(SAFE_ID, fullmatch=True), min_size=1, max_size=4))
+def test_derived_ids_of_any_parts_are_valid_ids(parts: list[str]) -> None:
+    from ingestion.contracts import DERIVED_ID_MAX, derived_id
+
+    got = derived_id("alert-", *parts)
+    assert len(got) <= DERIVED_ID_MAX
+    assert got == derived_id("alert-", *parts)
+    assert SAFE_ID.fullmatch(got.replace("=", "-"))  # '=' joins the head and the digest
+
+
+@settings(max_examples=200, deadline=None)
+@given(event_id=HOSTILE_TEXT)
+def test_a_lake_file_name_is_a_digest_whatever_the_id(event_id: str) -> None:
+    from tools.lake import file_name
+
+    name = file_name(event_id)
+    assert re.fullmatch(r"[0-9a-f]{40}\.parquet", name)

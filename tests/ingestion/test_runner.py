@@ -15,7 +15,7 @@ import pytest
 from ingestion.contracts import CONTRACTS, Transaction, encode
 from ingestion.dlq import DeadLetter
 from ingestion.producer import EventProducer
-from ingestion.runner import ConsumerRunner, Received, Rejection
+from ingestion.runner import ConsumerRunner, Received, Rejection, RunnerMetrics
 from tests.conftest import ROOT, clean_env, wait_for
 from tests.ingestion.kafkautil import committed, produce_raw, read_all, transactions
 from tests.samples import samples
@@ -153,6 +153,20 @@ def test_a_failing_handler_is_retried_and_nothing_is_lost(settings: Settings) ->
     assert sum(committed(settings.kafka_bootstrap or "", runner.group).values()) == 5
 
 
+def run_quick_retries(
+    settings: Settings, handler: Any, count: int
+) -> tuple[RunnerMetrics, ConsumerRunner[Transaction]]:
+    """Run ``count`` records through a runner that retries fast and gives up after 2 tries."""
+    fast = settings.model_copy(
+        update={"runner_retry_backoff_s": 0.01, "runner_handler_attempts": 2}
+    )
+    runner = runner_for(fast, handler, batch_size=50)
+    try:
+        return runner.run(count=count, timeout=60), runner
+    finally:
+        runner.close()
+
+
 def test_a_record_the_handler_fails_on_goes_to_the_dlq_and_the_rest_go_on(
     settings: Settings,
 ) -> None:
@@ -171,14 +185,7 @@ def test_a_record_the_handler_fails_on_goes_to_the_dlq_and_the_rest_go_on(
             raise ValueError("year 0 is out of range")
         handled.extend(r.event.transaction_id for r in batch)
 
-    fast = settings.model_copy(
-        update={"runner_retry_backoff_s": 0.01, "runner_handler_attempts": 2}
-    )
-    runner = runner_for(fast, handler, batch_size=50)
-    try:
-        m = runner.run(count=9, timeout=60)
-    finally:
-        runner.close()
+    m, runner = run_quick_retries(settings, handler, count=9)
     assert (m.processed, m.dead_lettered, m.handler_failures) == (8, 1, 1)
     assert sorted(set(handled)) == sorted(
         e.transaction_id for e in events if e.transaction_id != poison
@@ -208,14 +215,7 @@ def test_a_dependency_that_is_down_is_waited_for_never_dead_lettered(settings: S
             raise redis.exceptions.ConnectionError("Connection refused")
         done.extend(r.event.transaction_id for r in batch)
 
-    fast = settings.model_copy(
-        update={"runner_retry_backoff_s": 0.01, "runner_handler_attempts": 2}
-    )
-    runner = runner_for(fast, handler, batch_size=50)
-    try:
-        m = runner.run(count=4, timeout=60)
-    finally:
-        runner.close()
+    m, _ = run_quick_retries(settings, handler, count=4)
     assert (m.processed, m.dead_lettered, m.handler_failures) == (4, 0, 0)
     assert sorted(done) == sorted(e.transaction_id for e in events)
 

@@ -284,11 +284,6 @@ def _decisions(s: Settings, idle_s: float = 0.5) -> list[FraudDecision]:
     return [FraudDecision.model_validate_json(r.value) for r in records]
 
 
-def unsettled(s: Settings, client: redis.Redis, decisions: list[FraudDecision]) -> bool:
-    """A proposal waits for an answer, or an escalation has no final decision yet."""
-    return bool(waiting_on(s, client, decisions))
-
-
 def waiting_on(
     s: Settings, client: redis.Redis, decisions: list[FraudDecision]
 ) -> dict[str, list[str]]:

@@ -46,9 +46,10 @@ def per_loop_async_client(**client_kwargs: Any) -> Any:
             return await self.for_running_loop().send(request, **kwargs)
 
         async def aclose(self) -> None:
-            await self.for_running_loop().aclose()
             with self._lock:
-                self._by_loop.pop(asyncio.get_running_loop(), None)
+                client = self._by_loop.pop(asyncio.get_running_loop(), None)
+            if client is not None:  # this loop's connections; other loops' go with them
+                await client.aclose()
             await super().aclose()
 
     return PerLoopAsyncClient(**client_kwargs)
