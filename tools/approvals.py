@@ -73,6 +73,15 @@ end
 return state
 """
 
+#: the first answer an analyst sends holds the request until its agent applies it
+_RESERVE = r"""
+local state = redis.call("HGET", KEYS[1], "state")
+if not state then return {"missing", false} end
+if state ~= "pending" then return {state, false} end
+if redis.call("HSETNX", KEYS[1], "answer", ARGV[1]) == 1 then return {"reserved", false} end
+return {"answered", redis.call("HGET", KEYS[1], "answer")}
+"""
+
 
 class PendingApprovals:
     """Approval requests waiting for an analyst, in Redis: they survive any restart.
@@ -88,6 +97,7 @@ class PendingApprovals:
         #: every move (a new request, a decision, an expiry), in order, for live feeds
         self.changes = f"{prefix}:approvals:changes"
         self._claim = client.register_script(_CLAIM)
+        self._reserve = client.register_script(_RESERVE)
 
     @classmethod
     def of(cls, settings: Settings, client: redis.Redis) -> PendingApprovals:
@@ -149,6 +159,38 @@ class PendingApprovals:
             )
         )
 
+    def reserve(self, response: ApprovalResponse) -> ApprovalResponse:
+        """Hold a pending request for this answer until its agent applies it; returns the
+        answer that holds it. The same analyst's same answer (and reason) again gets the first one back
+        (a retry, re-sent as it was); any other answer is refused with ApprovalConflictError,
+        as is an answer to a request no longer pending."""
+        state, held = self._reserve(
+            keys=[self.key(response.approval_id)], args=[response.model_dump_json()]
+        )
+        state = as_text(state)
+        if state == "reserved":
+            return response
+        if state == "missing":
+            raise ApprovalMismatchError(f"no approval {response.approval_id}")
+        if state != "answered":
+            raise ApprovalConflictError(
+                f"approval {response.approval_id} was already decided ({state})"
+            )
+        first = ApprovalResponse.model_validate_json(held)
+        fields = ("decision", "analyst", "reason", "interrupt_id", "proposal_hash")
+        if all(getattr(first, f) == getattr(response, f) for f in fields):
+            return first
+        raise ApprovalConflictError(
+            f"approval {response.approval_id} was already answered ({first.decision} by "
+            f"{first.analyst} at {first.decided_at.isoformat()}); the agent is applying it"
+        )
+
+    def release(self, response: ApprovalResponse) -> None:
+        """Let go of a reservation whose answer could not be sent (the request stays pending)."""
+        key = self.key(response.approval_id)
+        if self.client.hget(key, "answer") == response.model_dump_json().encode():
+            self.client.hdel(key, "answer")
+
     def check(self, response: ApprovalResponse) -> ApprovalRequest:
         """The pending request this answer answers, or ApprovalMismatchError saying why not."""
         found = self.get(response.approval_id)
@@ -182,22 +224,30 @@ def answer(
     reason: str = "",
     proposal_hash: str | None = None,
 ) -> ApprovalResponse:
-    """An analyst's answer to a pending request, checked; the caller publishes it.
+    """An analyst's answer to a pending request, checked and reserved (``reserve``); the
+    caller publishes it, or releases it (``release``) if it cannot.
 
-    ``proposal_hash`` is what the analyst saw; left out, it is the pending one's. Raises
-    ApprovalMismatchError (unknown, stale, altered, already decided) with the reason.
+    ``proposal_hash`` is what the analyst saw, compared exactly (an empty or padded hash is
+    not the proposal's); left out, it is the pending one's. Raises ApprovalMismatchError
+    (unknown, stale, altered, already decided) or ApprovalConflictError (another answer
+    holds the request) with the reason.
     """
     found = pending.get(approval_id)
     if found is None:
         raise ApprovalMismatchError(f"no approval {approval_id}")
     request, _state = found
+    if proposal_hash is not None and proposal_hash != request.proposal_hash:
+        raise ApprovalMismatchError(
+            f"approval {approval_id} names proposal {proposal_hash!r}, but the pending "
+            f"proposal is {request.proposal_hash}; review what you approve"
+        )
     response = ApprovalResponse(
         approval_id=approval_id,
         interrupt_id=request.interrupt_id,
-        proposal_hash=proposal_hash or request.proposal_hash,
+        proposal_hash=request.proposal_hash,
         decision=decision,
         analyst=analyst,
         reason=reason,
     )
     pending.check(response)
-    return response
+    return pending.reserve(response)

@@ -1,8 +1,10 @@
 """The analysts' inbox: pending proposals, approve or reject, and a live SSE feed.
 
-An answer is checked against the pending request (interrupt id, proposal hash, still
-pending) and published to ``approvals.responses``; the agent that asked resumes its graph
-under its own exactly-once machinery, so the API never acts itself (202 Accepted).
+An answer is checked against the pending request (interrupt id, the exact proposal hash,
+still pending), holds the request (the first answer wins: any other gets 409, the same
+analyst's same answer again is re-sent) and is published to ``approvals.responses``; the
+agent that asked resumes its graph under its own exactly-once machinery, so the API never
+acts itself (202 Accepted).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from api.errors import ConflictError, NotFoundError
 from api.sse import feed_response
 from api.state import AppState
 from tools.approvals import answer
-from tools.errors import ApprovalMismatchError
+from tools.errors import ApprovalConflictError, ApprovalMismatchError
 
 router = APIRouter(prefix="/approvals", tags=["approvals"])
 
@@ -88,7 +90,14 @@ async def _decide(
         if str(exc).startswith("no approval"):
             raise NotFoundError(str(exc)) from exc
         raise ConflictError(str(exc)) from exc
-    await asyncio.to_thread(vigil.deps.publisher.publish, [response])
+    except ApprovalConflictError as exc:
+        raise ConflictError(str(exc)) from exc
+    try:
+        await asyncio.to_thread(vigil.deps.publisher.publish, [response], timeout=10.0)
+    except Exception:
+        # not sent: the request stays pending for this or another answer
+        await asyncio.to_thread(vigil.feed.pending.release, response)
+        raise
     vigil.metrics.decisions.labels(decision).inc()
     return Sent(
         approval_id=approval_id,

@@ -10,6 +10,7 @@ from httpx_sse import connect_sse
 
 from agents.core import AgentService
 from ingestion.contracts import BlockAction
+from ingestion.errors import DeliveryError
 from ingestion.producer import EventProducer
 from tests.agents.helpers import read_events
 from tests.agents.test_fraud_e2e import london_paris
@@ -92,3 +93,74 @@ def test_a_rejection_needs_a_reason(api: Api, fraud: AgentService) -> None:
         assert ok.status_code == 202
     wait_for(lambda: fraud.worker.metrics.rejected == 1, 60, "the rejection")
     assert read_events(api.settings, Stream.BLOCK_ACTIONS, 0, BlockAction, timeout=2) == []
+
+
+def test_the_first_answer_wins_and_every_other_gets_409(api: Api, fraud: AgentService) -> None:
+    """Twelve analysts' answers at once, approvals and rejections: one is accepted, the
+    rest are told it was already answered, and what happens is what the accepted one said.
+    A hash that is not exactly the pending proposal's (empty, padded) is refused first."""
+    pending = propose_a_block(api, fraud)
+    approval_id, good = pending["approval_id"], pending["proposal_hash"]
+    with api.client("analyst") as c:
+        for bad in ("", f"{good} ", f" {good}", good.upper()):
+            r = c.post(f"/approvals/{approval_id}/approve", json={"proposal_hash": bad})
+            assert r.status_code == 409, (bad, r.text)
+            assert "review what you approve" in r.json()["detail"]
+    results: list[tuple[str, int, str]] = []
+    start = threading.Barrier(12)
+
+    def answer(i: int) -> None:
+        decision = "approve" if i % 2 else "reject"
+        body = {"proposal_hash": good, "reason": f"analyst {i} says {decision}"}
+        with api.client("analyst" if i % 3 else "admin") as c:
+            start.wait(10)
+            r = c.post(f"/approvals/{approval_id}/{decision}", json=body)
+            results.append((decision, r.status_code, r.text))
+
+    threads = [threading.Thread(target=answer, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    accepted = [d for d, status, _ in results if status == 202]
+    refused = [text for _, status, text in results if status == 409]
+    assert len(results) == 12
+    assert len(accepted) == 1, results
+    assert len(refused) == 11, results
+    assert all("already" in text for text in refused), refused
+    with api.client("analyst") as c:
+        wait_for(lambda: c.get(f"/approvals/{approval_id}").json()["state"] != "pending", 60,
+                 "the accepted answer to be applied")  # fmt: skip
+        assert c.get(f"/approvals/{approval_id}").json()["state"] == accepted[0]
+    if accepted[0] == "approve":
+        wait_for(lambda: fraud.worker.metrics.blocked == 1, 30, "the block")
+    assert fraud.worker.metrics.blocked == (1 if accepted[0] == "approve" else 0)
+    assert fraud.worker.metrics.approved + fraud.worker.metrics.rejected == 1
+
+
+def test_an_answer_the_broker_cannot_take_is_503_and_leaves_the_request_pending(
+    api: Api, fraud: AgentService
+) -> None:
+    pending = propose_a_block(api, fraud)
+    approval_id, good = pending["approval_id"], pending["proposal_hash"]
+    publisher = api.deps.publisher
+
+    class BrokerDown:
+        def publish(self, *args: Any, **kw: Any) -> Any:
+            raise DeliveryError("broker did not acknowledge a record: KafkaTimeoutError")
+
+    api.deps.publisher = BrokerDown()
+    try:
+        with api.client("analyst") as c:
+            r = c.post(f"/approvals/{approval_id}/reject",
+                       json={"proposal_hash": good, "reason": "looks fine"})  # fmt: skip
+            assert r.status_code == 503, r.text
+            assert r.headers["retry-after"] == "5"
+            assert r.json()["detail"].startswith("kafka is unavailable")
+    finally:
+        api.deps.publisher = publisher
+    with api.client("analyst") as c:
+        # nothing holds the request: another answer goes through
+        r = c.post(f"/approvals/{approval_id}/approve", json={"proposal_hash": good})
+        assert r.status_code == 202, r.text
+    wait_for(lambda: fraud.worker.metrics.blocked == 1, 60, "the block")
