@@ -44,6 +44,7 @@ from ingestion.contracts import ApprovalRequest, ApprovalResponse, E, Event
 from ingestion.failpoints import failpoint
 from ingestion.producer import EventProducer
 from ingestion.runner import ConsumerRunner, Received, Rejection
+from ingestion.threads import start_guarded
 from tools.approvals import ApprovalLedger, PendingApprovals
 from tools.context import ToolContext
 from tools.errors import ApprovalMismatchError, ToolError
@@ -303,6 +304,8 @@ class AgentService:
     runners: list[ConsumerRunner[Any]]
     sweep_every_s: float = 1.0
     threads: list[threading.Thread] = field(default_factory=list)
+    #: consumers that died (thread name: why); the process reports it and ends
+    dead: dict[str, str] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
@@ -327,6 +330,9 @@ class AgentService:
                     s, topic=s.topic(Stream.APPROVAL_RESPONSES), model=ApprovalResponse,
                     handler=worker.handle_responses, group=s.group_id(f"{b.name}-approvals"),
                     producer=producer,
+                    # every agent reads the answers; the one that takes unknown ids
+                    # dead-letters the malformed ones, once
+                    dead_letters_invalid=b.claims_unknown_approvals,
                 )
             )  # fmt: skip
         return cls(worker, runners)
@@ -342,6 +348,10 @@ class AgentService:
             except Exception:  # a failed sweep is retried on the next tick
                 log.exception("%s: deadline sweep failed; retrying", self.name)
 
+    def retrying(self) -> dict[str, str]:
+        """Consumers re-reading a batch that failed outside the handler (topic: why)."""
+        return {r.topic: r.crashed for r in self.runners if r.crashed}
+
     def start(self) -> AgentService:
         targets: list[tuple[Callable[[], object], str]] = [
             (r.run, f"{self.name}-{r.topic}") for r in self.runners
@@ -349,9 +359,7 @@ class AgentService:
         if self.worker.binding.approval_prefix is not None:
             targets.append((self._sweeper, f"{self.name}-deadlines"))
         for target, name in targets:
-            t = threading.Thread(target=target, name=name, daemon=True)
-            t.start()
-            self.threads.append(t)
+            self.threads.append(start_guarded(target, name, self.dead))
         return self
 
     def stop(self, timeout: float = 30.0) -> None:

@@ -48,6 +48,24 @@ class DeadLetter:
             return cls(value=value[:VALUE_MAX], reason=reason, original_size=len(value), **fields)
         return cls(value=value, reason=reason, **fields)
 
+    @classmethod
+    def of_record(
+        cls, record: Any, kind: DeadLetterKind, reason: str, *, group: str, value: Any = ...
+    ) -> DeadLetter:
+        """The letter for a consumed record (anything with topic, partition, offset, key
+        and value), fitted; ``value`` replaces the record's."""
+        return cls.fitted(
+            source_topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            value=record.value if value is ... else value,
+            kind=kind,
+            reason=reason,
+            group=group,
+            failed_at=datetime.now(UTC),
+        )
+
     def headers(self) -> list[tuple[str, bytes]]:
         fields = {
             "source_topic": self.source_topic,

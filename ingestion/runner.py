@@ -9,9 +9,10 @@ The order inside one batch is what makes "no event lost" hold:
    dead-lettered like invalid records;
 3. only then are the offsets committed.
 
-A crash anywhere before step 3 re-delivers the batch (at-least-once), so handlers
-make their side effects idempotent. A handler that raises is retried with backoff on
-the same batch, which never moves past an event it has not finished:
+A crash anywhere before step 3 re-delivers the batch (at-least-once), so handlers make
+their side effects idempotent; a batch that fails outside the handler (the broker down at
+the DLQ or the commit) is read again from the last commit (``run``). A handler that
+raises is retried with backoff on the same batch, never moving past an unfinished event:
 
 - a dependency that is down (a connection or timeout error from Redis, the broker or
   the network, or a ``TransientError``) is waited for, however long it takes: no event
@@ -31,20 +32,20 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Generic
 
-import redis.exceptions
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from ingestion.contracts import E, decode
 from ingestion.dlq import DeadLetter, DeadLetterKind
-from ingestion.errors import ContractError, TransientError
+from ingestion.errors import ContractError
 from ingestion.kafka import client_config
 from ingestion.producer import EventProducer
 from ingestion.signals import on_stop_signals
+from ingestion.transient import describe as _describe
+from ingestion.transient import is_transient
 from vigil.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -84,10 +85,19 @@ class RunnerMetrics:
     handler_retries: int = 0
     #: records dead-lettered because the handler failed on them alone
     handler_failures: int = 0
+    #: invalid records skipped because another group dead-letters them
+    left_invalid: int = 0
+    #: batches that failed outside the handler and were read again
+    crashes: int = 0
     lag: dict[int, int] = field(default_factory=dict)
     #: monotonic clock of the first records polled and of the last commit (throughput)
     first_records_at: float | None = None
     last_commit_at: float | None = None
+
+    @property
+    def finished(self) -> int:
+        """Records done with: processed, dead-lettered, or left to the group that does."""
+        return self.processed + self.dead_lettered + self.left_invalid
 
     @property
     def total_lag(self) -> int:
@@ -107,9 +117,14 @@ class ConsumerRunner(Generic[E]):
         group: str,
         producer: EventProducer | None = None,
         batch_size: int | None = None,
+        dead_letters_invalid: bool = True,
         **consumer_overrides: Any,
     ) -> None:
+        """``dead_letters_invalid=False``: another group that reads the same topic
+        dead-letters its invalid records (once is enough); this one counts and skips them
+        (``left_invalid``)."""
         self.settings = settings
+        self.dead_letters_invalid = dead_letters_invalid
         self.topic = topic
         self.model = model
         self.handler = handler
@@ -136,6 +151,8 @@ class ConsumerRunner(Generic[E]):
         self._consumer.subscribe([topic])
         # next offset to process, per partition; drives the commit and the lag metric
         self._next: dict[int, int] = {}
+        #: why the last batch failed outside the handler, while it is being retried
+        self.crashed: str | None = None
 
     # -- control ---------------------------------------------------------------------------
 
@@ -172,23 +189,62 @@ class ConsumerRunner(Generic[E]):
     # -- the loop ----------------------------------------------------------------------------
 
     def run(self, count: int | None = None, timeout: float | None = None) -> RunnerMetrics:
-        """Process until stopped, ``count`` records were finished, or ``timeout`` seconds."""
+        """Process until stopped, ``count`` records were finished, or ``timeout`` seconds.
+
+        A batch that fails outside the handler (the DLQ or the commit: the broker is
+        down) is read again from the last commit after a backoff: without limit while a
+        dependency is down, ``runner_max_crashes`` times in a row for any other error,
+        which is then raised (the consumer is dead: ``crashed`` says why)."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        done_at_start = self.metrics.processed + self.metrics.dead_lettered
+        done_at_start = self.metrics.finished
         poll_ms = self.settings.runner_poll_timeout_ms
+        crashes, rewind = 0, False
+        delay = self.settings.runner_retry_backoff_s
         while not self._stop.is_set():
-            done = self.metrics.processed + self.metrics.dead_lettered - done_at_start
+            done = self.metrics.finished - done_at_start
             if count is not None and done >= count:
                 break
             if deadline is not None and time.monotonic() >= deadline:
                 break
             limit = self.batch_size if count is None else min(self.batch_size, count - done)
-            polled = self._consumer.poll(timeout_ms=poll_ms, max_records=limit)
-            records = [r for batch in polled.values() for r in batch]
-            if records:
-                self.process(records)
-            self._update_lag()
+            try:
+                if rewind:
+                    self._rewind()
+                    rewind = False
+                polled = self._consumer.poll(timeout_ms=poll_ms, max_records=limit)
+                records = [r for batch in polled.values() for r in batch]
+                if records:
+                    self.process(records)
+                self._update_lag()
+            except Exception as exc:
+                transient = is_transient(exc)
+                crashes += 0 if transient else 1
+                self.metrics.crashes += 1
+                self.crashed = _describe(exc)
+                if crashes >= self.settings.runner_max_crashes:
+                    log.error("consumer of %s gives up after %d failed batches in a row: %s",
+                              self.topic, crashes, self.crashed)  # fmt: skip
+                    raise
+                log.warning("a batch of %s failed (%s%s); reading it again in %.1f s",
+                            self.topic, "a dependency is down: " if transient else "",
+                            self.crashed, delay, exc_info=not transient)  # fmt: skip
+                if self._stop.wait(delay):
+                    break
+                delay = min(delay * 2, self.settings.runner_retry_backoff_max_s)
+                rewind = True
+                continue
+            crashes, delay, self.crashed = 0, self.settings.runner_retry_backoff_s, None
         return self.metrics
+
+    def _rewind(self) -> None:
+        """Back to the last committed offset of every owned partition: the batch that
+        failed is read again (nothing after a commit is skipped)."""
+        for tp in self._consumer.assignment():
+            committed = self._consumer.committed(tp)
+            if committed is None:
+                self._consumer.seek_to_beginning(tp)
+            else:
+                self._consumer.seek(tp, committed)
 
     def process(self, records: Sequence[Any]) -> bool:
         """One batch, start to commit. Returns False when stopped before committing."""
@@ -208,15 +264,20 @@ class ConsumerRunner(Generic[E]):
                 letters.append(self._letter(r, exc.kind, exc.reason))
                 continue
             valid.append(Received(event, r.topic, r.partition, r.offset, r.key, r.timestamp))
-        self._dead_letter(letters)
+        if self.dead_letters_invalid:
+            self._dead_letter(letters)
+        elif letters:
+            log.info("%d invalid records of %s left to the group that dead-letters them",
+                     len(letters), self.topic)  # fmt: skip
+            self.metrics.left_invalid += len(letters)
 
         rejections = self._handle(valid)
         if rejections is None:
             return False
         rejected = [self._letter_for(rej) for rej in rejections]
         self._dead_letter(rejected)
+        self._commit(records)  # raises if the broker refused it: the batch is read again
         self.metrics.processed += len(valid) - len(rejected)
-        self._commit(records)
         return True
 
     def _handle(self, valid: list[Received[E]]) -> list[Rejection] | None:
@@ -229,12 +290,8 @@ class ConsumerRunner(Generic[E]):
         if len(valid) == 1:
             self.metrics.handler_failures += 1
             return [Rejection(valid[0], f"the handler failed on it: {_describe(got)}")]
-        log.warning(
-            "handler keeps failing on %d events of %s (%s): looking for the records that fail",
-            len(valid),
-            self.topic,
-            _describe(got),
-        )
+        log.warning("handler keeps failing on %d events of %s (%s): looking for the records "
+                    "that fail", len(valid), self.topic, _describe(got))  # fmt: skip
         half = len(valid) // 2
         rejections: list[Rejection] = []
         for part in (valid[:half], valid[half:]):  # in order: keys stay in sequence
@@ -259,46 +316,23 @@ class ConsumerRunner(Generic[E]):
                 failures += 0 if transient else 1
                 if failures >= self.settings.runner_handler_attempts:
                     return exc
-                log.warning(
-                    "handler failed on %d events of %s (%s%s); retrying in %.1f s",
-                    len(valid),
-                    self.topic,
-                    "a dependency is down: " if transient else "",
-                    _describe(exc),
-                    delay,
-                    exc_info=not transient,
-                )
+                log.warning("handler failed on %d events of %s (%s%s); retrying in %.1f s",
+                            len(valid), self.topic, "a dependency is down: " if transient else "",
+                            _describe(exc), delay, exc_info=not transient)  # fmt: skip
             if self._stop.wait(delay):
                 log.warning("stopped while retrying; the batch stays uncommitted")
                 return None
             delay = min(delay * 2, self.settings.runner_retry_backoff_max_s)
 
     def _letter(self, record: Any, kind: DeadLetterKind, reason: str) -> DeadLetter:
-        return DeadLetter.fitted(
-            source_topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            key=record.key,
-            value=record.value,
-            kind=kind,
-            reason=reason,
-            group=self.group,
-            failed_at=datetime.now(UTC),
-        )
+        value = None if record.value is None else self.model.redact(record.value)
+        return DeadLetter.of_record(record, kind, reason, group=self.group, value=value)
 
     def _letter_for(self, rejection: Rejection) -> DeadLetter:
         rec = rejection.received
-        return DeadLetter.fitted(
-            source_topic=rec.topic,
-            partition=rec.partition,
-            offset=rec.offset,
-            key=rec.key,
-            value=rejection.received.event.__pydantic_serializer__.to_json(rec.event),
-            kind="processing",
-            reason=rejection.reason,
-            group=self.group,
-            failed_at=datetime.now(UTC),
-        )
+        value = rec.event.__pydantic_serializer__.to_json(rec.event)
+        return DeadLetter.of_record(rec, "processing", rejection.reason, group=self.group,
+                                    value=value)  # fmt: skip
 
     def _dead_letter(self, letters: list[DeadLetter]) -> None:
         """Each letter on the DLQ, acknowledged, before the offsets move past them."""
@@ -357,18 +391,3 @@ class ConsumerRunner(Generic[E]):
             if nxt is not None:
                 lag[tp.partition] = max(0, high - nxt)
         self.metrics.lag = lag
-
-
-def is_transient(exc: BaseException) -> bool:
-    """A dependency that is down or slow, not a record that cannot be handled."""
-    if isinstance(exc, TransientError | ConnectionError | TimeoutError):
-        return True
-    if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
-        return True
-    if isinstance(exc, redis.exceptions.TryAgainError):  # a cluster slot is moving
-        return True
-    return isinstance(exc, KafkaError) and bool(getattr(exc, "retriable", False))
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:1000]

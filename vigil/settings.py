@@ -141,6 +141,14 @@ class Settings(BaseSettings):
         description="Tries of a handler that fails with an error other than a dependency "
         "being down, before the records it fails on alone go to the DLQ.",
     )
+    runner_max_crashes: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        description="Batches in a row a consumer may fail to finish for a reason other than "
+        "a dependency being down (the batch is re-read each time) before it stops and "
+        "reports itself dead (/ready, `vigil agents status`; `vigil agents run` exits).",
+    )
 
     # -- graph state -------------------------------------------------------------------------
     checkpointer: Literal["redis", "memory"] = Field(

@@ -113,6 +113,12 @@ class Event(BaseModel):
             )
         return value
 
+    @classmethod
+    def redact(cls, raw: bytes) -> bytes:
+        """What a dead letter of this contract may keep of a refused record's bytes
+        (all of it, unless a contract holds what must never be stored)."""
+        return raw
+
     @property
     def key(self) -> str:
         """The Kafka key: the entity whose events must stay in order."""

@@ -4,6 +4,7 @@ sensor readings, monitoring signals, maintenance logs."""
 from __future__ import annotations
 
 import math
+import json
 import re
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -28,6 +29,46 @@ from ingestion.contracts.base import (
 from vigil.settings import Stream
 
 _PAN = re.compile(r"^\d{13,19}$")
+#: a JSON string; a run of digits that may be a card number; a JSON number that may be one
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_DIGIT_RUN = re.compile(rb"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
+_PAN_NUMBER = re.compile(rb"(?<=[:\[,])(\s*)(\d{13,19})(?![\d.eE])")
+
+
+def _luhn(digits: bytes) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ch - 48
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _masked(text: bytes) -> bytes | None:
+    digits = bytes(ch for ch in text if 48 <= ch <= 57)
+    if not 13 <= len(digits) <= 19 or not _luhn(digits):
+        return None
+    return digits[:6] + b"*" * (len(digits) - 10) + digits[-4:]
+
+
+def mask_pans(raw: bytes) -> bytes:
+    """Every run of 13-19 digits inside a JSON string (spaces and dashes allowed) and
+    every JSON number of 13-19 digits that passes the Luhn check, cut to its first 6 and
+    last 4 digits (a number becomes a string); in bytes that are not JSON, every such run."""
+
+    def in_string(m: re.Match[bytes]) -> bytes:
+        return _DIGIT_RUN.sub(lambda d: _masked(d.group(0)) or d.group(0), m.group(0))
+
+    def number(m: re.Match[bytes]) -> bytes:
+        masked = _masked(m.group(2))
+        return m.group(0) if masked is None else m.group(1) + b'"' + masked + b'"'
+
+    try:
+        json.loads(raw)
+    except ValueError:  # not JSON: every run of digits anywhere
+        return _DIGIT_RUN.sub(lambda d: _masked(d.group(0)) or d.group(0), raw)
+    return _PAN_NUMBER.sub(number, _JSON_STRING.sub(in_string, raw))
 
 
 Channel = Literal["card_present", "card_not_present", "atm"]
@@ -59,6 +100,11 @@ class Transaction(Event):
         if isinstance(value, str) and _PAN.match(value.replace(" ", "").replace("-", "")):
             raise ValueError("card_id looks like a card number; send the card token, never the PAN")
         return value
+
+    @classmethod
+    def redact(cls, raw: bytes) -> bytes:
+        """A card number (PAN) is never kept, not even in the DLQ (``mask_pans``)."""
+        return mask_pans(raw)
 
     @model_validator(mode="after")
     def _located_when_present(self) -> Transaction:

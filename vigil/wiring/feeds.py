@@ -14,6 +14,7 @@ from ingestion.knowledge.types import Embedder, Retriever
 from ingestion.producer import EventProducer
 from ingestion.profiles import ProfileIngestor, RedisProfileStore
 from ingestion.runner import ConsumerRunner
+from ingestion.threads import start_guarded
 from vigil.settings import Settings, Stream
 from vigil.wiring.clients import redis_client
 from vigil.wiring.clients import retriever as make_retriever
@@ -26,13 +27,17 @@ class Ingestion:
     profiles: ConsumerRunner[CustomerChange]
     knowledge: ConsumerRunner[KnowledgeDocument]
     threads: list[threading.Thread] = field(default_factory=list)
+    #: consumers that died (thread name: why)
+    dead: dict[str, str] = field(default_factory=dict)
 
     def start(self) -> Ingestion:
         for runner in (self.profiles, self.knowledge):
-            t = threading.Thread(target=runner.run, name=f"ingest-{runner.topic}", daemon=True)
-            t.start()
-            self.threads.append(t)
+            self.threads.append(start_guarded(runner.run, f"ingest-{runner.topic}", self.dead))
         return self
+
+    def retrying(self) -> dict[str, str]:
+        """Consumers re-reading a batch that failed outside the handler (topic: why)."""
+        return {r.topic: r.crashed for r in (self.profiles, self.knowledge) if r.crashed}
 
     def stop(self, timeout: float = 30.0) -> None:
         for runner in (self.profiles, self.knowledge):
