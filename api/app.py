@@ -7,21 +7,24 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import redis.exceptions
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from kafka.errors import KafkaError
 
 from api.approvals import ApprovalFeed
-from api.auth import Authenticator
-from api.errors import ApiError
+from api.auth import Authenticator, closed_session_key
+from api.errors import ApiError, UnavailableError
 from api.graph_runs import ChatGraphs
 from api.metrics import ApiMetrics
-from api.middleware import BodyLimit, RequestContext
+from api.middleware import BodyGuard, RequestContext
 from api.resources import ApiDeps
 from api.routes import approvals, chat, console, ops, people, threads
 from api.runs import RunHub
 from api.state import AppState
 from api.threads import ThreadStore
+from ingestion.errors import TransientError
 from tools.approvals import ApprovalLedger, PendingApprovals
 from vigil.settings import Settings
 
@@ -39,6 +42,7 @@ def create_app(settings: Settings, deps: ApiDeps) -> FastAPI:
             settings.api_token_secret.get_secret_value() if settings.api_token_secret else None,
             token_ttl_s=settings.api_token_ttl_s,
             dev_keys=settings.api_dev_keys,
+            revoked=lambda sid: bool(deps.redis.exists(closed_session_key(prefix, sid))),
         ),
         metrics=metrics,
         hub=RunHub(
@@ -80,6 +84,21 @@ def create_app(settings: Settings, deps: ApiDeps) -> FastAPI:
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=exc.headers)
 
+    def unavailable(dependency: str, exc: Exception) -> JSONResponse:
+        err = UnavailableError(dependency, f"{type(exc).__name__}: {exc}"[:500])
+        log.warning("%s", err.detail)
+        return JSONResponse({"detail": err.detail}, status_code=err.status, headers=err.headers)
+
+    @app.exception_handler(redis.exceptions.ConnectionError)
+    @app.exception_handler(redis.exceptions.TimeoutError)
+    async def redis_down(request: Request, exc: Exception) -> JSONResponse:
+        return unavailable("redis", exc)
+
+    @app.exception_handler(TransientError)
+    @app.exception_handler(KafkaError)
+    async def kafka_down(request: Request, exc: Exception) -> JSONResponse:
+        return unavailable("kafka", exc)
+
     for router in (chat.router, threads.router, approvals.router, people.router, ops.router,
                    console.router):  # fmt: skip
         app.include_router(router)
@@ -93,6 +112,6 @@ def create_app(settings: Settings, deps: ApiDeps) -> FastAPI:
                            "X-Request-ID"],
             expose_headers=["Location", "X-Run-Id", "X-Request-ID"],
         )  # fmt: skip
-    app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(BodyGuard, max_bytes=settings.api_max_body_bytes)
     app.add_middleware(RequestContext, metrics=metrics)
     return app

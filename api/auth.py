@@ -13,8 +13,10 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
@@ -85,7 +87,9 @@ class Authenticator:
         *,
         token_ttl_s: int = 3600,
         dev_keys: bool = False,
+        revoked: Callable[[str], bool] = lambda sid: False,
     ) -> None:
+        """``revoked``: whether a console session (by its ``sid``) was closed."""
         grants = {**(DEV_KEYS if dev_keys else {}), **keys}
         self.keys = {
             key: parse_grant(grant, where="VIGIL_API_KEYS") for key, grant in grants.items()
@@ -94,6 +98,7 @@ class Authenticator:
         self.secret = secret.encode() if secret else None
         self._session_secret = self.secret or secrets.token_bytes(32)
         self.token_ttl_s = token_ttl_s
+        self.revoked = revoked
 
     @property
     def configured(self) -> bool:
@@ -111,6 +116,8 @@ class Authenticator:
             "iat": now,
             "exp": now + (ttl_s or self.token_ttl_s),
         }
+        if session:
+            claims["sid"] = secrets.token_hex(16)
         head = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
         body = _b64(json.dumps(claims, separators=(",", ":")).encode())
         sig = hmac.new(key, f"{head}.{body}".encode(), hashlib.sha256).digest()
@@ -137,8 +144,8 @@ class Authenticator:
     def _verify(self, token: str) -> Principal:
         head, body, sig = token.split(".")
         try:
-            header = json.loads(_unb64(head))
-            claims: dict[str, Any] = json.loads(_unb64(body))
+            header = _strict_json(_unb64(head))
+            claims = _strict_json(_unb64(body))
             signature = _unb64(sig)
         except ValueError as exc:
             raise UnauthorizedError("malformed token: not a JWT") from exc
@@ -151,10 +158,53 @@ class Authenticator:
             for k in keys
         ):
             raise UnauthorizedError("bad token signature")
+        if not isinstance(claims, dict):
+            raise UnauthorizedError("malformed token: its claims are not a JSON object")
         exp = claims.get("exp")
-        if not isinstance(exp, int | float) or exp < time.time():
+        if isinstance(exp, bool) or not isinstance(exp, int | float):
+            raise UnauthorizedError("token rejected: 'exp' must be a number of seconds")
+        if exp < time.time():
             raise UnauthorizedError("token expired: get a new one")
+        sid = claims.get("sid")
+        if sid is not None and (not isinstance(sid, str) or not _SID.match(sid)
+                                or self.revoked(sid)):  # fmt: skip
+            raise UnauthorizedError("session closed: sign in again")
+        role, sub = claims.get("role"), claims.get("sub")
+        if not isinstance(role, str) or not isinstance(sub, str) or not _SUBJECT.match(sub):
+            raise UnauthorizedError(
+                "token claims rejected: 'role' and 'sub' must be strings, 'sub' of letters, "
+                "digits and ._:@- (at most 128)"
+            )
         try:
-            return parse_grant(f"{claims.get('role')}:{claims.get('sub')}", where="token")
+            return parse_grant(f"{role}:{sub}", where="token")
         except ValueError as exc:
             raise UnauthorizedError(f"token claims rejected: {exc}") from exc
+
+    def session_of(self, token: str) -> tuple[str, float] | None:
+        """A console session cookie's id and expiry (to close it), or None if it is not one."""
+        try:
+            claims = _strict_json(_unb64(token.split(".")[1]))
+        except (ValueError, IndexError):
+            return None
+        if not isinstance(claims, dict) or not isinstance(claims.get("sid"), str):
+            return None
+        exp = claims.get("exp")
+        return claims["sid"], float(exp) if isinstance(exp, int | float) else time.time()
+
+
+_SID = re.compile(r"^[0-9a-f]{32}$")
+_SUBJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
+
+
+def _strict_json(raw: bytes) -> Any:
+    """JSON without NaN or Infinity (an ``exp`` of NaN would never expire)."""
+
+    def refuse(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(raw, parse_constant=refuse)
+
+
+def closed_session_key(prefix: str, sid: str) -> str:
+    """Where a closed console session is remembered until its cookie would have expired."""
+    return f"{prefix}:api:session-closed:{sid}"

@@ -31,3 +31,14 @@ class NotFoundError(ApiError):
 
 class ConflictError(ApiError):
     status = 409
+
+
+class UnavailableError(ApiError):
+    """A dependency the request needs is down: try again after ``Retry-After`` seconds."""
+
+    status = 503
+
+    def __init__(self, dependency: str, detail: str, retry_after_s: int = 5) -> None:
+        super().__init__(f"{dependency} is unavailable: {detail}")
+        self.dependency = dependency
+        self.headers = {"Retry-After": str(retry_after_s)}

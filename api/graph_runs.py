@@ -7,6 +7,7 @@ Two shapes of the same run: the chat API's typed events (``token``, ``tool_call`
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -173,9 +174,17 @@ def _public_meta(meta: dict[str, Any]) -> dict[str, Any]:
     return {k: jsonable(v) for k, v in meta.items() if k in keep}
 
 
-def graph_input(body_input: dict[str, Any] | None, command: dict[str, Any] | None) -> Any:
-    """What a run may feed the chat graph: new user messages, or a resume. Nothing else:
-    the profile and passages are the graph's own, and nobody writes the assistant's lines."""
+#: the most user messages one run may send
+MAX_MESSAGES = 20
+_MESSAGE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+
+
+def graph_input(
+    body_input: dict[str, Any] | None, command: dict[str, Any] | None, *, max_chars: int
+) -> Any:
+    """What a run may feed the chat graph: new user messages (each at most ``max_chars``,
+    as on /chat; ids of letters, digits and ._:-), or a resume. Nothing else: the profile
+    and passages are the graph's own, and nobody writes the assistant's lines."""
     if body_input is not None and command is not None:
         raise BadRequestError("send input or command, not both")
     if command is not None:
@@ -191,6 +200,10 @@ def graph_input(body_input: dict[str, Any] | None, command: dict[str, Any] | Non
     raw = body_input.get("messages")
     if not isinstance(raw, list) or not raw:
         raise BadRequestError("input.messages must be a non-empty list of user messages")
+    if len(raw) > MAX_MESSAGES:
+        raise BadRequestError(
+            f"input.messages has {len(raw)} messages; the limit is {MAX_MESSAGES}"
+        )
     messages = []
     for i, m in enumerate(raw):
         if isinstance(m, str):
@@ -205,5 +218,14 @@ def graph_input(body_input: dict[str, Any] | None, command: dict[str, Any] | Non
             )
         if not isinstance(content, str) or not content.strip():
             raise BadRequestError(f"input.messages[{i}].content must be non-empty text")
-        messages.append(HumanMessage(content, id=str(m.get("id") or f"msg-{uuid.uuid4().hex}")))
+        if len(content) > max_chars:
+            raise BadRequestError(
+                f"input.messages[{i}] has {len(content)} characters; the limit is {max_chars}"
+            )
+        given = m.get("id")
+        if given is not None and (not isinstance(given, str) or not _MESSAGE_ID.match(given)):
+            raise BadRequestError(
+                f"input.messages[{i}].id must be 1-128 letters, digits and ._:- (or left out)"
+            )
+        messages.append(HumanMessage(content, id=given or f"msg-{uuid.uuid4().hex}"))
     return {"messages": messages}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 from typing import Any
@@ -64,12 +65,10 @@ def _route(scope: Scope) -> str:
     return str(getattr(route, "path", "unmatched"))
 
 
-class _TooLargeError(Exception):
-    pass
-
-
-class BodyLimit:
-    """413 for a body over ``max_bytes``, whether it says its length or not."""
+class BodyGuard:
+    """A request body read whole before the app sees it (API bodies are small): 413 when it
+    passes ``max_bytes``, whether it says its length or comes chunked; 400 when a JSON body
+    holds a lone surrogate (``"\\ud800"``), which no response could ever encode back."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -79,39 +78,79 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+            await _refuse(send, 413, f"request body too large: the limit is {self.max_bytes} bytes")
             return
+        chunks: list[bytes] = []
         seen = 0
-        started = False
-
-        async def counting() -> Message:
-            nonlocal seen
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLargeError
-            return message
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            seen += len(chunk)
+            if seen > self.max_bytes:
+                await _refuse(
+                    send, 413, f"request body too large: the limit is {self.max_bytes} bytes"
+                )
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        where = _lone_surrogate(body)
+        if where is not None:
+            await _refuse(send, 400, f"the JSON body holds a lone surrogate at {where}: "
+                                     "text must be valid Unicode")  # fmt: skip
+            return
+        replayed = False
 
-        async def tracking(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
 
-        try:
-            await self.app(scope, counting, tracking)
-        except _TooLargeError:
-            if not started:
-                await self._refuse(send)
+        await self.app(scope, replay, send)
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {"detail": f"request body too large: the limit is {self.max_bytes} bytes"}
-        ).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode())]})  # fmt: skip
-        await send({"type": "http.response.body", "body": body})
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _lone_surrogate(body: bytes) -> str | None:
+    """Where a JSON body holds a string with a lone surrogate (``$.a[0]``), or None."""
+    if not _SURROGATE_ESCAPE.search(body):
+        return None  # the common case: no escape of one at all
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return None  # not JSON: the route's own parsing says what is wrong
+    stack: list[tuple[str, Any]] = [("$", value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            if _has_surrogate(item):
+                return path
+        elif isinstance(item, dict):
+            for k, v in item.items():
+                if _has_surrogate(k):
+                    return f"{path} (a key)"
+                stack.append((f"{path}.{k[:40]}", v))
+        elif isinstance(item, list):
+            stack.extend((f"{path}[{i}]", v) for i, v in enumerate(item))
+    return None
+
+
+def _has_surrogate(text: str) -> bool:
+    return any("\ud800" <= ch <= "\udfff" for ch in text)
+
+
+async def _refuse(send: Send, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode())]})  # fmt: skip
+    await send({"type": "http.response.body", "body": body})

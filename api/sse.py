@@ -13,6 +13,9 @@ from api.errors import BadRequestError
 from api.runs import RunHub
 from api.state import AppState
 
+#: no run has more events than this (the ids are Redis stream ids, at most 2^64 - 1)
+LAST_EVENT_ID_MAX = 2**53
+
 
 def last_event_id(request: Request) -> int:
     """Where a reconnecting client left off: the header browsers send, or ?last_event_id=."""
@@ -23,8 +26,8 @@ def last_event_id(request: Request) -> int:
         value = int(raw)
     except ValueError:
         raise BadRequestError(f"Last-Event-ID must be an event number, got {raw!r}") from None
-    if value < 0:
-        raise BadRequestError("Last-Event-ID must be >= 0")
+    if not 0 <= value <= LAST_EVENT_ID_MAX:
+        raise BadRequestError(f"Last-Event-ID must be an event number in 0..{LAST_EVENT_ID_MAX}")
     return value
 
 

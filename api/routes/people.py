@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import math
+import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.auth import SESSION_COOKIE
+from api.auth import SESSION_COOKIE, closed_session_key
 from api.deps import Caller, Vigil
-from api.errors import ForbiddenError, NotFoundError
+from api.errors import ApiError, ForbiddenError, NotFoundError
 from tools.customers import visible
 
 router = APIRouter(tags=["people"])
@@ -40,7 +43,19 @@ async def open_session(body: SessionRequest, response: Response, vigil: Vigil) -
 
 
 @router.delete("/auth/session", status_code=204)
-async def close_session(response: Response) -> None:
+async def close_session(request: Request, response: Response, vigil: Vigil) -> None:
+    """Sign out: the cookie is cleared, and the session it held stops working at once
+    (a copy of it is refused too)."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        with contextlib.suppress(ApiError):
+            await asyncio.to_thread(vigil.auth.authenticate, cookie)  # only sessions it issued
+            found = vigil.auth.session_of(cookie)
+            if found is not None:
+                sid, exp = found
+                ttl = max(1, math.ceil(exp - time.time()))
+                key = closed_session_key(vigil.settings.redis_prefix, sid)
+                await vigil.deps.aredis.set(key, "1", ex=ttl)
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 

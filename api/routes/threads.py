@@ -188,7 +188,7 @@ async def _start(
             f"no assistant {body.assistant_id!r}; assistants: {', '.join(ASSISTANTS)}"
         )
     modes = body.modes()
-    inp = graph_input(body.input, body.command)
+    inp = graph_input(body.input, body.command, max_chars=vigil.settings.api_max_message_chars)
     if await vigil.threads.get(thread_id) is None and body.if_not_exists == "create":
         await vigil.threads.create(thread_id, who.subject, {"graph_id": body.assistant_id})
     thread = await vigil.threads.owned(thread_id, who)

@@ -144,8 +144,15 @@ class RunStore:
                 meta = await self.meta(run_id)
                 if meta is None:
                     raise NotFoundError(f"run {run_id} is unknown or expired")
-                if meta["status"] in TERMINAL and not await self.client.xlen(key):
-                    return
+                if meta["status"] in TERMINAL:
+                    final: Any = await self.client.xrevrange(key, count=1)
+                    if final and _s(final[0][1].get(b"e")) == "end":
+                        # asked for what comes after the end: the end again, so it stops
+                        entry_id, fields = final[0]
+                        yield RunEvent(int(_s(entry_id).split("-")[0]), "end", _s(fields[b"d"]))
+                        return
+                    if not await self.client.xlen(key):
+                        return
                 continue
             for entry_id, fields in got[0][1]:
                 last = int(_s(entry_id).split("-")[0])
