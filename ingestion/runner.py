@@ -224,6 +224,7 @@ class ConsumerRunner(Generic[E]):
                 if crashes >= self.settings.runner_max_crashes:
                     log.error("consumer of %s gives up after %d failed batches in a row: %s",
                               self.topic, crashes, self.crashed)  # fmt: skip
+                    self.crashed = None  # not retrying any more: dead (the thread says why)
                     raise
                 log.warning("a batch of %s failed (%s%s); reading it again in %.1f s",
                             self.topic, "a dependency is down: " if transient else "",

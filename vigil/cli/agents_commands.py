@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
 from typing import Annotated
 
@@ -38,31 +40,34 @@ def agents_run(
     drains them (batch finished, committed, group left).
     """
     from agents.registry import select  # the agents and their graphs: loaded when used
-    from ingestion.producer import EventProducer
+    from vigil.runtime.replicas import EXIT_DEAD_CONSUMER, Replica
     from vigil.runtime.stack import discover
-    from vigil.wiring.feeds import ingestion
-    from vigil.wiring.workers import agent as build_agent
 
     names = select(agent)
     settings = discover(load_settings())
     if replicas > 1 or ray is not None:
         _run_replicas(settings, names, replicas, ray, timeout)
         return
-    with stop_on_signals() as stop, EventProducer(settings) as producer:
-        feeding = ingestion(settings, producer=producer).start()
-        running = [build_agent(n, settings, producer).start() for n in names]
+    with stop_on_signals() as stop:
+        # one replica in this process: it beats to Redis like any other (status, /ready)
+        replica = Replica(settings, names, f"{socket.gethostname()}-{os.getpid()}")
         console.print(f"agents running: {', '.join(names)} (and ingestion); Ctrl-C stops")
-        stop.wait(timeout)
-        for service in running:
-            service.stop()
-        feeding.stop()
-    for service in running:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not stop.wait(0.5) and not replica.failed.is_set():
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+        replica.drain()
+    for service in replica.services:
         m = service.worker.metrics
         outcomes = ", ".join(f"{k}: {v}" for k, v in sorted(m.outcomes.items())) or "none"
         console.print(
             f"{service.name}: screened {m.screened}, escalated {m.escalated}, approved "
             f"{m.approved}, rejected {m.rejected}, expired {m.expired}; outcomes: {outcomes}"
         )
+    if replica.failed.is_set():
+        dead = "; ".join(f"{k}: {v}" for k, v in replica.dead().items())
+        console.print(f"[red]a consumer died ({dead}): stopping so a supervisor restarts it")
+        raise typer.Exit(EXIT_DEAD_CONSUMER)
 
 
 def _run_replicas(
@@ -130,3 +135,5 @@ def agents_status(
         lag = ", ".join(f"p{p}: {n}" for p, n in s["lag"].items()) or "none reported"
         console.print(f"  lag {lag}; {s['events_per_s']:g} events/s; {s['escalated']} "
                       f"escalated; {s['pending_approvals']} pending approvals")  # fmt: skip
+        for line in s["failing"]:
+            console.print(f"  [red]failing: {line}[/]")

@@ -23,6 +23,7 @@ import os
 import secrets
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -38,6 +39,9 @@ from vigil.runtime.status import HEARTBEAT_S, STALE_S, heartbeat_key
 from vigil.settings import Settings
 
 log = logging.getLogger(__name__)
+
+#: a replica's exit status when one of its consumers died
+EXIT_DEAD_CONSUMER = 70
 
 
 class Replica:
@@ -66,6 +70,8 @@ class Replica:
         self.ingestion = ingestion(settings, producer=self.producer).start() if ingest else None
         self.services = [agent(name, settings, self.producer).start() for name in agents]
         self._stop = threading.Event()
+        #: set when a consumer thread died: the process drains and ends, to be restarted
+        self.failed = threading.Event()
         #: each agent's screened events a second, measured between heartbeats (only the beat
         #: writes it: a health() call from elsewhere must not move the window)
         self._rates: dict[str, float] = {}
@@ -89,7 +95,9 @@ class Replica:
                 "expired": m.expired,
                 "outcomes": dict(m.outcomes),
                 "dead_lettered": runner.metrics.dead_lettered,
-                "alive": all(t.is_alive() for t in service.threads),
+                "alive": not service.dead,
+                "dead": dict(service.dead),
+                "retrying": service.retrying(),
             }
         return {
             "replica": self.replica_id,
@@ -99,7 +107,18 @@ class Replica:
             "at": time.time(),
             "events_per_s": round(sum(self._rates.values()), 1),
             "agents": agents,
-        }
+            "ingestion": None if self.ingestion is None else {
+                "alive": not self.ingestion.dead, "dead": dict(self.ingestion.dead),
+                "retrying": self.ingestion.retrying()},
+            "dead": self.dead(),
+        }  # fmt: skip
+
+    def dead(self) -> dict[str, str]:
+        """Every consumer thread of this replica that died (thread name: why)."""
+        out = {name: why for service in self.services for name, why in service.dead.items()}
+        if self.ingestion is not None:
+            out.update(self.ingestion.dead)
+        return out
 
     def _screened(self) -> dict[str, int]:
         return {service.name: service.worker.metrics.screened for service in self.services}
@@ -115,6 +134,11 @@ class Replica:
                 self.client.set(key, json.dumps(self.health()), ex=int(STALE_S))
             except redis.RedisError as exc:  # Redis restarting: the next beat retries
                 log.warning("heartbeat of %s not written: %s", self.replica_id, exc)
+                continue
+            if self.dead() and not self.failed.is_set():
+                log.critical("%s: consumers died (%s): the replica ends", self.replica_id,
+                             "; ".join(f"{k}: {v}" for k, v in self.dead().items()))  # fmt: skip
+                self.failed.set()
 
     def drain(self, timeout: float = 30.0) -> dict[str, Any]:
         """Finish the batches in hand, commit them, leave the groups; the last health."""
@@ -154,8 +178,11 @@ def _process_main(
     die_with_parent(signal.SIGTERM)
     with stop_event() as stop:
         replica = Replica(settings, agents, replica_id, ingest=ingest, beat_s=beat_s)
-        stop.wait()
+        while not stop.wait(0.5) and not replica.failed.is_set():
+            pass
         replica.drain()
+    if replica.failed.is_set():
+        sys.exit(EXIT_DEAD_CONSUMER)  # the supervisor starts a new one
 
 
 @dataclass
@@ -214,6 +241,14 @@ class _RayReplica:
         self, settings: Settings, agents: list[str], replica_id: str, ingest: bool, beat_s: float
     ) -> None:
         self.replica = Replica(settings, agents, replica_id, ingest=ingest, beat_s=beat_s)
+        threading.Thread(target=self._end_if_failed, name="failed", daemon=True).start()
+
+    def _end_if_failed(self) -> None:
+        """A dead consumer ends the actor's process: Ray restarts it."""
+        self.replica.failed.wait()
+        with contextlib.suppress(Exception):
+            self.replica.drain(10.0)
+        os._exit(EXIT_DEAD_CONSUMER)
 
     def health(self) -> dict[str, Any]:
         return self.replica.health()

@@ -58,6 +58,8 @@ def agents_status(settings: Settings, client: redis.Redis, agents: Sequence[str]
                 "events_per_s": b["agents"][name].get("events_per_s", 0.0),
                 "screened": b["agents"][name]["screened"],
                 "escalated": b["agents"][name]["escalated"],
+                "dead": b["agents"][name].get("dead", {}),
+                "retrying": b["agents"][name].get("retrying", {}),
             }
             for b in mine
         ]
@@ -70,8 +72,37 @@ def agents_status(settings: Settings, client: redis.Redis, agents: Sequence[str]
             "events_per_s": round(sum(float(r["events_per_s"]) for r in replicas), 1),
             "escalated": sum(int(b["agents"][name]["escalated"]) for b in mine),
             "pending_approvals": sum(1 for p in pending if p.thread_id.startswith(f"{name}:")),
+            "failing": failing(mine, name),
         }
     return out
+
+
+def failing(beats: Sequence[dict[str, Any]], agent: str | None = None) -> list[str]:
+    """What is wrong in these heartbeats, one line each: dead consumers (the replica is
+    ending), and consumers re-reading a batch that failed (the broker or Redis is down)."""
+    out = []
+    for b in beats:
+        parts = [(agent, b["agents"][agent])] if agent else list(b["agents"].items())
+        if agent is None and b.get("ingestion"):
+            parts.append(("ingestion", b["ingestion"]))
+        for name, part in parts:
+            for thread, why in (part.get("dead") or {}).items():
+                out.append(f"{name} on {b['replica']}: consumer {thread} died: {why}")
+            for topic, why in (part.get("retrying") or {}).items():
+                out.append(f"{name} on {b['replica']}: {topic} batch failing: {why}")
+    return out
+
+
+def agents_check(settings: Settings, client: redis.Redis) -> str:
+    """A readiness check of the agents, from their heartbeats: raises naming what failed."""
+    beats = heartbeats(settings, client)
+    if not beats:
+        return "no agent replica reports a heartbeat (none running, or not on this Redis)"
+    wrong = failing(beats)
+    if wrong:
+        raise RuntimeError("; ".join(wrong)[:1000])
+    names = sorted({a for b in beats for a in b["agents"]})
+    return f"{len(beats)} replicas alive ({', '.join(names)})"
 
 
 def group_members(group: dict[str, Any]) -> dict[str, Any]:

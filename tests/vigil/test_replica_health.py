@@ -1,0 +1,61 @@
+"""A consumer thread that dies is never silent: its replica ends (to be restarted), and
+its last heartbeat, ``vigil agents status`` and the API's /ready name it and say why."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import redis
+
+from ingestion.producer import EventProducer
+from tests.conftest import wait_for
+from tests.ingestion.kafkautil import transactions
+from vigil.runtime.replicas import Replica
+from vigil.runtime.status import agents_check, agents_status, heartbeats
+from vigil.settings import Settings
+
+
+def test_a_dead_consumer_ends_its_replica_and_status_and_ready_name_it(
+    settings: Settings, redis_client: tuple[redis.Redis, str]
+) -> None:
+    """A record that killed the fraud consumer thread left the process up, /ready at 200
+    and nothing restarting it. Here the broker refuses every commit with an error that is
+    not an outage: the consumer gives up after its tries, and the replica says so."""
+    client, prefix = redis_client
+    s = settings.model_copy(
+        update={
+            "redis_prefix": prefix.rstrip(":"),
+            "checkpoint_prefix": prefix + "cp",
+            "runner_max_crashes": 2,
+            "runner_retry_backoff_s": 0.01,
+        }
+    )
+    assert agents_check(s, client).startswith("no agent replica reports")
+    replica = Replica(s, ["fraud"], "r-dies", ingest=False, beat_s=0.2)
+    try:
+        wait_for(lambda: heartbeats(s, client), 20, "the first heartbeat")
+        assert agents_check(s, client) == "1 replicas alive (fraud)"
+        runner = replica.services[0].runners[0]
+
+        def refuse(*args: Any, **kw: Any) -> Any:
+            raise ValueError("offsets cannot be encoded")
+
+        runner._consumer.commit = refuse  # type: ignore[method-assign]
+        with EventProducer(s) as producer:
+            producer.publish(transactions(3))
+        wait_for(replica.failed.is_set, 60, "the replica to see its dead consumer")
+        [beat] = heartbeats(s, client)
+        [(thread, why)] = beat["agents"]["fraud"]["dead"].items()
+        assert thread == f"fraud-{runner.topic}"
+        assert why == "ValueError: offsets cannot be encoded"
+        assert beat["dead"] == {thread: why}
+        with pytest.raises(RuntimeError) as failed:
+            agents_check(s, client)
+        assert str(failed.value) == f"fraud on r-dies: consumer {thread} died: {why}"
+        status = agents_status(s, client, ["fraud"])["fraud"]
+        assert status["failing"] == [f"fraud on r-dies: consumer {thread} died: {why}"]
+        assert status["replicas"][0]["dead"] == {thread: why}
+    finally:
+        replica.drain(10)
+    assert heartbeats(s, client) == []  # a drained replica leaves no heartbeat behind
