@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -162,3 +163,43 @@ def describe_groups(settings: Settings, groups: Sequence[str]) -> dict[str, Any]
     finally:
         with contextlib.suppress(KafkaError, OSError):
             admin.close()
+
+
+class BrokerProbe:
+    """Readiness of the broker, asked for real: a metadata request for ``topic`` with a
+    short timeout on a client kept between checks (it reconnects by itself when the
+    broker comes back). A cached view of the cluster never answers for a dead broker."""
+
+    def __init__(self, settings: Settings, topic: str, timeout_s: float = 2.0) -> None:
+        self.settings = settings
+        self.topic = topic
+        self.timeout_ms = int(timeout_s * 1000)
+        self._admin: KafkaAdminClient | None = None
+        self._lock = threading.Lock()
+
+    def check(self) -> str:
+        """A one-line detail; raises KafkaUnavailableError saying what failed."""
+        with self._lock:
+            try:
+                if self._admin is None:
+                    self._admin = KafkaAdminClient(
+                        **{**client_config(self.settings), "request_timeout_ms": self.timeout_ms},
+                        bootstrap_timeout_ms=self.timeout_ms,
+                    )
+                found = self._admin.describe_topics([self.topic])
+            except (KafkaError, OSError) as exc:
+                raise KafkaUnavailableError(f"the broker did not answer: {exc!r}") from exc
+        partitions = found[0].get("partitions") or [] if found else []
+        if not partitions:
+            code = found[0].get("error_code") if found else None
+            raise KafkaUnavailableError(
+                f"the broker answers, but topic {self.topic} is missing (error code {code}): "
+                "`vigil up`, `vigil seed` or `vigil simulate` creates them"
+            )
+        return f"metadata answered: {len(partitions)} partitions of {self.topic}"
+
+    def close(self) -> None:
+        with self._lock, contextlib.suppress(KafkaError, OSError):
+            if self._admin is not None:
+                self._admin.close()
+            self._admin = None

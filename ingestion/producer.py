@@ -44,6 +44,12 @@ class EventProducer:
             "retries": 5,
             # Retries must not reorder a key's records.
             "max_in_flight_requests_per_connection": 1,
+            # No idempotent producer: its producer id lives in the broker, and a broker that
+            # restarted without it (the embedded one keeps nothing) failed every publish
+            # with "InitProducerIdResponse UnknownError" until the process restarted. One
+            # request in flight keeps each key's order; a retry's duplicate is absorbed by
+            # the consumers, which are idempotent (at-least-once throughout).
+            "enable_idempotence": False,
         }
         config.update(overrides)
         self._producer = KafkaProducer(**config)

@@ -18,7 +18,7 @@ def test_ready_reports_each_dependency_and_health_names_a_dead_one(api: Api) -> 
         ready = c.get("/ready")
         assert ready.status_code == 200, ready.text
         checks = ready.json()["checks"]
-        assert set(checks) == {"kafka", "redis", "retriever", "model"}
+        assert set(checks) == {"kafka", "redis", "retriever", "model", "agents"}
         assert all(r["ok"] for r in checks.values()), checks
         assert "chunks searchable" in checks["retriever"]["detail"]
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import redis
+import redis.asyncio as aredis
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.retry import Retry
 
 from ingestion.knowledge.embeddings import MiniLMEmbedder
 from ingestion.knowledge.lance import LanceRetriever
@@ -20,10 +24,38 @@ from vigil.errors import VigilError
 from vigil.settings import Settings
 
 
-def redis_client(settings: Settings) -> redis.Redis:
+def _redis_url(settings: Settings) -> str:
     if not settings.redis_url:
         raise VigilError("no Redis configured: set VIGIL_REDIS_URL or run `vigil up`")
-    return redis.Redis.from_url(settings.redis_url)
+    return settings.redis_url
+
+
+#: every pooled connection is checked (PING) before use when idle this long, and a
+#: command that meets a broken connection is retried on a new one (after a Redis restart
+#: the pool's old connections are all broken: none of them may fail a request)
+_HEALTH_CHECK_S = 5
+
+
+def redis_client(settings: Settings) -> redis.Redis:
+    return redis.Redis.from_url(
+        _redis_url(settings),
+        health_check_interval=_HEALTH_CHECK_S,
+        socket_connect_timeout=2,
+        retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), 3),
+        retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+    )
+
+
+def async_redis_client(settings: Settings, max_connections: int = 2000) -> aredis.Redis:
+    """The asyncio client, pooled and health-checked like ``redis_client``."""
+    return aredis.Redis.from_url(
+        _redis_url(settings),
+        max_connections=max_connections,
+        health_check_interval=_HEALTH_CHECK_S,
+        socket_connect_timeout=2,
+        retry=AsyncRetry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), 3),
+        retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+    )
 
 
 def retriever(settings: Settings, dim: int = 384) -> Retriever:

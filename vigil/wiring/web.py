@@ -6,16 +6,17 @@ import contextlib
 import gc
 from typing import Any
 
-import redis.asyncio as aredis
 from fastapi import FastAPI
 
 from api import ApiDeps, create_app
 from graphs.checkpointer import make_checkpointer
 from graphs.llm import ModelGateway
+from ingestion.kafka import BrokerProbe
 from ingestion.knowledge.types import Embedder
 from ingestion.producer import EventProducer
+from vigil.runtime.status import agents_check
 from vigil.settings import Settings, Stream
-from vigil.wiring.clients import redis_client, tool_context
+from vigil.wiring.clients import async_redis_client, redis_client, tool_context
 from vigil.wiring.models import build_gateway, local_model, parse_spec
 
 
@@ -27,15 +28,19 @@ def api_deps(
     producer: EventProducer | None = None,
 ) -> ApiDeps:
     r = redis_client(settings)
-    ar = aredis.Redis.from_url(str(settings.redis_url), max_connections=2000)
+    ar = async_redis_client(settings)
     own_producer = producer is None
-    prod = producer or EventProducer(settings)
+    # A request waits at most 5 s for a broker that is down, and a record it could not
+    # deliver in 8 s expires in the producer (never sent later, after the caller was told
+    # 503); approvals publish with a 10 s timeout, so the expiry is what they see.
+    prod = producer or EventProducer(
+        settings, max_block_ms=5000, request_timeout_ms=5000, delivery_timeout_ms=8000
+    )
     gw = gateway or build_gateway(settings)
     tools = tool_context(settings, prod, client=r, embedder=embedder, audience="chat")
 
-    def kafka() -> str:
-        topic = settings.topic(Stream.APPROVAL_RESPONSES)
-        return f"{len(prod.partitions_for(topic))} partitions of {topic}"
+    broker = BrokerProbe(settings, settings.topic(Stream.APPROVAL_RESPONSES),
+                         timeout_s=min(2.0, settings.api_ready_timeout_s))  # fmt: skip
 
     def redis_() -> str:
         r.ping()
@@ -51,6 +56,7 @@ def api_deps(
         return f"{gw.primary.name} configured (not called)"
 
     def close() -> None:
+        broker.close()
         if own_producer:
             prod.close()
         with contextlib.suppress(Exception):
@@ -63,7 +69,13 @@ def api_deps(
         tools=tools,
         checkpointer=make_checkpointer(settings, client=r, aclient=ar),
         publisher=prod,
-        checks={"kafka": kafka, "redis": redis_, "retriever": retriever, "model": model},
+        checks={
+            "kafka": broker.check,
+            "redis": redis_,
+            "retriever": retriever,
+            "model": model,
+            "agents": lambda: agents_check(settings, r),
+        },
         close=close,
     )
 
