@@ -42,7 +42,7 @@ def failing_commits(runner: ConsumerRunner[Any], error: Exception, times: int) -
             raise error
         return real(*args, **kw)
 
-    runner._consumer.commit = commit  # type: ignore[method-assign]
+    runner._consumer.commit = commit
     return calls
 
 

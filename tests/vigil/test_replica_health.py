@@ -41,7 +41,7 @@ def test_a_dead_consumer_ends_its_replica_and_status_and_ready_name_it(
         def refuse(*args: Any, **kw: Any) -> Any:
             raise ValueError("offsets cannot be encoded")
 
-        runner._consumer.commit = refuse  # type: ignore[method-assign]
+        runner._consumer.commit = refuse
         with EventProducer(s) as producer:
             producer.publish(transactions(3))
         wait_for(replica.failed.is_set, 60, "the replica to see its dead consumer")
