@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 
 from api.auth import SESSION_COOKIE, Principal
 from api.errors import ApiError
 from api.state import AppState
+from api.threads import THREAD_ID_PATTERN, ThreadRef
 
 
 def app_state(request: Request) -> AppState:
@@ -47,3 +48,20 @@ def staff(who: Caller, vigil: Vigil) -> Principal:
 
 
 Staff = Annotated[Principal, Depends(staff)]
+
+
+def thread_ref(
+    thread_id: Annotated[
+        str,
+        Path(
+            pattern=THREAD_ID_PATTERN,
+            description=("Your thread's id; staff reach another owner's as <owner>~<id>."),
+        ),
+    ],
+    who: Caller,
+) -> ThreadRef:
+    return ThreadRef.of(who, thread_id)
+
+
+#: the path's thread, scoped to the caller (403 for a customer naming another's)
+ThreadOf = Annotated[ThreadRef, Depends(thread_ref)]

@@ -132,13 +132,14 @@ class ChatGraphs:
         state = await self.graph.aget_state(self.config(thread_id))
         return dict(jsonable(state.values) or {})
 
-    async def state(self, thread_id: str) -> dict[str, Any]:
-        return snapshot(await self.graph.aget_state(self.config(thread_id)), thread_id)
+    async def state(self, thread_id: str, shown: str) -> dict[str, Any]:
+        """``thread_id``: the stored id; ``shown``: the id the caller named it by."""
+        return snapshot(await self.graph.aget_state(self.config(thread_id)), shown)
 
-    async def history(self, thread_id: str, limit: int) -> list[dict[str, Any]]:
+    async def history(self, thread_id: str, shown: str, limit: int) -> list[dict[str, Any]]:
         out = []
         async for snap in self.graph.aget_state_history(self.config(thread_id), limit=limit):
-            out.append(snapshot(snap, thread_id))
+            out.append(snapshot(snap, shown))
         return out
 
 

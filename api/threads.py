@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aredis
@@ -12,6 +15,48 @@ from api.errors import ConflictError, ForbiddenError, NotFoundError
 from api.runs import now_iso
 
 Thread = dict[str, Any]
+
+#: an owner's part of a thread id as it is: letters, digits and ._- (else a digest of it)
+_TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+#: a thread id in a URL: the owner's own id, or (staff) ``<owner>~<id>``
+THREAD_ID_PATTERN = r"^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,63}~)?[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+
+
+def owner_tag(subject: str) -> str:
+    """The owner part of the thread ids of this subject."""
+    if _TAG.match(subject):
+        return subject
+    return "h" + hashlib.sha256(subject.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+
+
+@dataclass(frozen=True)
+class ThreadRef:
+    """A thread as a caller names it (``public``) and as it is stored (``internal``:
+    ``<owner>~<id>``). Thread ids are per owner: customer B's ``my-thread`` is not John's.
+    Staff reach another owner's thread by the ``<owner>~<id>`` they see in a search."""
+
+    public: str
+    internal: str
+
+    @classmethod
+    def of(cls, principal: Any, thread_id: str) -> ThreadRef:
+        mine = owner_tag(principal.subject)
+        tag, qualified, local = thread_id.rpartition("~")
+        if not qualified or tag == mine:
+            return cls(local, f"{mine}~{local}")
+        if not principal.staff:
+            raise ForbiddenError(f"thread {thread_id} belongs to another customer")
+        return cls(thread_id, thread_id)
+
+    def mine(self, principal: Any) -> bool:
+        return self.internal.partition("~")[0] == owner_tag(principal.subject)
+
+
+def shown_id(principal: Any, internal: str) -> str:
+    """A stored thread id as this caller names it: their own without the owner part."""
+    tag, _, local = internal.partition("~")
+    return local if tag == owner_tag(principal.subject) else internal
+
 
 #: create a thread unless it exists (then return it): one round trip
 _CREATE = """
@@ -51,6 +96,9 @@ class ThreadStore:
     async def create(
         self, thread_id: str, owner: str, metadata: dict[str, Any], *, if_exists: str = "raise"
     ) -> tuple[Thread, bool]:
+        """``thread_id``: the stored id (``ThreadRef.internal``), under ``owner``'s part."""
+        if thread_id.partition("~")[0] != owner_tag(owner):
+            raise ForbiddenError("a thread can be created only under your own ids")
         stamp = now_iso()
         thread: Thread = {
             "thread_id": thread_id,
@@ -84,9 +132,10 @@ class ThreadStore:
         """The thread, if this principal may read it: 404 unknown, 403 someone else's."""
         thread = await self.get(thread_id)
         if thread is None:
-            raise NotFoundError(f"no thread {thread_id}")
+            raise NotFoundError(f"no thread {shown_id(principal, thread_id)}")
         if not principal.may_read(thread["owner"]):
-            raise ForbiddenError(f"thread {thread_id} belongs to another customer")
+            raise ForbiddenError(f"thread {shown_id(principal, thread_id)} belongs to another "
+                                 "customer")  # fmt: skip
         return thread
 
     async def update(self, thread_id: str, *, known: Thread | None = None, **fields: Any) -> None:

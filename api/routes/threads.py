@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse
 
 from api.auth import Principal
-from api.deps import Caller, Vigil
+from api.deps import Caller, ThreadOf, Vigil
 from api.errors import BadRequestError, NotFoundError
 from api.graph_runs import ASSISTANTS, STREAM_MODES, graph_input
 from api.routes.chat import SSE_DOC
@@ -23,10 +23,10 @@ from api.runs import TERMINAL, Run
 from api.sse import last_event_id, run_response
 from api.state import AppState
 from api.thread_runs import owned_run, run_on_thread
+from api.threads import ThreadRef, shown_id
 
 router = APIRouter(tags=["threads and runs (Agent Protocol)"])
 
-ThreadId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
 RunId = Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$")]
 Json = dict[str, Any]
 
@@ -77,17 +77,18 @@ class RunCreate(BaseModel):
         return modes
 
 
-def _thread_out(thread: Json, values: Json | None = None) -> Json:
+def _thread_out(thread: Json, who: Principal, values: Json | None = None) -> Json:
     out = {k: thread[k] for k in ("thread_id", "created_at", "updated_at", "metadata", "status")}
+    out["thread_id"] = shown_id(who, thread["thread_id"])
     out["values"] = values if values is not None else {}
     out["interrupts"] = {}
     return out
 
 
-def _run_out(meta: Json) -> Json:
+def _run_out(meta: Json, who: Principal) -> Json:
     return {
         "run_id": meta["run_id"],
-        "thread_id": meta["thread_id"],
+        "thread_id": shown_id(who, meta["thread_id"]),
         "assistant_id": meta["assistant_id"],
         "created_at": meta["created_at"],
         "updated_at": meta["updated_at"],
@@ -125,10 +126,10 @@ def _assistant(name: str) -> Json:
 
 @router.post("/threads")
 async def create_thread(body: ThreadCreate, who: Caller, vigil: Vigil) -> Json:
-    thread_id = body.thread_id or str(uuid.uuid4())
-    thread, _ = await vigil.threads.create(thread_id, who.subject, body.metadata,
+    ref = ThreadRef.of(who, body.thread_id or str(uuid.uuid4()))
+    thread, _ = await vigil.threads.create(ref.internal, who.subject, body.metadata,
                                            if_exists=body.if_exists)  # fmt: skip
-    return _thread_out(thread)
+    return _thread_out(thread, who)
 
 
 @router.post("/threads/search")
@@ -137,51 +138,51 @@ async def search_threads(body: ThreadSearch, who: Caller, vigil: Vigil) -> list[
     found = await vigil.threads.search(
         owner, metadata=body.metadata, status=body.status, limit=body.limit, offset=body.offset
     )
-    return [_thread_out(t) for t in found]
+    return [_thread_out(t, who) for t in found]
 
 
 @router.get("/threads/{thread_id}")
-async def get_thread(thread_id: ThreadId, who: Caller, vigil: Vigil) -> Json:
-    thread = await vigil.threads.owned(thread_id, who)
-    return _thread_out(thread, await vigil.graphs.values(thread_id))
+async def get_thread(ref: ThreadOf, who: Caller, vigil: Vigil) -> Json:
+    thread = await vigil.threads.owned(ref.internal, who)
+    return _thread_out(thread, who, await vigil.graphs.values(ref.internal))
 
 
 @router.delete("/threads/{thread_id}", status_code=204)
-async def delete_thread(thread_id: ThreadId, who: Caller, vigil: Vigil) -> None:
-    await vigil.threads.owned(thread_id, who)
-    await vigil.deps.checkpointer.adelete_thread(vigil.graphs.config(thread_id)["configurable"]
+async def delete_thread(ref: ThreadOf, who: Caller, vigil: Vigil) -> None:
+    await vigil.threads.owned(ref.internal, who)
+    await vigil.deps.checkpointer.adelete_thread(vigil.graphs.config(ref.internal)["configurable"]
                                                  ["thread_id"])  # fmt: skip
-    await vigil.threads.delete(thread_id)
+    await vigil.threads.delete(ref.internal)
 
 
 @router.get("/threads/{thread_id}/state")
-async def thread_state(thread_id: ThreadId, who: Caller, vigil: Vigil) -> Json:
-    await vigil.threads.owned(thread_id, who)
-    return await vigil.graphs.state(thread_id)
+async def thread_state(ref: ThreadOf, who: Caller, vigil: Vigil) -> Json:
+    await vigil.threads.owned(ref.internal, who)
+    return await vigil.graphs.state(ref.internal, ref.public)
 
 
 @router.post("/threads/{thread_id}/history")
 async def thread_history(
-    thread_id: ThreadId, body: HistoryRequest, who: Caller, vigil: Vigil
+    ref: ThreadOf, body: HistoryRequest, who: Caller, vigil: Vigil
 ) -> list[Json]:
-    await vigil.threads.owned(thread_id, who)
-    return await vigil.graphs.history(thread_id, body.limit)
+    await vigil.threads.owned(ref.internal, who)
+    return await vigil.graphs.history(ref.internal, ref.public, body.limit)
 
 
 @router.get("/threads/{thread_id}/history")
 async def thread_history_get(
-    thread_id: ThreadId, who: Caller, vigil: Vigil,
+    ref: ThreadOf, who: Caller, vigil: Vigil,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> list[Json]:  # fmt: skip
-    await vigil.threads.owned(thread_id, who)
-    return await vigil.graphs.history(thread_id, limit)
+    await vigil.threads.owned(ref.internal, who)
+    return await vigil.graphs.history(ref.internal, ref.public, limit)
 
 
 # -- runs ---------------------------------------------------------------------------------
 
 
 async def _start(
-    vigil: AppState, who: Principal, thread_id: str, body: RunCreate, *, streaming: bool
+    vigil: AppState, who: Principal, ref: ThreadRef, body: RunCreate, *, streaming: bool
 ) -> Run:
     if body.assistant_id not in ASSISTANTS:
         raise NotFoundError(
@@ -189,23 +190,26 @@ async def _start(
         )
     modes = body.modes()
     inp = graph_input(body.input, body.command, max_chars=vigil.settings.api_max_message_chars)
-    if await vigil.threads.get(thread_id) is None and body.if_not_exists == "create":
-        await vigil.threads.create(thread_id, who.subject, {"graph_id": body.assistant_id})
-    thread = await vigil.threads.owned(thread_id, who)
-    if not isinstance(inp, dict) and not (await vigil.graphs.state(thread_id))["next"]:
+    if await vigil.threads.get(ref.internal) is None and body.if_not_exists == "create":
+        await vigil.threads.create(ref.internal, who.subject, {"graph_id": body.assistant_id})
+    thread = await vigil.threads.owned(ref.internal, who)
+    if (
+        not isinstance(inp, dict)
+        and not (await vigil.graphs.state(ref.internal, ref.public))["next"]
+    ):
         raise BadRequestError(
-            f"thread {thread_id} is not interrupted, so there is nothing to resume: "
+            f"thread {ref.public} is not interrupted, so there is nothing to resume: "
             "send input.messages"
         )
 
     return await run_on_thread(
         vigil,
         who,
-        thread_id,
+        ref.internal,
         body.assistant_id,
         lambda _run: vigil.graphs.protocol(
             who,
-            thread_id,
+            ref.internal,
             graph_input=inp,
             modes=modes,
             subgraphs=body.stream_subgraphs,
@@ -220,64 +224,64 @@ async def _start(
 
 
 @router.post("/threads/{thread_id}/runs")
-async def create_run(thread_id: ThreadId, body: RunCreate, who: Caller, vigil: Vigil) -> Json:
+async def create_run(ref: ThreadOf, body: RunCreate, who: Caller, vigil: Vigil) -> Json:
     """Start a run in the background; poll it, join it or stream it."""
-    run = await _start(vigil, who, thread_id, body, streaming=False)
-    return _run_out(run.meta)
+    run = await _start(vigil, who, ref, body, streaming=False)
+    return _run_out(run.meta, who)
 
 
 @router.post("/threads/{thread_id}/runs/stream", response_class=EventSourceResponse,
              responses=SSE_DOC)  # fmt: skip
-async def stream_run(thread_id: ThreadId, body: RunCreate, who: Caller, vigil: Vigil) -> Any:
-    run = await _start(vigil, who, thread_id, body, streaming=True)
-    url = f"/threads/{thread_id}/runs/{run.run_id}/stream"
+async def stream_run(ref: ThreadOf, body: RunCreate, who: Caller, vigil: Vigil) -> Any:
+    run = await _start(vigil, who, ref, body, streaming=True)
+    url = f"/threads/{ref.public}/runs/{run.run_id}/stream"
     headers = {"Location": url, "Content-Location": url, "X-Run-Id": run.run_id}
     return run_response(vigil, run.run_id, 0, "run", headers)
 
 
 @router.post("/threads/{thread_id}/runs/wait")
-async def wait_run(thread_id: ThreadId, body: RunCreate, who: Caller, vigil: Vigil) -> Json:
+async def wait_run(ref: ThreadOf, body: RunCreate, who: Caller, vigil: Vigil) -> Json:
     """Run to the end and return the thread's values."""
-    run = await _start(vigil, who, thread_id, body, streaming=False)
+    run = await _start(vigil, who, ref, body, streaming=False)
     await vigil.hub.wait(run.run_id)
-    return await vigil.graphs.values(thread_id)
+    return await vigil.graphs.values(ref.internal)
 
 
 @router.get("/threads/{thread_id}/runs")
 async def list_runs(
-    thread_id: ThreadId, who: Caller, vigil: Vigil,
+    ref: ThreadOf, who: Caller, vigil: Vigil,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> list[Json]:  # fmt: skip
-    await vigil.threads.owned(thread_id, who)
-    return [_run_out(m) for m in await vigil.hub.thread_runs(thread_id, limit)]
+    await vigil.threads.owned(ref.internal, who)
+    return [_run_out(m, who) for m in await vigil.hub.thread_runs(ref.internal, limit)]
 
 
 @router.get("/threads/{thread_id}/runs/{run_id}")
-async def get_run(thread_id: ThreadId, run_id: RunId, who: Caller, vigil: Vigil) -> Json:
-    return _run_out(await owned_run(vigil, who, thread_id, run_id))
+async def get_run(ref: ThreadOf, run_id: RunId, who: Caller, vigil: Vigil) -> Json:
+    return _run_out(await owned_run(vigil, who, ref.internal, run_id), who)
 
 
 @router.get("/threads/{thread_id}/runs/{run_id}/stream", response_class=EventSourceResponse,
             responses=SSE_DOC)  # fmt: skip
 async def join_stream(
-    thread_id: ThreadId, run_id: RunId, request: Request, who: Caller, vigil: Vigil
+    ref: ThreadOf, run_id: RunId, request: Request, who: Caller, vigil: Vigil
 ) -> Any:
     """Reconnect to a run's stream: every event after ``Last-Event-ID``."""
-    await owned_run(vigil, who, thread_id, run_id)
+    await owned_run(vigil, who, ref.internal, run_id)
     return run_response(vigil, run_id, last_event_id(request), "run")
 
 
 @router.get("/threads/{thread_id}/runs/{run_id}/join")
-async def join_run(thread_id: ThreadId, run_id: RunId, who: Caller, vigil: Vigil) -> Json:
+async def join_run(ref: ThreadOf, run_id: RunId, who: Caller, vigil: Vigil) -> Json:
     """Wait for the run to end; the thread's values."""
-    await owned_run(vigil, who, thread_id, run_id)
+    await owned_run(vigil, who, ref.internal, run_id)
     await vigil.hub.wait(run_id)
-    return await vigil.graphs.values(thread_id)
+    return await vigil.graphs.values(ref.internal)
 
 
 @router.post("/threads/{thread_id}/runs/{run_id}/cancel")
-async def cancel_run(thread_id: ThreadId, run_id: RunId, who: Caller, vigil: Vigil) -> Json:
-    meta = await owned_run(vigil, who, thread_id, run_id)
+async def cancel_run(ref: ThreadOf, run_id: RunId, who: Caller, vigil: Vigil) -> Json:
+    meta = await owned_run(vigil, who, ref.internal, run_id)
     if meta["status"] in TERMINAL:
-        return _run_out(meta)
-    return _run_out(await vigil.hub.cancel(run_id))
+        return _run_out(meta, who)
+    return _run_out(await vigil.hub.cancel(run_id), who)

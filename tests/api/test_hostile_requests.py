@@ -56,7 +56,7 @@ def test_a_lone_surrogate_is_refused_at_the_door_and_never_stored(api: Api) -> N
     with api.client("analyst") as c:
         found = c.post("/threads/search", json={"limit": 100})
         assert found.status_code == 200
-        assert "t-emoji" in [t["thread_id"] for t in found.json()]
+        assert "cust-john~t-emoji" in [t["thread_id"] for t in found.json()]
 
 
 def test_tokens_with_odd_claims_get_401_never_500_or_forever(api: Api) -> None:
