@@ -161,9 +161,9 @@ class PendingApprovals:
 
     def reserve(self, response: ApprovalResponse) -> ApprovalResponse:
         """Hold a pending request for this answer until its agent applies it; returns the
-        answer that holds it. The same analyst's same answer (and reason) again gets the first one back
-        (a retry, re-sent as it was); any other answer is refused with ApprovalConflictError,
-        as is an answer to a request no longer pending."""
+        answer that holds it. The same analyst's same answer and reason again gets the first
+        one back (a retry, re-sent as it was); any other answer is refused with
+        ApprovalConflictError, as is an answer to a request no longer pending."""
         state, held = self._reserve(
             keys=[self.key(response.approval_id)], args=[response.model_dump_json()]
         )

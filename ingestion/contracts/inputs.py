@@ -3,8 +3,8 @@ sensor readings, monitoring signals, maintenance logs."""
 
 from __future__ import annotations
 
-import math
 import json
+import math
 import re
 from decimal import Decimal
 from typing import Annotated, Literal
