@@ -14,8 +14,13 @@ import httpx
 from httpx_sse import connect_sse
 
 from graphs.llm.fake import ScriptedChatModel
+from ingestion.dlq import DeadLetter
 from tests.api.conftest import SECRET, Api, Server, events_of, serve_api
 from tests.api.test_chat_sse import chat
+from tests.ingestion.kafkautil import produce_raw, read_all
+from tests.ingestion.test_retrieval_conformance import EMBEDDER
+from vigil.settings import Stream
+from vigil.wiring.feeds import ingestion
 
 
 def _b64(data: bytes) -> str:
@@ -185,3 +190,37 @@ def test_past_the_end_from_another_api_process_gets_the_end(api: Api) -> None:
     finally:
         if deps.close:
             deps.close()
+
+
+def test_a_customer_change_with_a_version_past_2_53_is_dead_lettered_and_the_profile_lives(
+    api: Api,
+) -> None:
+    """A change with version 10^19 made that profile answer 500 for good, and 10^16 + 1 was
+    stored as 10^16 (Redis keeps numbers as doubles). Versions above 2^53 are refused by
+    the contract and dead-lettered; the profile keeps answering, at its last good version."""
+    s = api.settings
+    topic = s.topic(Stream.CUSTOMER_CHANGES)
+    good = {"customer_id": "cust-john", "version": 7, "op": "patch",
+            "changed_at": "2026-11-03T09:15:00Z", "profile": {"credit_score": 801}}  # fmt: skip
+    items = [
+        (b"cust-john", json.dumps({**good, "version": v, "profile": {"credit_score": c}}).encode())
+        for v, c in ((10**19, 300), (10**16 + 1, 301), (2**53 + 1, 302))
+    ]
+    items.append((b"cust-john", json.dumps(good).encode()))  # fmt: skip
+    produce_raw(s.kafka_bootstrap or "", topic, items)
+    feeds = ingestion(s, client=api.deps.redis, embedder=EMBEDDER)
+    try:
+        m = feeds.profiles.run(count=4, timeout=60)
+    finally:
+        feeds.profiles.close()
+        feeds.knowledge.close()
+    assert (m.processed, m.dead_lettered) == (1, 3)
+    letters = read_all(s.kafka_bootstrap or "", s.dlq_topic(topic), 3)
+    reasons = [DeadLetter.from_record(r).reason for r in letters]
+    assert all("version" in r for r in reasons), reasons
+    with api.client("john") as c:
+        r = c.get("/customers/cust-john/profile")
+        assert r.status_code == 200, r.text
+        assert r.json()["credit_score"] == 801
+    with api.client("analyst") as c:
+        assert c.get("/customers/cust-john/profile").status_code == 200
