@@ -11,6 +11,8 @@ came back.
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,13 +21,15 @@ from typing import Any
 
 import httpx
 import pytest
+from kafka.errors import KafkaError
 
 from agents.core import AgentService
 from graphs.checkpointer import RedisSaver
 from graphs.llm import ModelEntry, ModelGateway
 from graphs.llm.fake import ScriptedChatModel
 from ingestion.contracts import BlockAction
-from ingestion.kafka import ensure_topics
+from ingestion.errors import DeliveryError
+from ingestion.kafka import ensure_topics, read_topic
 from ingestion.knowledge.types import Chunk
 from ingestion.producer import EventProducer
 from ingestion.seed import seed_customers
@@ -34,6 +38,7 @@ from tests.agents.test_fraud_e2e import BLOCK
 from tests.api.conftest import Api, Server, api_settings, serve_api
 from tests.api.test_approvals_api import propose_a_block
 from tests.conftest import wait_for
+from tests.ingestion.kafkautil import transactions
 from tests.ingestion.test_retrieval_conformance import EMBEDDER
 from vigil.runtime.embedded import ChildServer, free_port
 from vigil.runtime.stack import tansu_server, valkey_server
@@ -105,6 +110,76 @@ def outage(
         state.valkey.stop(timeout=5)
 
 
+class Traffic:
+    """Card payments published one after another (each retried until the broker takes it);
+    ``lost()`` is every payment the broker took that fraud.decisions never showed decided.
+    ``settled()`` pauses until what was taken is decided, so a payment is never left only
+    in the embedded broker's memory when it is killed."""
+
+    def __init__(self, s: Settings) -> None:
+        self.settings = s
+        self.taken: list[str] = []
+        self.refused = 0
+        self.decided: set[str] = set()
+        self._go, self._stop = threading.Event(), threading.Event()
+        self._threads = [threading.Thread(target=self._publish, daemon=True)]
+
+    def __enter__(self) -> Traffic:
+        self._go.set()
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._go.set()
+        for t in self._threads:
+            t.join(30)
+
+    def _publish(self) -> None:
+        events = iter(transactions(10_000, seed=11))
+        with EventProducer(self.settings, max_block_ms=2000, request_timeout_ms=2000,
+                           delivery_timeout_ms=4000) as producer:  # fmt: skip
+            while not self._stop.is_set():
+                self._go.wait()
+                event = next(events)
+                while not self._stop.is_set():
+                    try:
+                        producer.publish([event], timeout=5)
+                        self.taken.append(event.transaction_id)
+                        break
+                    except (KafkaError, DeliveryError):
+                        self.refused += 1
+                        time.sleep(0.2)
+                time.sleep(0.1)
+
+    def _read(self) -> None:
+        """What fraud.decisions holds now. (Read whole each time: the embedded broker
+        restarts its offsets at 0, so a reader's position from before would skip some.)"""
+        topic = self.settings.topic(Stream.FRAUD_DECISIONS)
+        for r in read_topic(self.settings, topic, idle_s=0.5):
+            self.decided.add(json.loads(r.value)["transaction_id"])
+
+    def lost(self) -> list[str]:
+        return [t for t in list(self.taken) if t not in self.decided]
+
+    def settled(self, timeout: float = 60) -> None:
+        self._go.clear()
+        time.sleep(0.5)
+        deadline = time.monotonic() + timeout
+        self._read()
+        while self.lost() and time.monotonic() < deadline:
+            time.sleep(0.5)
+            self._read()
+        lost = self.lost()
+        assert not lost, (
+            f"{len(lost)} of {len(self.taken)} payments taken never decided: {lost[:5]}"
+        )
+
+    def resume(self) -> None:
+        self._go.set()
+
+
 def ready(c: httpx.Client) -> tuple[int, dict[str, Any]]:
     r = c.get("/ready")
     return r.status_code, r.json()["checks"]
@@ -122,9 +197,13 @@ def test_a_broker_restart_is_reported_refused_with_503_and_recovered_from(
     api = outage.api
     pending = propose_a_block(api, outage.fraud)
     approval_id, good = pending["approval_id"], pending["proposal_hash"]
-    with api.client("analyst") as c:
+    with Traffic(api.settings) as traffic, api.client("analyst") as c:
+        wait_for(lambda: len(traffic.taken) >= 5, 30, "payments flowing")
         assert ready(c)[0] == 200
+        # the embedded broker loses what it holds when killed: nothing is left only there
+        traffic.settled()
         outage.broker.stop(timeout=5)
+        traffic.resume()
         took = seconds_until(lambda: ready(c)[0] == 503, 10, "/ready to report the broker")
         assert took <= 5
         checks = ready(c)[1]
@@ -140,9 +219,13 @@ def test_a_broker_restart_is_reported_refused_with_503_and_recovered_from(
         # what does not need the broker still works
         assert c.get(f"/approvals/{approval_id}").json()["state"] == "pending"
 
+        wait_for(lambda: traffic.refused > 0, 10, "payments refused while the broker is down")
+        taken_before = len(traffic.taken)
+
         outage.restart_broker()
         took = seconds_until(lambda: ready(c)[0] == 200, 30, "/ready after the broker's return")
         assert took <= 30
+        wait_for(lambda: len(traffic.taken) >= taken_before + 5, 30, "payments taken again")
 
         def approved() -> bool:
             r = c.post(f"/approvals/{approval_id}/approve", json={"proposal_hash": good,
@@ -156,6 +239,8 @@ def test_a_broker_restart_is_reported_refused_with_503_and_recovered_from(
         [block] = read_events(api.settings, Stream.BLOCK_ACTIONS, 1, BlockAction)
         assert block.transaction_id == pending["proposal"]["transaction_id"]
         assert c.get(f"/approvals/{approval_id}").json()["state"] == "approve"
+        # every payment the broker took, before and after its restart, was decided
+        traffic.settled()
     assert outage.fraud.dead == {}
 
 
@@ -163,7 +248,8 @@ def test_a_redis_restart_is_reported_refused_with_503_and_recovered_from(
     outage: Outage,
 ) -> None:
     api = outage.api
-    with api.client("john") as c:
+    with Traffic(api.settings) as traffic, api.client("john") as c:
+        wait_for(lambda: len(traffic.taken) >= 5, 30, "payments flowing")
         first = c.post("/chat/t-before", json={"message": "How do refunds work?"})
         assert first.status_code == 200
         first.read()
@@ -191,5 +277,9 @@ def test_a_redis_restart_is_reported_refused_with_503_and_recovered_from(
                 body = r.read().decode()
             assert "event: end" in body, body
             assert "Connection" not in body, body
-        # nothing was lost: the thread from before the restart is there
+        # nothing was lost: the thread from before the restart is there, and every payment
+        # (the fraud agent waited for Redis, never dead-lettering one) was decided
         assert c.get("/threads/t-before").status_code == 200
+        traffic.settled()
+    assert outage.fraud.dead == {}
+    assert all(r.metrics.dead_lettered == 0 for r in outage.fraud.runners)
