@@ -303,3 +303,28 @@ def settle(s: Settings, running: Consumers, timeout: float) -> None:
             return
         time.sleep(0.5)
     raise AssertionError(f"consumers stalled after {timeout} s: {behind}")
+
+
+def test_a_malformed_answer_is_dead_lettered_once_not_once_per_agent(
+    consumers: tuple[Settings, Consumers],
+) -> None:
+    """Every agent that asks for approvals reads approvals.responses; each dead-lettered a
+    malformed answer, so one bad record became a letter per agent."""
+    s, running = consumers
+    boot = s.kafka_bootstrap or ""
+    topic = s.topic(Stream.APPROVAL_RESPONSES)
+    bad = [b"not json", b'{"approval_id": "appr-x"}', b'{"decision": "maybe"}']
+    producer = KafkaProducer(bootstrap_servers=boot, acks="all")
+    try:
+        for value in bad:
+            producer.send(topic, value=value)
+        producer.flush()
+    finally:
+        producer.close()
+    settle(s, running, 60)
+    readers = [r for r in running.runners if r.topic == topic]
+    assert len(readers) == 2  # the fraud and the maintenance agents
+    letters = [d for d in dead_letters(boot, s.dlq_topic(topic)) if d.source_topic == topic]
+    assert len(letters) == len(bad)
+    assert {d.group for d in letters} == {s.group_id("fraud-approvals")}
+    assert sorted(r.metrics.left_invalid for r in readers) == [0, len(bad)]

@@ -8,12 +8,16 @@ from typing import Any
 import pytest
 import redis
 
+from graphs.llm import ModelEntry, ModelGateway
+from graphs.llm.fake import ScriptedChatModel
 from ingestion.producer import EventProducer
 from tests.conftest import wait_for
 from tests.ingestion.kafkautil import transactions
+from tests.ingestion.test_retrieval_conformance import EMBEDDER
 from vigil.runtime.replicas import Replica
 from vigil.runtime.status import agents_check, agents_status, heartbeats
 from vigil.settings import Settings
+from vigil.wiring.web import api_deps
 
 
 def test_a_dead_consumer_ends_its_replica_and_status_and_ready_name_it(
@@ -53,6 +57,15 @@ def test_a_dead_consumer_ends_its_replica_and_status_and_ready_name_it(
         with pytest.raises(RuntimeError) as failed:
             agents_check(s, client)
         assert str(failed.value) == f"fraud on r-dies: consumer {thread} died: {why}"
+        # /ready runs this very check: the API's dependencies name the dead consumer
+        deps = api_deps(s, gateway=ModelGateway([ModelEntry("scripted", ScriptedChatModel(
+            script=["-"]))]), embedder=EMBEDDER)  # fmt: skip
+        try:
+            with pytest.raises(RuntimeError, match=f"consumer {thread} died"):
+                deps.checks["agents"]()
+        finally:
+            if deps.close:
+                deps.close()
         status = agents_status(s, client, ["fraud"])["fraud"]
         assert status["failing"] == [f"fraud on r-dies: consumer {thread} died: {why}"]
         assert status["replicas"][0]["dead"] == {thread: why}
