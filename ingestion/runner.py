@@ -31,7 +31,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic
 
 from kafka import KafkaConsumer, TopicPartition
@@ -43,6 +43,7 @@ from ingestion.dlq import DeadLetter, DeadLetterKind
 from ingestion.errors import ContractError
 from ingestion.kafka import client_config
 from ingestion.producer import EventProducer
+from ingestion.runner_metrics import RunnerMetrics as RunnerMetrics
 from ingestion.signals import on_stop_signals
 from ingestion.transient import describe as _describe
 from ingestion.transient import is_transient
@@ -72,36 +73,6 @@ class Rejection:
 
 
 Handler = Callable[[Sequence[Received[E]]], Iterable[Rejection] | None]
-
-
-@dataclass
-class RunnerMetrics:
-    consumed: int = 0
-    processed: int = 0
-    dead_lettered: int = 0
-    batches: int = 0
-    commits: int = 0
-    commit_failures: int = 0
-    handler_retries: int = 0
-    #: records dead-lettered because the handler failed on them alone
-    handler_failures: int = 0
-    #: invalid records skipped because another group dead-letters them
-    left_invalid: int = 0
-    #: batches that failed outside the handler and were read again
-    crashes: int = 0
-    lag: dict[int, int] = field(default_factory=dict)
-    #: monotonic clock of the first records polled and of the last commit (throughput)
-    first_records_at: float | None = None
-    last_commit_at: float | None = None
-
-    @property
-    def finished(self) -> int:
-        """Records done with: processed, dead-lettered, or left to the group that does."""
-        return self.processed + self.dead_lettered + self.left_invalid
-
-    @property
-    def total_lag(self) -> int:
-        return sum(self.lag.values())
 
 
 class ConsumerRunner(Generic[E]):
@@ -281,31 +252,45 @@ class ConsumerRunner(Generic[E]):
         self.metrics.processed += len(valid) - len(rejected)
         return True
 
-    def _handle(self, valid: list[Received[E]]) -> list[Rejection] | None:
-        """The handler's rejections for the batch, or None when stopped meanwhile."""
+    def _handle(
+        self, valid: list[Received[E]], budget: float | None = None
+    ) -> list[Rejection] | None:
+        """The handler's rejections for the batch, or None when stopped meanwhile.
+
+        Looking for the records that fail, a part of the batch gets one try (the error
+        already recurred on the whole batch) and a single record its full tries, until
+        ``budget`` (a monotonic deadline: half the poll interval) runs out; then one try
+        each, so a flood of poison cannot hold the batch past the group's patience."""
         if not valid:
             return []
-        got = self._attempt(valid)
+        top = budget is None
+        if budget is None:
+            budget = time.monotonic() + self.settings.kafka_max_poll_interval_ms / 2000
+        full = top or (len(valid) == 1 and time.monotonic() < budget)
+        got = self._attempt(valid, self.settings.runner_handler_attempts if full else 1)
         if got is None or isinstance(got, list):
             return got
         if len(valid) == 1:
             self.metrics.handler_failures += 1
             return [Rejection(valid[0], f"the handler failed on it: {_describe(got)}")]
-        log.warning("handler keeps failing on %d events of %s (%s): looking for the records "
-                    "that fail", len(valid), self.topic, _describe(got))  # fmt: skip
+        if top:
+            log.warning("handler keeps failing on %d events of %s (%s): looking for the "
+                        "records that fail", len(valid), self.topic, _describe(got))  # fmt: skip
         half = len(valid) // 2
         rejections: list[Rejection] = []
         for part in (valid[:half], valid[half:]):  # in order: keys stay in sequence
-            found = self._handle(part)
+            found = self._handle(part, budget)
             if found is None:
                 return None
             rejections += found
         return rejections
 
-    def _attempt(self, valid: list[Received[E]]) -> list[Rejection] | Exception | None:
+    def _attempt(
+        self, valid: list[Received[E]], attempts: int
+    ) -> list[Rejection] | Exception | None:
         """Run the handler until it returns (its rejections), fails with a non-transient
-        error ``runner_handler_attempts`` times (that error), or the runner stops (None).
-        A transient error is retried without limit: the dependency will come back."""
+        error ``attempts`` times (that error), or the runner stops (None). A transient
+        error is retried without limit: the dependency will come back."""
         delay = self.settings.runner_retry_backoff_s
         failures = 0
         while True:
@@ -315,7 +300,7 @@ class ConsumerRunner(Generic[E]):
                 self.metrics.handler_retries += 1
                 transient = is_transient(exc)
                 failures += 0 if transient else 1
-                if failures >= self.settings.runner_handler_attempts:
+                if failures >= attempts:
                     return exc
                 log.warning("handler failed on %d events of %s (%s%s); retrying in %.1f s",
                             len(valid), self.topic, "a dependency is down: " if transient else "",

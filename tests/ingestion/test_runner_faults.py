@@ -164,3 +164,31 @@ def test_a_guarded_thread_reports_a_death_not_a_clean_return() -> None:
     start_guarded(lambda: 1 / 0, "raises", dead).join(5)
     assert done.is_set()
     assert dead == {"raises": "ZeroDivisionError: division by zero"}
+
+
+def test_a_flood_of_poison_is_isolated_within_the_poll_interval(settings: Settings) -> None:
+    """Each record the handler fails on alone took its full tries with backoff (about 1.5
+    s at the defaults); twenty of them in a batch held it past max_poll_interval, the group
+    dropped the member, the commit failed and the batch came back: a stall. Past half the
+    interval, the remaining records get one try each."""
+    events = transactions(40)
+    with EventProducer(settings) as p:
+        p.publish(events)
+    poison = {e.transaction_id for e in events[::2]}
+
+    def handler(batch: Sequence[Received[Transaction]]) -> None:
+        if any(r.event.transaction_id in poison for r in batch):
+            raise ValueError("poison")
+
+    s = settings.model_copy(update={
+        "runner_retry_backoff_s": 0.3, "runner_handler_attempts": 3,
+        "kafka_max_poll_interval_ms": 8000,
+    })  # fmt: skip
+    runner = runner_for(s, handler, name="flood", batch_size=100)
+    try:
+        m = runner.run(count=40, timeout=120)
+    finally:
+        runner.close()
+    assert m.commit_failures == 0
+    assert (m.processed, m.dead_lettered, m.handler_failures) == (20, 20, 20)
+    assert sum(committed(settings.kafka_bootstrap or "", runner.group).values()) == 40
