@@ -147,7 +147,7 @@ class Authenticator:
             header = _strict_json(_unb64(head))
             claims = _strict_json(_unb64(body))
             signature = _unb64(sig)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise UnauthorizedError("malformed token: not a JWT") from exc
         if not isinstance(header, dict) or header.get("alg") != "HS256":
             raise UnauthorizedError("unsupported token: only HS256 tokens are accepted")
@@ -184,7 +184,7 @@ class Authenticator:
         """A console session cookie's id and expiry (to close it), or None if it is not one."""
         try:
             claims = _strict_json(_unb64(token.split(".")[1]))
-        except (ValueError, IndexError):
+        except (ValueError, IndexError, RecursionError):
             return None
         if not isinstance(claims, dict) or not isinstance(claims.get("sid"), str):
             return None

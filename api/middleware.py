@@ -67,8 +67,8 @@ def _route(scope: Scope) -> str:
 
 class BodyGuard:
     """A request body read whole before the app sees it (API bodies are small): 413 when it
-    passes ``max_bytes``, whether it says its length or comes chunked; 400 when a JSON body
-    holds a lone surrogate (``"\\ud800"``), which no response could ever encode back."""
+    passes ``max_bytes``, whether it says its length or comes chunked; 400 when it is not
+    UTF-8, or holds a lone surrogate (``"\\ud800"``), which no response could encode back."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -100,6 +100,12 @@ class BodyGuard:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
+        try:
+            body.decode("utf-8")  # strict: a lone surrogate as raw bytes is not UTF-8
+        except UnicodeDecodeError as exc:
+            await _refuse(send, 400, f"the body is not valid UTF-8 (byte {exc.start}): "
+                                     "send JSON encoded as UTF-8")  # fmt: skip
+            return
         where = _lone_surrogate(body)
         if where is not None:
             await _refuse(send, 400, f"the JSON body holds a lone surrogate at {where}: "
@@ -126,7 +132,7 @@ def _lone_surrogate(body: bytes) -> str | None:
         return None  # the common case: no escape of one at all
     try:
         value = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None  # not JSON: the route's own parsing says what is wrong
     stack: list[tuple[str, Any]] = [("$", value)]
     while stack:

@@ -212,7 +212,9 @@ class ConsumerRunner(Generic[E]):
         """Back to the last committed offset of every owned partition: the batch that
         failed is read again (nothing after a commit is skipped)."""
         for tp in self._consumer.assignment():
-            committed = self._consumer.committed(tp)
+            committed = self._consumer.committed(
+                tp, timeout_ms=self.settings.kafka_request_timeout_ms
+            )
             if committed is None:
                 self._consumer.seek_to_beginning(tp)
             else:
@@ -316,7 +318,7 @@ class ConsumerRunner(Generic[E]):
 
     def _letter_for(self, rejection: Rejection) -> DeadLetter:
         rec = rejection.received
-        value = rec.event.__pydantic_serializer__.to_json(rec.event)
+        value = self.model.redact(rec.event.__pydantic_serializer__.to_json(rec.event))
         return DeadLetter.of_record(rec, "processing", rejection.reason, group=self.group,
                                     value=value)  # fmt: skip
 

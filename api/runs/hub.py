@@ -177,10 +177,10 @@ class RunHub:
         self._disarm(run)
         try:
             i = after
-            if run.done.is_set() and run.events and i >= len(run.events):
-                yield [run.events[-1]]  # at or past the end: the end again, so it stops
-                return
             while True:
+                if run.events and run.events[-1].event == "end" and i >= len(run.events):
+                    yield [run.events[-1]]  # at or past the end: the end again, so it stops
+                    return
                 wake = run.wake
                 if i < len(run.events):
                     batch = run.events[i:]

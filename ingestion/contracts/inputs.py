@@ -32,7 +32,7 @@ _PAN = re.compile(r"^\d{13,19}$")
 #: a JSON string; a run of digits that may be a card number; a JSON number that may be one
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 _DIGIT_RUN = re.compile(rb"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
-_PAN_NUMBER = re.compile(rb"(?<=[:\[,])(\s*)(\d{13,19})(?![\d.eE])")
+_PAN_NUMBER = re.compile(rb"(?:(?<=[:\[,])|^)(\s*)(\d{13,19})(?![\d.eE])")
 
 
 def _luhn(digits: bytes) -> bool:
@@ -66,7 +66,7 @@ def mask_pans(raw: bytes) -> bytes:
 
     try:
         json.loads(raw)
-    except ValueError:  # not JSON: every run of digits anywhere
+    except (ValueError, RecursionError):  # not JSON (or nested too deep): every digit run
         return _DIGIT_RUN.sub(lambda d: _masked(d.group(0)) or d.group(0), raw)
     return _PAN_NUMBER.sub(number, _JSON_STRING.sub(in_string, raw))
 

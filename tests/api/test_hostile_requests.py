@@ -11,12 +11,13 @@ import time
 from collections.abc import Iterator
 
 import httpx
+import pytest
 from httpx_sse import connect_sse
 
 from graphs.llm.fake import ScriptedChatModel
 from ingestion.dlq import DeadLetter
 from tests.api.conftest import SECRET, Api, Server, events_of, serve_api
-from tests.api.test_chat_sse import chat
+from tests.api.test_chat_sse import LONG, chat
 from tests.ingestion.kafkautil import produce_raw, read_all
 from tests.ingestion.test_retrieval_conformance import EMBEDDER
 from vigil.settings import Stream
@@ -52,6 +53,13 @@ def test_a_lone_surrogate_is_refused_at_the_door_and_never_stored(api: Api) -> N
         for r in cases:
             assert r.status_code == 400, r.text
             assert "lone surrogate" in r.json()["detail"]
+        json_type = {"content-type": "application/json"}
+        raw = c.post("/chat/t-sur3", content=b'{"message": "hi \xed\xa0\x80"}', headers=json_type)
+        assert raw.status_code == 400, raw.text  # the surrogate as raw bytes: not UTF-8
+        assert "not valid UTF-8" in raw.json()["detail"]
+        deep = b'{"metadata": ' + b"[" * 5000 + b'"\\ud800"' + b"]" * 5000 + b"}"
+        nested = c.post("/threads", content=deep, headers=json_type)
+        assert 400 <= nested.status_code < 500, nested.text
         # a pair of surrogates is a real character (an emoji): fine
         emoji = b'{"thread_id": "t-emoji", "metadata": {"a": "\\ud83d\\ude00"}}'
         ok = c.post("/threads", content=emoji, headers={"content-type": "application/json"})
@@ -79,6 +87,7 @@ def test_tokens_with_odd_claims_get_401_never_500_or_forever(api: Api) -> None:
         b'{"sub": ["ops"], "role": "admin", "exp": %d}' % (now + 60): "must be strings",
         b'{"sub": "o/../ps", "role": "admin", "exp": %d}' % (now + 60): "must be strings",
         b'{"sub": "ops", "role": "root", "exp": %d}' % (now + 60): "claims rejected",
+        b"[" * 5000 + b"]" * 5000: "malformed token",
     }
     with api.client() as c:
         for payload, words in odd.items():
@@ -224,3 +233,23 @@ def test_a_customer_change_with_a_version_past_2_53_is_dead_lettered_and_the_pro
         assert r.json()["credit_score"] == 801
     with api.client("analyst") as c:
         assert c.get("/customers/cust-john/profile").status_code == 200
+
+
+@pytest.mark.script(LONG, api_reconnect_grace_s=5.0)
+def test_past_the_end_of_a_run_still_going_gets_the_end_when_it_ends(api: Api) -> None:
+    """Attached to a running turn with a Last-Event-ID beyond its last event, a client got
+    pings for good once the turn ended."""
+    api.model.token_delay_s = 0.02
+    with (
+        api.client("john") as c,
+        connect_sse(c, "POST", "/chat/t-ahead", json={"message": "Tell me"}) as es,
+        httpx.Client(base_url=api.url, headers=api.auth("john"), timeout=30) as other,
+    ):
+        started = time.monotonic()
+        location = es.response.headers["location"]
+        with connect_sse(other, "GET", location, headers={"Last-Event-ID": "100000"}) as ahead:
+            got = list(events_of(ahead))
+        mine = list(events_of(es))
+    assert [e.event for e in got] == ["end"]
+    assert got[0].id == mine[-1].id
+    assert time.monotonic() - started < 20

@@ -100,18 +100,19 @@ def test_a_dead_letter_never_keeps_a_card_number(settings: Settings) -> None:
     as_string = {**good, "card_id": "4111 1111 1111 1111", "merchant": "shop 5500000000000004"}
     as_number = {**good, "card_id": 4012888888881881}
     not_json = b'{"card_id": 4111111111111111, broken'
+    deep = b"[" * 3000 + b"4111111111111111" + b"]" * 3000  # too deep for json.loads
     items = [(b"u", json.dumps(as_string).encode()), (b"u", json.dumps(as_number).encode()),
-             (b"u", not_json)]  # fmt: skip
+             (b"u", not_json), (b"u", deep), (b"u", b"4111111111111111")]  # fmt: skip
     produce_raw(settings.kafka_bootstrap or "", topic, items)
     runner = runner_for(settings, lambda batch: None, name="pan")
     try:
-        m = runner.run(count=3, timeout=60)
+        m = runner.run(count=5, timeout=60)
     finally:
         runner.close()
-    assert m.dead_lettered == 3
-    letters = read_all(settings.kafka_bootstrap or "", settings.dlq_topic(topic), 3)
+    assert (m.dead_lettered, m.crashes) == (5, 0)
+    letters = read_all(settings.kafka_bootstrap or "", settings.dlq_topic(topic), 5)
     values = [DeadLetter.from_record(r).value or b"" for r in letters]
-    assert len(values) == 3
+    assert len(values) == 5
     for value in values:
         for pan in (b"4111111111111111", b"4111 1111 1111 1111", b"5500000000000004",
                     b"4012888888881881"):  # fmt: skip
@@ -120,6 +121,8 @@ def test_a_dead_letter_never_keeps_a_card_number(settings: Settings) -> None:
     assert json.loads(values[0])["merchant"] == "shop 550000******0004"
     assert json.loads(values[1])["card_id"] == "401288******1881"
     assert b"411111******1111" in values[2]
+    assert b"411111******1111" in values[3]
+    assert values[4] == b'"411111******1111"'
     # the rest of the record is kept for a replay
     assert json.loads(values[0])["transaction_id"] == good["transaction_id"]
 

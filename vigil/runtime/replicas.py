@@ -134,7 +134,6 @@ class Replica:
                 self.client.set(key, json.dumps(self.health()), ex=int(STALE_S))
             except redis.RedisError as exc:  # Redis restarting: the next beat retries
                 log.warning("heartbeat of %s not written: %s", self.replica_id, exc)
-                continue
             if self.dead() and not self.failed.is_set():
                 log.critical("%s: consumers died (%s): the replica ends", self.replica_id,
                              "; ".join(f"{k}: {v}" for k, v in self.dead().items()))  # fmt: skip
