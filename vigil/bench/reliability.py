@@ -29,6 +29,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ingestion.contracts import ApprovalResponse, BlockAction, FraudDecision, Transaction
+from ingestion.dlq import DeadLetter
 from ingestion.errors import WaitTimeoutError
 from ingestion.kafka import read_topic
 from ingestion.producer import EventProducer
@@ -325,8 +326,15 @@ def audit(s: Settings, client: redis.Redis, books: Books) -> Outcome:
     unblocked = sorted(books.approved - set(block_ids))
     if unblocked:
         problems.append(f"approved but not blocked: {unblocked[:3]}")
-    if len({(r.partition, r.offset) for r in dlq}) < books.malformed and len(dlq) < books.malformed:
-        problems.append(f"{len(dlq)} records in the DLQ for {books.malformed} malformed sent")
+    # a batch read again (a replica killed, a rebalance) dead-letters its records again:
+    # each malformed record must be there, once or re-sent, and nothing else
+    letters = [DeadLetter.from_record(r) for r in dlq]
+    sources = {(d.source_topic, d.partition, d.offset) for d in letters}
+    failed = [d for d in letters if d.kind == "processing"]  # no poison is sent: a fault
+    if failed:
+        problems.append(f"{len(failed)} valid records dead-lettered: {failed[0].reason[:200]}")
+    if len(sources) != books.malformed:
+        problems.append(f"{len(sources)} records in the DLQ for {books.malformed} malformed sent")
     lag = _fraud_lag(heartbeats(s, client))
     if lag:
         problems.append(f"consumer lag {lag} at the end")
@@ -339,7 +347,9 @@ def audit(s: Settings, client: redis.Redis, books: Books) -> Outcome:
         "blocks applied twice": len(twice),
         "approvals given": len(books.approved),
         "malformed sent": books.malformed,
-        "malformed in the DLQ": len(dlq),
+        "malformed in the DLQ": len(sources),
+        "dead letters re-sent (batch read again)": len(letters) - len(sources),
+        "valid records dead-lettered": len(failed),
         "consumer lag at the end": lag,
     }
     return Outcome(counts, problems)
