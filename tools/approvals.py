@@ -191,9 +191,12 @@ class PendingApprovals:
         if self.client.hget(key, "answer") == response.model_dump_json().encode():
             self.client.hdel(key, "answer")
 
-    def check(self, response: ApprovalResponse) -> ApprovalRequest:
-        """The pending request this answer answers, or ApprovalMismatchError saying why not."""
-        found = self.get(response.approval_id)
+    def check(
+        self, response: ApprovalResponse, found: tuple[ApprovalRequest, str] | None = None
+    ) -> ApprovalRequest:
+        """The pending request this answer answers, or ApprovalMismatchError saying why not.
+        ``found``: the request and its state as just read (``get``), else read here."""
+        found = found or self.get(response.approval_id)
         if found is None:
             raise ApprovalMismatchError(f"approval {response.approval_id} does not exist")
         request, state = found
@@ -249,5 +252,5 @@ def answer(
         analyst=analyst,
         reason=reason,
     )
-    pending.check(response)
+    pending.check(response, found)
     return pending.reserve(response)

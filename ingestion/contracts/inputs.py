@@ -52,13 +52,18 @@ def _masked(text: bytes) -> bytes | None:
     return digits[:6] + b"*" * (len(digits) - 10) + digits[-4:]
 
 
+def _mask_runs(text: bytes) -> bytes:
+    """Every Luhn-valid run of 13-19 digits in ``text``, masked."""
+    return _DIGIT_RUN.sub(lambda d: _masked(d.group(0)) or d.group(0), text)
+
+
 def mask_pans(raw: bytes) -> bytes:
     """Every run of 13-19 digits inside a JSON string (spaces and dashes allowed) and
     every JSON number of 13-19 digits that passes the Luhn check, cut to its first 6 and
     last 4 digits (a number becomes a string); in bytes that are not JSON, every such run."""
 
     def in_string(m: re.Match[bytes]) -> bytes:
-        return _DIGIT_RUN.sub(lambda d: _masked(d.group(0)) or d.group(0), m.group(0))
+        return _mask_runs(m.group(0))
 
     def number(m: re.Match[bytes]) -> bytes:
         masked = _masked(m.group(2))
@@ -67,7 +72,7 @@ def mask_pans(raw: bytes) -> bytes:
     try:
         json.loads(raw)
     except (ValueError, RecursionError):  # not JSON (or nested too deep): every digit run
-        return _DIGIT_RUN.sub(lambda d: _masked(d.group(0)) or d.group(0), raw)
+        return _mask_runs(raw)
     return _PAN_NUMBER.sub(number, _JSON_STRING.sub(in_string, raw))
 
 

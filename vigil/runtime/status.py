@@ -79,18 +79,24 @@ def agents_status(settings: Settings, client: redis.Redis, agents: Sequence[str]
 
 def failing(beats: Sequence[dict[str, Any]], agent: str | None = None) -> list[str]:
     """What is wrong in these heartbeats, one line each: dead consumers (the replica is
-    ending), and consumers re-reading a batch that failed (the broker or Redis is down)."""
-    out = []
+    ending), then consumers re-reading a batch that failed (the broker or Redis is down)."""
+    dead, retrying = _wrong(beats, agent)
+    return dead + retrying
+
+
+def _wrong(beats: Sequence[dict[str, Any]], agent: str | None) -> tuple[list[str], list[str]]:
+    """(dead consumers, consumers retrying a batch), one line each."""
+    dead, retrying = [], []
     for b in beats:
         parts = [(agent, b["agents"][agent])] if agent else list(b["agents"].items())
         if agent is None and b.get("ingestion"):
             parts.append(("ingestion", b["ingestion"]))
         for name, part in parts:
             for thread, why in (part.get("dead") or {}).items():
-                out.append(f"{name} on {b['replica']}: consumer {thread} died: {why}")
+                dead.append(f"{name} on {b['replica']}: consumer {thread} died: {why}")
             for topic, why in (part.get("retrying") or {}).items():
-                out.append(f"{name} on {b['replica']}: {topic} batch failing: {why}")
-    return out
+                retrying.append(f"{name} on {b['replica']}: {topic} batch failing: {why}")
+    return dead, retrying
 
 
 def agents_check(settings: Settings, client: redis.Redis) -> str:
@@ -99,13 +105,12 @@ def agents_check(settings: Settings, client: redis.Redis) -> str:
     beats = heartbeats(settings, client)
     if not beats:
         return "no agent replica reports a heartbeat (none running, or not on this Redis)"
-    wrong = failing(beats)
-    dead = [line for line in wrong if " died: " in line]
+    dead, retrying = _wrong(beats, None)
     if dead:  # a consumer that is retrying (Redis blinked) does not make the API unready
         raise RuntimeError("; ".join(dead)[:1000])
     names = sorted({a for b in beats for a in b["agents"]})
-    retrying = f"; retrying: {'; '.join(wrong)}"[:500] if wrong else ""
-    return f"{len(beats)} replicas alive ({', '.join(names)}){retrying}"
+    detail = f"; retrying: {'; '.join(retrying)}"[:500] if retrying else ""
+    return f"{len(beats)} replicas alive ({', '.join(names)}){detail}"
 
 
 def group_members(group: dict[str, Any]) -> dict[str, Any]:
