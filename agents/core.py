@@ -4,7 +4,7 @@ An agent is a :class:`Binding`: the stream it watches and its contract, a determ
 ``screen`` over each batch (cheap, no model) that says what to publish for every event and
 which events escalate, the compiled graph an escalation runs under its own thread, the
 graph's runtime context, and any side inputs (context streams the agent keeps in Redis).
-:class:`AgentWorker` and :class:`AgentService` do the rest for every agent alike:
+:class:`AgentWorker` and ``agents.service.AgentService`` do the rest for every agent alike:
 
 * consumer runners with the DLQ and commit-after-durable (``ingestion.runner``);
 * screening outputs published and acknowledged before the batch's offsets are committed;
@@ -23,8 +23,8 @@ Adding an agent is writing a ``binding(deps)`` function and naming it in
 from __future__ import annotations
 
 import logging
-import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,14 +37,14 @@ from langgraph.types import Command
 from redis import Redis
 
 from agents.metrics import AgentMetrics
+from agents.stage import Stage, StageRunner
 from graphs.approval import ApprovalAnswer, ApprovalAsk
 from graphs.llm import ModelGateway
 from graphs.protocols import C, S
 from ingestion.contracts import ApprovalRequest, ApprovalResponse, E, Event
 from ingestion.failpoints import failpoint
 from ingestion.producer import EventProducer
-from ingestion.runner import ConsumerRunner, Received, Rejection
-from ingestion.threads import start_guarded
+from ingestion.runner import Received, Rejection
 from tools.approvals import ApprovalLedger, PendingApprovals
 from tools.context import ToolContext
 from tools.errors import ApprovalMismatchError, ToolError
@@ -69,6 +69,8 @@ class Screening(Generic[S]):
 
     publish: list[Event] = field(default_factory=list)
     escalate: list[Escalation[S]] = field(default_factory=list)
+    #: (rule, why) -> events of the batch a rule could not be applied to
+    not_applied: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,8 @@ class Binding(Generic[E, S, C]):
     side_inputs: tuple[SideInput[Any], ...] = ()
     #: the streams its graph writes to, for documentation and topic creation
     outputs: tuple[Stream, ...] = ()
+    #: where escalations wait for the graph; None runs them inside the screening batch
+    stage: Stage[S] | None = None
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,14 @@ class AgentWorker(Generic[S, C]):
         self.producer = producer
         self.known_prefixes = known_prefixes
         self.metrics = AgentMetrics()
+        stage = binding.stage
+        self.stage = (
+            None
+            if stage is None
+            else StageRunner(
+                stage, self._escalate_timed, settings.escalation_concurrency, binding.name
+            )
+        )
 
     @property
     def name(self) -> str:
@@ -143,20 +155,41 @@ class AgentWorker(Generic[S, C]):
     # -- the input stream ------------------------------------------------------------------
 
     def handle(self, batch: Sequence[Received[Any]]) -> None:
+        """Screen a batch; its decisions (and, with a stage, its escalations' records) are
+        acknowledged before the runner commits. Without a stage the graphs run here."""
         started = time.perf_counter()
         screening = self.binding.screen([r.event for r in batch])
-        if screening.publish:
-            self.producer.publish(screening.publish)
-        per_event = (time.perf_counter() - started) / max(1, len(batch))
+        stage = self.binding.stage
+        out = screening.publish
+        if stage is not None and screening.escalate:  # each record to its stream's topic
+            out = [*out, *(stage.record(e) for e in screening.escalate)]
+        if out:
+            self.producer.publish(out)
+        took = time.perf_counter() - started
         with self.metrics.lock:
-            self.metrics.screening_latency.observe(per_event, len(batch))
+            self.metrics.screening_latency.observe(took / max(1, len(batch)), len(batch))
+            self.metrics.batch_latency.observe(took)
+            self.metrics.not_applied.update(screening.not_applied)
         self.metrics.add(screened=len(batch), escalated=len(screening.escalate))
-        for esc in screening.escalate:
-            t0 = time.perf_counter()
-            self.escalate(esc)
+        if stage is None:
+            for esc in screening.escalate:
+                self._escalate_timed(esc)
+        failpoint("before_commit")
+
+    def handle_escalations(self, batch: Sequence[Received[Any]]) -> None:
+        """The stage's handler: the batch's graphs, a bounded number at once."""
+        if self.stage is None:
+            raise RuntimeError(f"agent {self.name} has no escalation stage")
+        self.stage.handle(batch)
+        failpoint("before_stage_commit")
+
+    def _escalate_timed(self, esc: Escalation[S]) -> str | None:
+        t0 = time.perf_counter()
+        try:
+            return self.escalate(esc)
+        finally:
             with self.metrics.lock:
                 self.metrics.escalation_latency.observe(time.perf_counter() - t0)
-        failpoint("before_commit")
 
     def config(self, subject: str) -> RunnableConfig:
         return {"configurable": {"thread_id": f"{self.name}:{subject}"}}
@@ -294,79 +327,3 @@ class AgentWorker(Generic[S, C]):
             answer: ApprovalAnswer = {"decision": "expired", "approval_id": approval_id}
             done.append(self.resume(found[0], answer))
         return done
-
-
-@dataclass
-class AgentService:
-    """An agent's consumers (input, side inputs, approval answers) and its deadline sweeper."""
-
-    worker: AgentWorker[Any, Any]
-    runners: list[ConsumerRunner[Any]]
-    sweep_every_s: float = 1.0
-    threads: list[threading.Thread] = field(default_factory=list)
-    #: consumers that died (thread name: why); the process reports it and ends
-    dead: dict[str, str] = field(default_factory=dict)
-    _stop: threading.Event = field(default_factory=threading.Event)
-
-    @classmethod
-    def create(cls, worker: AgentWorker[Any, Any], producer: EventProducer) -> AgentService:
-        s, b = worker.settings, worker.binding
-        runners: list[ConsumerRunner[Any]] = [
-            ConsumerRunner(
-                s, topic=s.topic(b.input), model=b.model, handler=worker.handle,
-                group=s.group_id(b.name), producer=producer,
-            )
-        ]  # fmt: skip
-        for side in b.side_inputs:
-            runners.append(
-                ConsumerRunner(
-                    s, topic=s.topic(side.stream), model=side.model, handler=side.handler,
-                    group=s.group_id(f"{b.name}-{side.stream.value}"), producer=producer,
-                )
-            )  # fmt: skip
-        if b.approval_prefix is not None or b.claims_unknown_approvals:
-            runners.append(
-                ConsumerRunner(
-                    s, topic=s.topic(Stream.APPROVAL_RESPONSES), model=ApprovalResponse,
-                    handler=worker.handle_responses, group=s.group_id(f"{b.name}-approvals"),
-                    producer=producer,
-                    # every agent reads the answers; the one that takes unknown ids
-                    # dead-letters the malformed ones, once
-                    dead_letters_invalid=b.claims_unknown_approvals,
-                )
-            )  # fmt: skip
-        return cls(worker, runners)
-
-    @property
-    def name(self) -> str:
-        return self.worker.name
-
-    def _sweeper(self) -> None:
-        while not self._stop.wait(self.sweep_every_s):
-            try:
-                self.worker.sweep()
-            except Exception:  # a failed sweep is retried on the next tick
-                log.exception("%s: deadline sweep failed; retrying", self.name)
-
-    def retrying(self) -> dict[str, str]:
-        """Consumers re-reading a batch that failed outside the handler (topic: why)."""
-        return {r.topic: r.crashed for r in self.runners if r.crashed}
-
-    def start(self) -> AgentService:
-        targets: list[tuple[Callable[[], object], str]] = [
-            (r.run, f"{self.name}-{r.topic}") for r in self.runners
-        ]
-        if self.worker.binding.approval_prefix is not None:
-            targets.append((self._sweeper, f"{self.name}-deadlines"))
-        for target, name in targets:
-            self.threads.append(start_guarded(target, name, self.dead))
-        return self
-
-    def stop(self, timeout: float = 30.0) -> None:
-        self._stop.set()
-        for r in self.runners:
-            r.stop()
-        for t in self.threads:
-            t.join(timeout)
-        for r in self.runners:
-            r.close()

@@ -35,6 +35,10 @@ class AgentMetrics:
     #: final outcomes of the graph, by the graph's own word ("blocked", "work order raised")
     outcomes: Counter[str] = field(default_factory=Counter)
     screening_latency: Histogram = field(default_factory=Histogram)
+    #: one screening batch, from its events to its outputs acknowledged
+    batch_latency: Histogram = field(default_factory=Histogram)
+    #: (rule, why) -> events a rule could not be applied to (say, no exchange rate)
+    not_applied: Counter[tuple[str, str]] = field(default_factory=Counter)
     escalation_latency: Histogram = field(default_factory=Histogram)
 
     def add(self, **counts: int) -> None:

@@ -21,7 +21,7 @@ from ingestion.producer import EventProducer
 from tools.approvals import ApprovalLedger, PendingApprovals
 from tools.context import ToolContext
 from tools.once import OnceEmitter
-from vigil.settings import Settings
+from vigil.settings import Settings, Stream
 
 BindingFactory = Callable[[AgentDeps], Binding[Any]]
 
@@ -35,6 +35,8 @@ class AgentSpec:
     #: approval ids this agent issues start with this (how answers find their agent); the
     #: binding declares the same prefix, checked when the worker is built
     approval_prefix: str | None = None
+    #: the stream its escalations wait on (the binding's stage), for status and metrics
+    stage: Stream | None = None
 
 
 def _index(*specs: AgentSpec) -> dict[str, AgentSpec]:
@@ -43,7 +45,9 @@ def _index(*specs: AgentSpec) -> dict[str, AgentSpec]:
 
 #: every agent ``vigil agents run --agent all`` runs, by name
 AGENTS: dict[str, AgentSpec] = _index(
-    AgentSpec("fraud", fraud.binding, approval_prefix=fraud.APPROVAL_PREFIX),
+    AgentSpec(
+        "fraud", fraud.binding, approval_prefix=fraud.APPROVAL_PREFIX, stage=fraud.STAGE.stream
+    ),
     AgentSpec("maintenance", maintenance.binding, approval_prefix=maintenance.APPROVAL_PREFIX),
     AgentSpec("monitoring", monitoring.binding),
 )
@@ -105,6 +109,12 @@ def build_worker(
         raise UnknownAgentError(
             f"agent {chosen.name!r}: its binding issues approval ids {binding.approval_prefix!r} "
             f"but the registry names {chosen.approval_prefix!r}"
+        )
+    stage = None if binding.stage is None else binding.stage.stream
+    if stage != chosen.stage:
+        raise UnknownAgentError(
+            f"agent {chosen.name!r}: its binding hands escalations to {stage} but the registry "
+            f"names {chosen.stage}"
         )
     if on_binding is not None:
         binding = on_binding(binding)

@@ -92,7 +92,8 @@ def build_world(env: EvalEnv, case: EventCase, gateway: Any) -> World:
     publisher = RecordingPublisher(env.publisher)
     tools = recording(env.tools(s, publisher, "fraud_agent"), trajectory)
     escalations: list[str] = []
-    worker = agent_worker(env, case.agent, s, publisher, tools, gateway, escalations.append)
+    worker = agent_worker(env, case.agent, s, publisher, tools, gateway, escalations.append,
+                          inline=True)  # fmt: skip
     return World(worker, trajectory, publisher, escalations)
 
 

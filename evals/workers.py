@@ -25,10 +25,15 @@ def agent_worker(
     tools: ToolContext,
     gateway: ModelGateway,
     on_escalate: Callable[[str], None] | None = None,
+    inline: bool = False,
 ) -> AgentWorker:
-    """The agent as ``vigil agents run`` builds it, on ``settings``' Redis prefix."""
+    """The agent as ``vigil agents run`` builds it, on ``settings``' Redis prefix. With
+    ``inline`` its escalations run inside ``handle`` (a case fed in-process has no stage
+    consumer; what is scored is the graphs' decisions, the stage is their transport)."""
 
     def listen(binding: Binding[Any]) -> Binding[Any]:
+        if inline:
+            binding = replace(binding, stage=None)
         if on_escalate is None:
             return binding
         screen_batch = binding.screen

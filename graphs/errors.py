@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ingestion.errors import TransientError
+
 
 class GraphError(Exception):
     """Base of errors raised by Vigil's graphs and their plumbing."""
@@ -9,3 +11,8 @@ class GraphError(Exception):
 
 class CheckpointerConfigError(GraphError):
     """The configured checkpointer cannot be built from the settings."""
+
+
+class ModelUnavailableError(GraphError, TransientError):
+    """Every model of the chain is down or timing out: the run waits for one to come back
+    (its runner retries the event without limit) rather than deciding without it."""

@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
@@ -161,6 +162,67 @@ def describe_groups(settings: Settings, groups: Sequence[str]) -> dict[str, Any]
     except KafkaError as exc:
         raise KafkaUnavailableError(f"cannot describe the consumer groups: {exc}") from exc
     finally:
+        with contextlib.suppress(KafkaError, OSError):
+            admin.close()
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What a consumer group has not committed yet on a topic, and since when."""
+
+    records: int
+    #: broker timestamp (ms) of the oldest uncommitted record; None when there is none
+    oldest_ms: int | None
+    partitions: dict[int, int]
+
+    def oldest_age_s(self, now_ms: float | None = None) -> float | None:
+        if self.oldest_ms is None:
+            return None
+        return max(0.0, ((now_ms or time.time() * 1000) - self.oldest_ms) / 1000)
+
+
+def group_backlog(settings: Settings, group: str, topic: str, wait_s: float = 3.0) -> Backlog:
+    """The group's backlog on ``topic`` as the broker sees it (committed offsets against the
+    ends), with the timestamp of the first uncommitted record: it holds whether or not any
+    member is running. Each partition is read from its committed offset once; its end is
+    the larger of the listed end offset and the high watermark of that fetch (a broker
+    may list the start of its last batch: the embedded one does)."""
+    admin = _GroupAdmin(**client_config(settings))
+    consumer = KafkaConsumer(**client_config(settings), enable_auto_commit=False)
+    try:
+        committed = admin.list_group_offsets(group).get(group, {})  # kafka-python 3: by group
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        if not tps:
+            return Backlog(0, None, {})
+        ends = consumer.end_offsets(tps)
+        starts = consumer.beginning_offsets(tps)
+        at: dict[TopicPartition, int] = {}
+        for tp in tps:
+            done = committed.get(tp)
+            at[tp] = done.offset if done is not None and done.offset >= 0 else starts[tp]
+        consumer.assign(tps)
+        for tp in tps:
+            consumer.seek(tp, at[tp])
+        first: dict[TopicPartition, int] = {}
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            for tp, records in consumer.poll(timeout_ms=200).items():
+                if records and tp not in first:
+                    first[tp] = records[0].timestamp
+                    consumer.pause(tp)
+            known = {tp for tp in tps if consumer.highwater(tp) is not None}
+            if all(tp in first or (tp in known and consumer.highwater(tp) <= at[tp]) for tp in tps):
+                break
+        lag = {
+            tp.partition: max(0, max(ends[tp], consumer.highwater(tp) or 0) - at[tp]) for tp in tps
+        }
+        oldest = min(first.values(), default=None)
+        return Backlog(sum(lag.values()), oldest, lag)
+    except KafkaError as exc:
+        raise KafkaUnavailableError(f"cannot read the backlog of {group}: {exc}") from exc
+    finally:
+        with contextlib.suppress(KafkaError, OSError):
+            consumer.close()
         with contextlib.suppress(KafkaError, OSError):
             admin.close()
 

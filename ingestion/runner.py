@@ -21,6 +21,12 @@ raises is retried with backoff on the same batch, never moving past an unfinishe
   batch, the batch is split in halves (each handled in order) until the records that
   fail alone are found; each of those goes to the DLQ with the error after its own
   ``runner_handler_attempts`` tries, and the rest of the batch and the partition go on.
+
+The handler runs on a thread of its own while the polling thread keeps the consumer in
+its group: a handler that takes longer than ``max_poll_interval_ms`` (a slow model, a
+long wait for Redis) would otherwise get its member dropped, its partitions handed to
+another member and its commit refused. Meanwhile the owned partitions are paused, so
+nothing new is fetched (``GroupMember.keep_membership``).
 """
 
 from __future__ import annotations
@@ -31,17 +37,18 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any, Generic
 
-from kafka import KafkaConsumer, TopicPartition
-from kafka.errors import CommitFailedError, KafkaError
-from kafka.structs import OffsetAndMetadata
+from kafka.errors import KafkaError
 
 from ingestion.contracts import E, decode
 from ingestion.dlq import DeadLetter, DeadLetterKind
 from ingestion.errors import ContractError
 from ingestion.kafka import client_config
+from ingestion.member import GroupMember
 from ingestion.producer import EventProducer
 from ingestion.runner_metrics import RunnerMetrics as RunnerMetrics
 from ingestion.signals import on_stop_signals
@@ -70,6 +77,10 @@ class Rejection:
 
     received: Received[Any]
     reason: str
+
+
+class _AbandonedError(Exception):
+    """The runner was closed while its handler worked: the batch stays uncommitted."""
 
 
 Handler = Callable[[Sequence[Received[E]]], Iterable[Rejection] | None]
@@ -118,12 +129,13 @@ class ConsumerRunner(Generic[E]):
             "fetch_max_wait_ms": settings.kafka_fetch_max_wait_ms,
         }
         config.update(consumer_overrides)
-        self._consumer = KafkaConsumer(**config)
-        self._consumer.subscribe([topic])
-        # next offset to process, per partition; drives the commit and the lag metric
-        self._next: dict[int, int] = {}
+        self._member = GroupMember(config, topic, self.metrics, settings.kafka_request_timeout_ms)
         #: why the last batch failed outside the handler, while it is being retried
         self.crashed: str | None = None
+        self._calls = ThreadPoolExecutor(1, thread_name_prefix=f"handler-{topic}")
+        self._closed = threading.Event()
+        #: how often the polling thread answers the group while the handler works
+        self._keepalive_s = max(0.05, min(3.0, settings.kafka_max_poll_interval_ms / 4000))
 
     # -- control ---------------------------------------------------------------------------
 
@@ -149,11 +161,15 @@ class ConsumerRunner(Generic[E]):
             yield
 
     def assignment(self) -> set[int]:
-        return {tp.partition for tp in self._consumer.assignment()}
+        return self._member.assignment()
 
     def close(self) -> None:
+        # a handler still working (stop() waited long enough) is left to end by itself:
+        # its batch is not committed, so the partition's next owner reads it again
+        self._closed.set()
+        self._calls.shutdown(wait=False)
         with contextlib.suppress(KafkaError):
-            self._consumer.close(autocommit=False)
+            self._member.close()
         if self._own_producer:
             self._producer.close()
 
@@ -180,13 +196,12 @@ class ConsumerRunner(Generic[E]):
             limit = self.batch_size if count is None else min(self.batch_size, count - done)
             try:
                 if rewind:
-                    self._rewind()
+                    self._member.rewind()
                     rewind = False
-                polled = self._consumer.poll(timeout_ms=poll_ms, max_records=limit)
-                records = [r for batch in polled.values() for r in batch]
-                if records:
-                    self.process(records)
-                self._update_lag()
+                records = self._member.poll(poll_ms, limit)
+                if records and not self.process(records):
+                    break  # stopped before the batch was committed: it is read again
+                self._member.update_lag()
             except Exception as exc:
                 transient = is_transient(exc)
                 crashes += 0 if transient else 1
@@ -208,24 +223,24 @@ class ConsumerRunner(Generic[E]):
             crashes, delay, self.crashed = 0, self.settings.runner_retry_backoff_s, None
         return self.metrics
 
-    def _rewind(self) -> None:
-        """Back to the last committed offset of every owned partition: the batch that
-        failed is read again (nothing after a commit is skipped)."""
-        for tp in self._consumer.assignment():
-            committed = self._consumer.committed(
-                tp, timeout_ms=self.settings.kafka_request_timeout_ms
-            )
-            if committed is None:
-                self._consumer.seek_to_beginning(tp)
-            else:
-                self._consumer.seek(tp, committed)
-
     def process(self, records: Sequence[Any]) -> bool:
         """One batch, start to commit. Returns False when stopped before committing."""
         if self.metrics.first_records_at is None:
             self.metrics.first_records_at = time.monotonic()
         self.metrics.consumed += len(records)
         self.metrics.batches += 1
+        self.metrics.oldest_in_hand_ms = min(r.timestamp for r in records)
+        in_hand: dict[int, int] = {}
+        for r in records:
+            in_hand[r.partition] = min(r.offset, in_hand.get(r.partition, r.offset))
+        self._member.in_hand = in_hand
+        try:
+            return self._process(records)
+        finally:
+            self.metrics.oldest_in_hand_ms = None
+            self._member.in_hand = {}
+
+    def _process(self, records: Sequence[Any]) -> bool:
         valid: list[Received[E]] = []
         letters: list[DeadLetter] = []
         for r in records:
@@ -250,7 +265,7 @@ class ConsumerRunner(Generic[E]):
             return False
         rejected = [self._letter_for(rej) for rej in rejections]
         self._dead_letter(rejected)
-        self._commit(records)  # raises if the broker refused it: the batch is read again
+        self._member.commit(records)  # raises if the broker refused it: the batch is read again
         self.metrics.processed += len(valid) - len(rejected)
         return True
 
@@ -297,7 +312,9 @@ class ConsumerRunner(Generic[E]):
         failures = 0
         while True:
             try:
-                return list(self.handler(valid) or ())
+                return list(self._call(valid) or ())
+            except _AbandonedError:
+                return None
             except Exception as exc:
                 self.metrics.handler_retries += 1
                 transient = is_transient(exc)
@@ -307,10 +324,32 @@ class ConsumerRunner(Generic[E]):
                 log.warning("handler failed on %d events of %s (%s%s); retrying in %.1f s",
                             len(valid), self.topic, "a dependency is down: " if transient else "",
                             _describe(exc), delay, exc_info=not transient)  # fmt: skip
-            if self._stop.wait(delay):
+            if self._wait(delay):
                 log.warning("stopped while retrying; the batch stays uncommitted")
                 return None
             delay = min(delay * 2, self.settings.runner_retry_backoff_max_s)
+
+    def _call(self, valid: list[Received[E]]) -> Iterable[Rejection] | None:
+        """The handler on its own thread; this one keeps the group membership meanwhile."""
+        if self._closed.is_set():
+            raise _AbandonedError
+        future: Future[Iterable[Rejection] | None] = self._calls.submit(self.handler, valid)
+        while True:
+            try:
+                return future.result(timeout=self._keepalive_s)
+            except FutureTimeout:
+                if self._closed.is_set():  # closed under a stuck handler: leave it
+                    raise _AbandonedError from None
+                self._member.keep_membership()
+
+    def _wait(self, seconds: float) -> bool:
+        """Sleep between retries, answering the group meanwhile; True once stopped."""
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            if self._stop.wait(min(left, self._keepalive_s)):
+                return True
+            self._member.keep_membership()
+        return self._stop.is_set()
 
     def _letter(self, record: Any, kind: DeadLetterKind, reason: str) -> DeadLetter:
         value = None if record.value is None else self.model.redact(record.value)
@@ -343,39 +382,3 @@ class ConsumerRunner(Generic[E]):
             )
         self._producer.wait(futures)  # durable before the offsets move past them
         self.metrics.dead_lettered += len(letters)
-
-    def _commit(self, records: Sequence[Any]) -> None:
-        offsets: dict[TopicPartition, OffsetAndMetadata] = {}
-        for r in records:
-            tp = TopicPartition(r.topic, r.partition)
-            nxt = r.offset + 1
-            if tp not in offsets or offsets[tp].offset < nxt:
-                offsets[tp] = OffsetAndMetadata(nxt, "", -1)
-        try:
-            self._consumer.commit(offsets=offsets)
-        except CommitFailedError as exc:
-            # The group rebalanced while we worked: the partitions went to another member,
-            # which re-delivers from the last commit. Handlers are idempotent, so it is safe.
-            self.metrics.commit_failures += 1
-            log.warning("commit failed after a rebalance (batch will be re-delivered): %s", exc)
-            return
-        self.metrics.commits += 1
-        self.metrics.last_commit_at = time.monotonic()
-        for tp, om in offsets.items():
-            self._next[tp.partition] = om.offset
-
-    def _update_lag(self) -> None:
-        lag: dict[int, int] = {}
-        for tp in self._consumer.assignment():
-            high = self._consumer.highwater(tp)
-            if high is None:
-                continue
-            nxt = self._next.get(tp.partition)
-            if nxt is None:
-                try:
-                    nxt = self._consumer.position(tp, timeout_ms=0)
-                except KafkaError:
-                    continue  # position not known yet (just assigned): no lag to report
-            if nxt is not None:
-                lag[tp.partition] = max(0, high - nxt)
-        self.metrics.lag = lag

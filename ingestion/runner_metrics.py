@@ -24,6 +24,8 @@ class RunnerMetrics:
     #: monotonic clock of the first records polled and of the last commit (throughput)
     first_records_at: float | None = None
     last_commit_at: float | None = None
+    #: the broker timestamp (ms) of the oldest record in hand (polled, not yet committed)
+    oldest_in_hand_ms: int | None = None
 
     @property
     def finished(self) -> int:
@@ -33,3 +35,8 @@ class RunnerMetrics:
     @property
     def total_lag(self) -> int:
         return sum(self.lag.values())
+
+    def oldest_age_s(self, now_ms: float) -> float:
+        """How long the oldest record in hand has waited since it was produced (0: none)."""
+        oldest = self.oldest_in_hand_ms
+        return 0.0 if oldest is None else max(0.0, (now_ms - oldest) / 1000)

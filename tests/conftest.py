@@ -79,6 +79,7 @@ def base_settings(**overrides: Any) -> Settings:
         "kafka_session_timeout_ms": SESSION_TIMEOUT_MS,
         "kafka_heartbeat_interval_ms": 500,
         "runner_retry_backoff_s": 0.05,
+        "agents_metrics_port": 0,  # a free port for every replica a test starts
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)
@@ -89,6 +90,7 @@ def clean_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
     env["PYTHONPATH"] = str(ROOT)
     env["COLUMNS"] = "200"  # rich wraps at 80 columns when stdout is not a terminal
+    env["VIGIL_AGENTS_METRICS_PORT"] = "0"  # replicas of parallel tests never share a port
     return env
 
 

@@ -26,6 +26,8 @@ class Stream(StrEnum):
     SENSOR_READINGS = "sensors.readings"
     MONITORING_SIGNALS = "signals.monitoring"
     FRAUD_DECISIONS = "fraud.decisions"
+    #: escalated transactions handed from screening to the fraud graph's stage
+    FRAUD_ESCALATIONS = "fraud.escalations"
     ALERTS = "alerts"
     BLOCK_ACTIONS = "actions.blocks"
     APPROVAL_REQUESTS = "approvals.requests"
@@ -43,7 +45,13 @@ INPUT_STREAMS: tuple[Stream, ...] = (
     Stream.MONITORING_SIGNALS,
     Stream.MAINTENANCE_LOGS,
     Stream.APPROVAL_RESPONSES,
+    Stream.FRAUD_ESCALATIONS,
 )
+
+#: units of each currency per GBP (the default of ``fraud_fx_per_gbp``)
+FX_PER_GBP = {"GBP": 1.0, "EUR": 1.17, "USD": 1.27, "CAD": 1.75, "AUD": 1.95, "NZD": 2.1,
+              "JPY": 190.0, "CHF": 1.12, "SEK": 13.5, "NOK": 13.6, "DKK": 8.7, "PLN": 5.0,
+              "FJD": 2.9, "WST": 3.5}  # fmt: skip
 
 _URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:@/]*):(?P<pw>[^@/]+)@")
 
@@ -121,6 +129,7 @@ class Settings(BaseSettings):
     topic_sensor_readings: str = Stream.SENSOR_READINGS.value
     topic_monitoring_signals: str = Stream.MONITORING_SIGNALS.value
     topic_fraud_decisions: str = Stream.FRAUD_DECISIONS.value
+    topic_fraud_escalations: str = Stream.FRAUD_ESCALATIONS.value
     topic_alerts: str = Stream.ALERTS.value
     topic_block_actions: str = Stream.BLOCK_ACTIONS.value
     topic_approval_requests: str = Stream.APPROVAL_REQUESTS.value
@@ -211,30 +220,25 @@ class Settings(BaseSettings):
         "flat 10x held 30% of travel bookings and 10% of electronics).",
     )
     fraud_fx_per_gbp: dict[str, float] = Field(
-        default_factory=lambda: {
-            "GBP": 1.0,
-            "EUR": 1.17,
-            "USD": 1.27,
-            "CAD": 1.75,
-            "AUD": 1.95,
-            "NZD": 2.1,
-            "JPY": 190.0,
-            "CHF": 1.12,
-            "SEK": 13.5,
-            "NOK": 13.6,
-            "DKK": 8.7,
-            "PLN": 5.0,
-            "FJD": 2.9,
-            "WST": 3.5,
-        },
+        default_factory=lambda: dict(FX_PER_GBP),
         description="Units of each currency per GBP, the currency of profiles' usual_amount: "
-        "a payment is compared in GBP; one in a currency not listed skips the amount rule.",
+        "a payment is compared in GBP; one in a currency not listed cannot be compared: its "
+        "decision says so (reason and signal amount_rule), a counter counts it and the agent "
+        "logs the missing rate once.",
     )
     fraud_card_testing_count: int = Field(
         5, ge=2, description="Small online payments on one card..."
     )
     fraud_card_testing_window_s: int = Field(120, ge=1, description="...within this many seconds.")
     fraud_card_testing_max_amount: float = Field(5.0, gt=0, description="What counts as small.")
+    #: an escalated payment's treatment until its graph decides (its screening decision says)
+    fraud_pending_action: Literal["hold", "allow"] = Field("hold", description="hold or allow.")
+    fraud_wait_for_model: bool = Field(
+        True, description="Every model down: escalations wait (false: the rules decide)."
+    )
+    escalation_concurrency: int = Field(
+        4, ge=1, le=64, description="Escalations one agent replica runs at once (its stage)."
+    )
     approval_timeout_s: float = Field(
         1800.0, gt=0, description="An analyst must answer within this."
     )
@@ -273,6 +277,13 @@ class Settings(BaseSettings):
     lake_dir: Path | None = Field(None, description="Data lake folder; default <data_dir>/lake.")
 
     # -- API ---------------------------------------------------------------------------------
+    agents_metrics_host: str = Field(
+        "127.0.0.1", description="Interface an agent replica's /metrics (Prometheus) binds."
+    )
+    #: replicas sharing a host take the next free ports (the heartbeat says which)
+    agents_metrics_port: int | None = Field(
+        9464, ge=0, le=65535, description="Port of a replica's /metrics; 0: a free one; off: none"
+    )
     api_host: str = Field("127.0.0.1", description="Interface `vigil api` binds.")
     api_port: int = Field(8000, ge=0, le=65535, description="0 picks a free port.")
     api_keys: dict[str, str] = Field(
@@ -289,9 +300,7 @@ class Settings(BaseSettings):
     api_cors_origins: list[str] = Field(
         default_factory=list, description='Origins allowed by CORS, JSON: ["https://app.x"].'
     )
-    api_max_body_bytes: int = Field(
-        64 * 1024, ge=1024, description="Larger request bodies get 413."
-    )
+    api_max_body_bytes: int = Field(64 * 1024, ge=1024, description="Larger bodies get 413.")
     api_max_message_chars: int = Field(4000, ge=1, description="Longest chat message.")
     api_stream_retention_s: int = Field(
         3600, ge=1, description="A run's events stay replayable (Last-Event-ID) this long."
@@ -339,6 +348,11 @@ class Settings(BaseSettings):
         if bad:
             raise ValueError(f"partition counts must be >= 1, got {bad}")
         return value
+
+    @field_validator("agents_metrics_port", mode="before")
+    @classmethod
+    def _off(cls, value: object) -> object:  # VIGIL_AGENTS_METRICS_PORT=off: no /metrics
+        return None if isinstance(value, str) and value.lower() in ("", "off") else value
 
     @property
     def vectors_path(self) -> Path:

@@ -1,6 +1,7 @@
-"""The fraud agent's binding: transactions -> screening -> the fraud graph.
+"""The fraud agent's binding: transactions -> screening -> fraud.escalations -> the fraud graph.
 
 Screening publishes a decision (id ``screen-<tx>``) for every transaction; what it flags
+is handed to the escalation stage (``fraud.escalations``, its own consumer group), which
 runs the fraud graph under thread ``fraud:<tx>``; a block waits for an analyst. All of
 the running, committing, approving and expiring is the shared machinery of
 ``agents.core``.
@@ -8,15 +9,17 @@ the running, committing, approving and expiring is the shared machinery of
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 from agents.core import AgentDeps, Binding, Escalation, Screening
 from agents.fraud.screening import Screened, Screener
+from agents.stage import Stage
 from graphs.fraud import APPROVAL_PREFIX, FraudContext, FraudState, build_graph
-from ingestion.contracts import Transaction
+from ingestion.contracts import FraudEscalation, Transaction
 from vigil.settings import Stream
 
-__all__ = ["APPROVAL_PREFIX", "NAME", "binding", "escalation"]
+__all__ = ["APPROVAL_PREFIX", "NAME", "STAGE", "binding", "escalation"]
 
 NAME = "fraud"
 
@@ -32,6 +35,40 @@ def escalation(s: Screened) -> Escalation[FraudState]:
     )
 
 
+def handoff(esc: Escalation[FraudState]) -> FraudEscalation:
+    """The record that carries an escalation to the stage (validated: it is an input)."""
+    screening = esc.start["screening"]
+    tx = esc.start["transaction"]
+    return FraudEscalation(
+        event_id=f"escalation-{esc.subject}",
+        user_id=tx["user_id"],
+        transaction=tx,
+        risk=screening["risk"],
+        reasons=screening["reasons"],
+        signals=screening["signals"],
+    )
+
+
+def restore(record: FraudEscalation) -> Escalation[FraudState]:
+    """The graph's input again, from the stage's record (the same as screening's)."""
+    return Escalation(
+        subject=record.transaction.transaction_id,
+        start={
+            "transaction": record.transaction.model_dump(mode="json"),
+            "screening": {
+                "risk": record.risk,
+                "reasons": list(record.reasons),
+                "signals": dict(record.signals),
+            },
+        },
+    )
+
+
+STAGE: Stage[FraudState] = Stage(
+    stream=Stream.FRAUD_ESCALATIONS, model=FraudEscalation, record=handoff, restore=restore
+)
+
+
 def binding(deps: AgentDeps) -> Binding[Transaction, FraudState, FraudContext]:
     s = deps.settings
     screener = Screener(deps.redis, s)
@@ -41,6 +78,7 @@ def binding(deps: AgentDeps) -> Binding[Transaction, FraudState, FraudContext]:
         return Screening(
             publish=[x.decision() for x in screened],
             escalate=[escalation(x) for x in screened if x.outcome == "escalate"],
+            not_applied=Counter(k for x in screened for k in x.not_applied),
         )
 
     return Binding(
@@ -56,7 +94,9 @@ def binding(deps: AgentDeps) -> Binding[Transaction, FraudState, FraudContext]:
             block_min_risk=s.fraud_block_min_risk,
             approval_timeout_s=s.approval_timeout_s,
             fail_safe=s.approval_fail_safe,
+            wait_for_model=s.fraud_wait_for_model,
         ),
+        stage=STAGE,
         approval_prefix=APPROVAL_PREFIX,
         claims_unknown_approvals=True,
         outputs=(

@@ -8,6 +8,7 @@ they flag goes on to the fraud graph.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +25,8 @@ from vigil.settings import Settings
 
 Signal = float | int | str | bool | None
 
+log = logging.getLogger(__name__)
+
 RISK_IMPOSSIBLE_TRAVEL = 0.97
 RISK_CARD_TESTING = 0.9
 RISK_FLAGGED = 0.75
@@ -39,6 +42,10 @@ class Screened:
     reasons: list[str] = field(default_factory=list)
     signals: dict[str, Signal] = field(default_factory=dict)
     decided_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    #: what an escalated payment gets until the graph decides
+    pending_action: Literal["hold", "allow"] | None = None
+    #: the rules that could not be applied to it: (rule, why)
+    not_applied: tuple[tuple[str, str], ...] = ()
 
     def decision(self) -> FraudDecision:
         """The screening decision published for every event (id stable per transaction).
@@ -59,6 +66,7 @@ class Screened:
             reasons=self.reasons,
             signals=self.signals,
             decided_by="screening",
+            pending_action=self.pending_action,
         )
 
 
@@ -99,6 +107,7 @@ class Screener:
         self._testing_max = Decimal(str(settings.fraud_card_testing_max_amount))
         self._per_gbp = settings.fraud_fx_per_gbp
         self._category = settings.fraud_amount_category_factors
+        self._missing_rates: set[str] = set()
 
     def _testing_key(self, card_id: str) -> str:
         return f"{self.prefix}:cardtest:{card_id}"
@@ -155,6 +164,7 @@ class Screener:
         s = self.s
         risk = 0.0
         reasons: list[str] = []
+        skipped: list[tuple[str, str]] = []
         signals: dict[str, Signal] = {"amount": float(t.amount), "channel": t.channel}
         if previous is not _MISSING:
             now = Sighting(t.transaction_id, t.timestamp, t.lat, t.lon, t.channel)
@@ -181,7 +191,17 @@ class Screener:
                 )
         usual = _number(profile["usual_amount"])
         per_gbp = self._per_gbp.get(t.currency)
-        if usual is not None and usual > 0 and per_gbp:
+        if per_gbp is None:
+            why = f"no exchange rate for {t.currency} (VIGIL_FRAUD_FX_PER_GBP)"
+            self._not_applied("amount", "no_rate", reasons, signals, skipped, why)
+            if t.currency not in self._missing_rates:
+                self._missing_rates.add(t.currency)
+                log.warning("no exchange rate for %s: its payments skip the amount rule until "
+                            "VIGIL_FRAUD_FX_PER_GBP has one", t.currency)  # fmt: skip
+        elif usual is None or usual <= 0:
+            self._not_applied("amount", "no_usual_amount", reasons, signals, skipped,
+                              "the customer's profile has no usual amount")  # fmt: skip
+        else:
             ratio = float(t.amount) / per_gbp / usual  # usual amounts are kept in GBP
             signals["amount_ratio"] = round(ratio, 2)
             if ratio >= s.fraud_amount_spike_factor * self._category.get(t.merchant_category, 1):
@@ -192,10 +212,21 @@ class Screener:
             signals["flagged"] = True
             risk = max(risk, RISK_FLAGGED)
             reasons.append(f"customer flagged: {', '.join(sorted(flags & FLAGS))}")
-        outcome: Literal["allow", "escalate"] = (
-            "escalate" if risk >= s.fraud_escalate_min_risk else "allow"
-        )
-        return Screened(t, risk, outcome, reasons, signals, decided_at)
+        if risk >= s.fraud_escalate_min_risk:  # the payment's treatment until the graph decides
+            return Screened(t, risk, "escalate", reasons, signals, decided_at,
+                            s.fraud_pending_action, tuple(skipped))  # fmt: skip
+        return Screened(t, risk, "allow", reasons, signals, decided_at, None, tuple(skipped))
+
+    @staticmethod
+    def _not_applied(
+        rule: str, why: str, reasons: list[str], signals: dict[str, Signal],
+        skipped: list[tuple[str, str]], text: str,
+    ) -> None:  # fmt: skip
+        """A rule that cannot apply says so: in the decision (a reason, a signal) and in
+        the agent's counter (``Screening.not_applied``)."""
+        reasons.append(f"{rule} rule not applied: {text}")
+        signals[f"{rule}_rule"] = f"not applied: {why}"
+        skipped.append((rule, why))
 
 
 _MISSING = object()

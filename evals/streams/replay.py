@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from agents.core import AgentService
+from agents.service import AgentService
 from evals.env import EvalEnv
 from evals.streams.format import GoldenStream, StreamRecord
 from evals.streams.score import StreamResult, score_replay

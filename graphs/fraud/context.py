@@ -18,3 +18,5 @@ class FraudContext:
     block_min_risk: float = 0.8
     approval_timeout_s: float = 1800.0
     fail_safe: Literal["hold_and_escalate", "release"] = "hold_and_escalate"
+    #: every model down: wait for one (True), or let the rules decide without it
+    wait_for_model: bool = True

@@ -8,6 +8,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
 from graphs.approval import ask_approval
+from graphs.errors import ModelUnavailableError
 from graphs.fraud.context import FraudContext
 from graphs.fraud.state import SEVERITY, Action, Assessment, FraudState
 from graphs.llm import structured
@@ -35,7 +36,9 @@ def gather_context(state: FraudState, runtime: Runtime[FraudContext]) -> FraudSt
 
 
 def assess(state: FraudState, runtime: Runtime[FraudContext]) -> FraudState:
-    """The model's typed judgement. A failure is recorded, never raised: the gate decides."""
+    """The model's typed judgement. A bad answer is recorded and the gate decides; every
+    model down or timing out raises ``ModelUnavailableError`` (the run waits) unless the
+    context says the rules decide without one."""
     tx, screening = state["transaction"], state["screening"]
     facts = {
         "transaction": {
@@ -53,7 +56,12 @@ def assess(state: FraudState, runtime: Runtime[FraudContext]) -> FraudState:
         ),
         HumanMessage(f"Assess this payment:\n{facts}"),
     ]
+    failpoint("before_model")
     result = structured(runtime.context.gateway, Assessment, prompt)
+    if result.unavailable and runtime.context.wait_for_model:
+        # the run stops here and its event is retried until a model answers; the payment
+        # keeps the pending action screening gave it (a hold, by default)
+        raise ModelUnavailableError(f"waiting for a model: {result.error}")
     failpoint("after_model")
     calls = [c.as_dict() for c in result.calls]
     if result.value is None:

@@ -88,6 +88,8 @@ class CallRecord:
     output_tokens: int | None = None
     error: str | None = None
     first_token_s: float | None = None
+    #: a failure that says the model is down or slow (timeout, connection, 429, 5xx)
+    transient: bool | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
@@ -261,6 +263,7 @@ class ModelGateway:
             output_tokens=tokens[1],
             error=None if exc is None else _describe(exc, self.timeout_s),
             first_token_s=first,
+            transient=None if exc is None else is_transient(exc),
         )
         records.append(rec)
         self.metrics.record(rec)

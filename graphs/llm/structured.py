@@ -33,6 +33,8 @@ class Structured(Generic[T]):
     error: str | None = None
     attempts: int = 0
     calls: list[CallRecord] = field(default_factory=list)
+    #: no answer because every model was down or timing out (not a bad answer)
+    unavailable: bool = False
 
     @property
     def ok(self) -> bool:
@@ -113,7 +115,8 @@ async def astructured(
             out, records = await gateway.acall(lambda e: _runnable(e, schema), prompt_for)
         except ModelCallError as exc:
             calls += exc.records
-            return Structured(None, f"no model answered: {exc}", attempt, calls)
+            down = bool(exc.records) and all(r.transient for r in exc.records)
+            return Structured(None, f"no model answered: {exc}", attempt, calls, unavailable=down)
         calls += records
         try:
             value, _raw = _parse(out, schema)

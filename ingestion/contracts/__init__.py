@@ -48,6 +48,7 @@ from ingestion.contracts.outputs import (
     ApprovalResponse,
     BlockAction,
     FraudDecision,
+    FraudEscalation,
     WorkOrder,
 )
 from vigil.settings import Stream
@@ -62,6 +63,7 @@ CONTRACTS: dict[Stream, type[Event]] = {
         MonitoringSignal,
         MaintenanceLog,
         FraudDecision,
+        FraudEscalation,
         Alert,
         BlockAction,
         ApprovalRequest,
@@ -89,6 +91,7 @@ __all__ = [
     "E",
     "Event",
     "FraudDecision",
+    "FraudEscalation",
     "Id",
     "Instant",
     "KnowledgeDocument",

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from ingestion.contracts.base import DerivedId, Event, Instant, Text, utcnow
+from ingestion.contracts.inputs import Transaction
 from vigil.settings import Stream
 
 
@@ -27,6 +28,39 @@ class FraudDecision(Event):
     decided_by: Literal["screening", "graph", "policy", "analyst", "fail_safe"]
     decided_at: Instant = Field(default_factory=utcnow)
     approval_id: DerivedId | None = None
+    #: an escalated payment's treatment until the graph decides (``fraud_pending_action``)
+    pending_action: Literal["hold", "allow"] | None = None
+
+
+#: a screening signal's value
+Signal = float | int | str | bool | None
+
+
+class FraudEscalation(Event):
+    """A transaction screening escalated, handed to the fraud graph's stage. Published with
+    its screening decision before the transaction's offset is committed; the stage's group
+    runs the graph under thread ``fraud:<transaction_id>``."""
+
+    STREAM = Stream.FRAUD_ESCALATIONS
+    KEY_FIELD = "user_id"
+
+    user_id: DerivedId
+    transaction: Transaction
+    risk: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+    reasons: Annotated[list[Text], Field(max_length=32)] = Field(default_factory=list)
+    signals: Annotated[dict[DerivedId, Signal], Field(max_length=64)] = Field(default_factory=dict)
+    screened_at: Instant = Field(default_factory=utcnow)
+
+    @classmethod
+    def redact(cls, raw: bytes) -> bytes:
+        """It holds a transaction: no card number is ever kept (``Transaction.redact``)."""
+        return Transaction.redact(raw)
+
+    @model_validator(mode="after")
+    def _one_user(self) -> FraudEscalation:
+        if self.user_id != self.transaction.user_id:
+            raise ValueError("user_id must be the transaction's user_id")
+        return self
 
 
 class Alert(Event):

@@ -12,7 +12,7 @@ import json
 import sys
 import time
 
-from agents.core import AgentService
+from agents.service import AgentService
 from graphs.llm import ModelEntry, ModelGateway
 from graphs.llm.fake import ScriptedChatModel
 from ingestion.producer import EventProducer

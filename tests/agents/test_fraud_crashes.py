@@ -1,4 +1,5 @@
-"""SIGKILL the fraud worker at the worst moments; after restarts the story still ends once."""
+"""SIGKILL the fraud agent at the worst moments of its escalation stage and of the
+approval that follows; after restarts the story still ends once."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ from typing import Any
 
 import pytest
 
-from ingestion.contracts import Alert, ApprovalResponse, BlockAction, FraudDecision
+from ingestion.contracts import (
+    Alert,
+    ApprovalResponse,
+    BlockAction,
+    FraudDecision,
+    FraudEscalation,
+)
 from ingestion.knowledge.lance import LanceRetriever
 from ingestion.producer import EventProducer
 from ingestion.profiles import RedisProfileStore
@@ -41,7 +48,7 @@ def worker(env: dict[str, str], failpoint: str | None = None, seconds: float = 6
 
 
 @pytest.mark.slow
-def test_killed_after_the_model_before_the_commit_and_after_the_block(
+def test_the_stage_killed_before_and_after_the_model_before_its_commit_and_after_the_block(
     settings: Settings, redis_client: tuple[Any, str], tmp_path: Path
 ) -> None:
     client, prefix = redis_client
@@ -60,8 +67,10 @@ def test_killed_after_the_model_before_the_commit_and_after_the_block(
         atm, coffee = london_paris()
         producer.publish([atm, coffee])
 
+        # screening decides and hands off, commits; the stage dies at each point in turn
+        assert worker(env, "before_model") == -9  # in the stage: context gathered, no model
         assert worker(env, "after_model") == -9  # assessed, never recorded
-        assert worker(env, "before_commit") == -9  # waiting for approval, not committed
+        assert worker(env, "before_stage_commit") == -9  # waiting for approval, not committed
         worker(env)  # re-delivered again, and committed: nothing new may happen
         pending = PendingApprovals(client, prefix=p).pending()
         assert len(pending) == 1
@@ -78,10 +87,17 @@ def test_killed_after_the_model_before_the_commit_and_after_the_block(
         worker(env)  # the answer re-delivered: the alert and the lake row, the block not again
 
     boot = s.kafka_bootstrap or ""
+    handed = [FraudEscalation.model_validate_json(r.value)
+              for r in read_all(boot, s.topic(Stream.FRAUD_ESCALATIONS), 1)]  # fmt: skip
+    assert [h.transaction.transaction_id for h in handed] == [coffee.transaction_id]
     decisions = [
         FraudDecision.model_validate_json(r.value)
         for r in read_all(boot, s.topic(Stream.FRAUD_DECISIONS), 4)
     ]
+    finals = [d for d in decisions if d.event_id.startswith("final-")]
+    assert [(d.transaction_id, d.outcome) for d in finals] == [(coffee.transaction_id, "block")]
+    held = {d.pending_action for d in decisions if d.event_id == f"screen-{coffee.transaction_id}"}
+    assert held == {"hold"}  # the payment was held while the stage worked
     ids_per_tx: dict[str, set[str]] = {}
     for d in decisions:
         ids_per_tx.setdefault(d.transaction_id, set()).add(d.event_id)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from agents.core import AgentService
+from agents.service import AgentService
 from graphs.checkpointer import RedisSaver
 from graphs.llm import ModelEntry, ModelGateway
 from graphs.llm.fake import ScriptedChatModel

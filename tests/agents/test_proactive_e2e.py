@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import redis
 
-from agents.core import AgentService
 from agents.maintenance.features import FeatureStore
 from agents.maintenance.history import MaintenanceHistory
+from agents.service import AgentService
 from graphs.checkpointer import RedisSaver
 from graphs.llm import ModelEntry, ModelGateway
 from graphs.llm.fake import ScriptedChatModel

@@ -24,7 +24,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from agents.core import AgentService
+from agents.service import AgentService
 from graphs.checkpointer import RedisSaver
 from graphs.llm import ModelEntry, ModelGateway
 from graphs.llm.fake import ScriptedChatModel

@@ -22,7 +22,7 @@ from httpx_sse import EventSource, ServerSentEvent
 from langchain_core.messages import BaseMessage
 from pydantic import SecretStr
 
-from agents.core import AgentService
+from agents.service import AgentService
 from api import ApiDeps, create_app
 from graphs.checkpointer import RedisSaver
 from graphs.llm import ModelEntry, ModelGateway

@@ -8,7 +8,7 @@ from typing import Any
 
 from httpx_sse import connect_sse
 
-from agents.core import AgentService
+from agents.service import AgentService
 from ingestion.contracts import BlockAction
 from ingestion.errors import DeliveryError
 from ingestion.producer import EventProducer

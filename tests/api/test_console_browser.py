@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser
 
-from agents.core import AgentService
+from agents.service import AgentService
 from ingestion.producer import EventProducer
 from tests.agents.test_fraud_e2e import london_paris
 from tests.api.conftest import Api

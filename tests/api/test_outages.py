@@ -23,7 +23,7 @@ import httpx
 import pytest
 from kafka.errors import KafkaError
 
-from agents.core import AgentService
+from agents.service import AgentService
 from graphs.checkpointer import RedisSaver
 from graphs.llm import ModelEntry, ModelGateway
 from graphs.llm.fake import ScriptedChatModel

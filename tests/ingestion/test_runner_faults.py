@@ -33,7 +33,7 @@ def quick(settings: Settings, **kw: Any) -> Settings:
 
 def failing_commits(runner: ConsumerRunner[Any], error: Exception, times: int) -> list[int]:
     """Make the runner's real consumer refuse its next ``times`` commits with ``error``."""
-    real = runner._consumer.commit
+    real = runner._member.consumer.commit
     calls: list[int] = []
 
     def commit(*args: Any, **kw: Any) -> Any:
@@ -42,7 +42,7 @@ def failing_commits(runner: ConsumerRunner[Any], error: Exception, times: int) -
             raise error
         return real(*args, **kw)
 
-    runner._consumer.commit = commit
+    runner._member.consumer.commit = commit
     return calls
 
 

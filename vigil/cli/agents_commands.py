@@ -108,14 +108,15 @@ def agents_status(
 ) -> None:
     """Members of each agent's group and their partitions, lag, events/s, escalations,
     pending approvals."""
-    from agents.registry import select  # the agents and their graphs: loaded when used
+    from agents.registry import select, spec  # the agents and their graphs: loaded when used
     from vigil.runtime.stack import discover
     from vigil.runtime.status import agents_status as status
     from vigil.wiring.clients import redis_client
 
     names = select(agent)
     settings = discover(load_settings())
-    report = status(settings, redis_client(settings), names)
+    stages = {n: spec(n).stage for n in names}
+    report = status(settings, redis_client(settings), names, stages)
     if as_json:
         console.print_json(json.dumps(report))
         return
@@ -135,5 +136,10 @@ def agents_status(
         lag = ", ".join(f"p{p}: {n}" for p, n in s["lag"].items()) or "none reported"
         console.print(f"  lag {lag}; {s['events_per_s']:g} events/s; {s['escalated']} "
                       f"escalated; {s['pending_approvals']} pending approvals")  # fmt: skip
+        esc = s.get("escalations")
+        if esc is not None:
+            oldest = "none waiting" if esc["oldest_s"] is None else f"oldest {esc['oldest_s']:g} s"
+            console.print(f"  escalations ({esc['topic']}): backlog {esc['backlog']}, {oldest}; "
+                          f"{esc['running']} running on {esc['consumers']} consumers")  # fmt: skip
         for line in s["failing"]:
             console.print(f"  [red]failing: {line}[/]")

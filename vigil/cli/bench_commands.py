@@ -25,11 +25,20 @@ def bench_kafka(
 @friendly
 def bench_fraud(
     sizes: Annotated[str, typer.Option(help="Comma-separated event counts.")] = "10000,100000",
+    escalate_share: Annotated[
+        float, typer.Option(help="Share of events escalating in the load rows.", min=0, max=0.5)
+    ] = 0.02,
+    model_s: Annotated[float, typer.Option(help="Seconds a model call takes.", min=0)] = 2.0,
+    load_events: Annotated[int, typer.Option(help="Events of the load rows.", min=100)] = 20_000,
 ) -> None:
-    """Screening throughput and latency against raw kafka-python; escalation-path latency."""
+    """Screening against raw consume and a raw consume-produce loop; screening with
+    escalations to a slow model; escalation-path latency."""
     from vigil.bench.fraud import run_fraud_bench
 
-    run_fraud_bench(load_settings(), console, sizes=[int(x) for x in sizes.split(",")])
+    run_fraud_bench(
+        load_settings(), console, sizes=[int(x) for x in sizes.split(",")],
+        escalate_share=escalate_share, model_s=model_s, load_events=load_events,
+    )  # fmt: skip
 
 
 @bench_app.command("scale")

@@ -75,6 +75,14 @@ class Replica:
         #: each agent's screened events a second, measured between heartbeats (only the beat
         #: writes it: a health() call from elsewhere must not move the window)
         self._rates: dict[str, float] = {}
+        self.metrics_server = None
+        if settings.agents_metrics_port is not None:
+            from vigil.runtime.prometheus import AgentCollector, MetricsServer
+
+            collector = AgentCollector(lambda: self.services, lambda: dict(self._rates))
+            self.metrics_server = MetricsServer(
+                collector, settings.agents_metrics_host, settings.agents_metrics_port
+            )
         self._beats = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
         self._beats.start()
 
@@ -98,6 +106,8 @@ class Replica:
                 "alive": not service.dead,
                 "dead": dict(service.dead),
                 "retrying": service.retrying(),
+                "escalations": service.escalations(),
+                "not_applied": {f"{rule}:{why}": n for (rule, why), n in m.not_applied.items()},
             }
         return {
             "replica": self.replica_id,
@@ -106,6 +116,7 @@ class Replica:
             "started_at": self.started_at,
             "at": time.time(),
             "events_per_s": round(sum(self._rates.values()), 1),
+            "metrics_url": None if self.metrics_server is None else self.metrics_server.url,
             "agents": agents,
             "ingestion": None if self.ingestion is None else {
                 "alive": not self.ingestion.dead, "dead": dict(self.ingestion.dead),
@@ -150,6 +161,8 @@ class Replica:
         last = self.health()
         with contextlib.suppress(redis.RedisError):  # else it expires by itself
             self.client.delete(heartbeat_key(self.settings, self.replica_id))
+        if self.metrics_server is not None:
+            self.metrics_server.close()
         self.producer.close()
         self.client.close()
         return last

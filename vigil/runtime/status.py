@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import redis
 
 from tools.approvals import PendingApprovals
-from vigil.settings import Settings
+from vigil.settings import Settings, Stream
 
 HEARTBEAT_S = 1.0
 #: a heartbeat older than this is a replica that is gone (its key expires too)
@@ -34,9 +34,17 @@ def heartbeats(settings: Settings, client: redis.Redis) -> list[dict[str, Any]]:
     return out
 
 
-def agents_status(settings: Settings, client: redis.Redis, agents: Sequence[str]) -> dict[str, Any]:
+def agents_status(
+    settings: Settings,
+    client: redis.Redis,
+    agents: Sequence[str],
+    stages: Mapping[str, Stream | None] | None = None,
+) -> dict[str, Any]:
     """Per agent: the group's members and the partitions each owns (from Kafka), lag per
-    partition, events/s and escalations (from the replicas' heartbeats), pending approvals."""
+    partition, events/s and escalations (from the replicas' heartbeats), pending approvals;
+    for an agent with an escalation stage (``stages``), its backlog as the broker sees it
+    (records not committed by the stage's group, the oldest one's age) and what the
+    replicas are running."""
     from ingestion.kafka import describe_groups
 
     beats = heartbeats(settings, client)
@@ -74,7 +82,31 @@ def agents_status(settings: Settings, client: redis.Redis, agents: Sequence[str]
             "pending_approvals": sum(1 for p in pending if p.thread_id.startswith(f"{name}:")),
             "failing": failing(mine, name),
         }
+        stage = (stages or {}).get(name)
+        if stage is not None:
+            out[name]["escalations"] = escalation_status(settings, name, stage, mine)
     return out
+
+
+def escalation_status(
+    settings: Settings, agent: str, stage: Stream, beats: Sequence[dict[str, Any]]
+) -> dict[str, Any]:
+    """The stage's backlog from the broker (it holds with no replica running) and, from the
+    heartbeats, the escalations running now."""
+    from ingestion.kafka import group_backlog
+
+    topic = settings.topic(stage)
+    backlog = group_backlog(settings, settings.group_id(f"{agent}-escalations"), topic)
+    age = backlog.oldest_age_s()
+    parts = [b["agents"][agent].get("escalations") or {} for b in beats]
+    return {
+        "topic": topic,
+        "backlog": backlog.records,
+        "oldest_s": None if age is None else round(age, 1),
+        "partitions": {str(p): n for p, n in backlog.partitions.items()},
+        "running": sum(int(p.get("running", 0)) for p in parts),
+        "consumers": sum(1 for p in parts if p.get("partitions")),
+    }
 
 
 def failing(beats: Sequence[dict[str, Any]], agent: str | None = None) -> list[str]:

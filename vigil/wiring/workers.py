@@ -7,8 +7,9 @@ from typing import Any
 
 import redis
 
-from agents.core import AgentService, AgentWorker
+from agents.core import AgentWorker
 from agents.registry import AgentSpec, build_worker
+from agents.service import AgentService
 from graphs.checkpointer import make_checkpointer
 from graphs.llm import ModelGateway
 from ingestion.knowledge.types import Embedder

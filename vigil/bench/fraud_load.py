@@ -1,0 +1,178 @@
+"""The parts of ``vigil bench fraud`` that run the whole fraud agent: its screening
+consumer and its escalation stage, with a model that takes ``model_s`` a call.
+
+Screening's throughput is measured twice on the same traffic in the same run: with the
+escalation threshold out of reach (nothing escalates) and with a share of the events made
+to escalate (an amount far above any usual one); then its latency at half the measured
+rate while events keep escalating.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import redis
+
+from agents.service import AgentService
+from graphs.llm import ModelEntry, ModelGateway
+from graphs.llm.fake import ScriptedChatModel
+from ingestion.contracts import Transaction
+from ingestion.kafka import ensure_topics
+from ingestion.producer import EventProducer
+from ingestion.runner import Received
+from ingestion.simulator import Simulator
+from vigil.settings import Settings, Stream
+from vigil.wiring.workers import agent as fraud_agent
+
+HOLD = json.dumps({"risk": 0.7, "action": "hold", "rationale": "unusual amount"})
+#: an amount no customer's usual one comes near: the amount rule escalates it
+SPIKE = Decimal("250000")
+
+
+def traffic(n: int, customers: int, escalate_every: int = 0) -> list[Transaction]:
+    """Simulated payments; every ``escalate_every``-th one (0: none) made to escalate."""
+    sim = Simulator(seed=11, customers=customers, rate=2000.0)
+    out = []
+    for i in range(n):
+        t = sim.transaction()
+        if escalate_every and i % escalate_every == escalate_every - 1:
+            t = t.model_copy(update={"amount": SPIKE, "currency": "GBP"})
+        out.append(t)
+    return out
+
+
+def slow_gateway(model_s: float) -> ModelGateway:
+    """A model that answers after ``model_s`` (blocking its own call's loop, as a remote
+    model's wait would), whatever the order the stage's threads call it in."""
+
+    def answer(_messages: Any) -> str:
+        time.sleep(model_s)
+        return HOLD
+
+    model = ScriptedChatModel(script=[answer] * 1_000_000, usage=False)
+    return ModelGateway([ModelEntry("slow", model, structured="json")], timeout_s=model_s + 30)
+
+
+@dataclass
+class LoadResult:
+    events_per_s: float
+    escalated: int
+    screened: int
+    stage_done: int
+    latencies: list[float]
+
+
+def _isolated(s: Settings, tag: str, **update: Any) -> Settings:
+    """The agent on topics and groups of its own for one run."""
+    topics = {
+        "topic_transactions": f"bench.load.{tag}",
+        "topic_fraud_escalations": f"bench.load.esc.{tag}",
+    }
+    s = s.model_copy(update={**topics, "kafka_group_prefix": f"bench.{tag}", **update})
+    ensure_topics(s, [s.topic(Stream.TRANSACTIONS), s.topic(Stream.FRAUD_ESCALATIONS),
+                      s.dlq_topic(s.topic(Stream.TRANSACTIONS)),
+                      s.dlq_topic(s.topic(Stream.FRAUD_ESCALATIONS))])  # fmt: skip
+    return s
+
+
+def _timed(
+    handle: Callable[[Sequence[Received[Any]]], None], latencies: list[float] | None
+) -> Callable[[Sequence[Received[Any]]], None]:
+    def timed(batch: Sequence[Received[Any]]) -> None:
+        handle(batch)
+        if latencies is not None:
+            now_ms = time.time() * 1000
+            latencies.extend((now_ms - r.timestamp_ms) / 1000 for r in batch)
+
+    return timed
+
+
+def _start(
+    s: Settings, client: redis.Redis, producer: EventProducer, model_s: float,
+    latencies: list[float] | None = None,
+) -> AgentService:  # fmt: skip
+    service = fraud_agent("fraud", s, producer, client=client, gateway=slow_gateway(model_s))
+    service.runners[0].handler = _timed(service.worker.handle, latencies)
+    return service.start()
+
+
+def _finish(service: AgentService, n: int, timeout: float) -> LoadResult:
+    screening = service.runners[0].metrics
+    deadline = time.monotonic() + timeout
+    while screening.finished < n and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stage = service.stage_runner
+    done = 0 if stage is None else stage.metrics.processed
+    service.stop(timeout=5)
+    if screening.first_records_at is None or screening.last_commit_at is None:
+        raise RuntimeError("screening processed nothing")
+    if screening.processed < n:
+        raise RuntimeError(f"screening processed {screening.processed} of {n}")
+    m = service.worker.metrics
+    rate = screening.processed / max(screening.last_commit_at - screening.first_records_at, 1e-9)
+    return LoadResult(rate, m.escalated, m.screened, done, [])
+
+
+def drain_rate(
+    base: Settings, client: redis.Redis, data: Sequence[Transaction], *, model_s: float,
+    escalate: bool,
+) -> LoadResult:  # fmt: skip
+    """The fraud agent (screening and stage) working off ``data`` produced beforehand;
+    without ``escalate`` nothing reaches the escalation threshold."""
+    tag = uuid.uuid4().hex[:8]
+    s = _isolated(base, tag, **({} if escalate else {"fraud_escalate_min_risk": 1.0}))
+    with EventProducer(s) as producer:
+        for t in data:
+            producer.send(t)
+        producer.flush()
+        service = _start(s, client, producer, model_s)
+        return _finish(service, len(data), timeout=600)
+
+
+def _feed(s: Settings, n: int, rate: float, escalate_every: int) -> None:
+    """Produce at ``rate`` from a process of its own, like a real upstream."""
+    feed = traffic(n, 500, escalate_every)
+    producer = EventProducer(s)
+    t0 = time.perf_counter()
+    for i, t in enumerate(feed):
+        delay = t0 + i / rate - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        producer.send(t)
+    producer.flush()
+    producer.close()
+
+
+def paced(
+    base: Settings, client: redis.Redis, n: int, rate: float, *, model_s: float,
+    escalate_every: int,
+) -> LoadResult:  # fmt: skip
+    """The agent joins first; then another process produces at ``rate``. Latency: from a
+    record's broker timestamp to its decision (and hand-off) acknowledged."""
+    s = _isolated(base, uuid.uuid4().hex[:8])
+    latencies: list[float] = []
+    with EventProducer(s) as producer:
+        service = _start(s, client, producer, model_s, latencies)
+        deadline = time.monotonic() + 60
+        while not service.runners[0].assignment() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        feeder = multiprocessing.get_context("spawn").Process(
+            target=_feed, args=(s, n, rate, escalate_every)
+        )
+        feeder.start()
+        watcher = threading.Thread(target=feeder.join)
+        watcher.start()
+        result = _finish(service, n, timeout=600)
+        watcher.join()
+    if feeder.exitcode != 0:
+        raise RuntimeError(f"the feeder process failed (exit {feeder.exitcode})")
+    result.latencies = latencies
+    return result
