@@ -42,6 +42,25 @@ def client_config(settings: Settings) -> dict[str, Any]:
     }
 
 
+def producer_config(settings: Settings) -> dict[str, Any]:
+    """Every producer's delivery settings (Vigil's and the benchmarks' raw baselines)."""
+    return {
+        **client_config(settings),
+        "acks": "all",
+        "linger_ms": settings.kafka_producer_linger_ms,
+        "batch_size": settings.kafka_producer_batch_bytes,
+        "retries": 5,
+        # Retries must not reorder a key's records.
+        "max_in_flight_requests_per_connection": 1,
+        # No idempotent producer: its producer id lives in the broker, and a broker that
+        # restarted without it (the embedded one keeps nothing) failed every publish
+        # with "InitProducerIdResponse UnknownError" until the process restarted. One
+        # request in flight keeps each key's order; a retry's duplicate is absorbed by
+        # the consumers, which are idempotent (at-least-once throughout).
+        "enable_idempotence": False,
+    }
+
+
 def _hosts(bootstrap: str) -> list[tuple[str, int]]:
     out = []
     for item in bootstrap.split(","):

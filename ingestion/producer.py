@@ -12,7 +12,7 @@ from kafka.errors import KafkaError
 
 from ingestion.contracts import Event, encode
 from ingestion.errors import DeliveryError
-from ingestion.kafka import client_config
+from ingestion.kafka import producer_config
 from vigil.settings import Settings
 
 Headers = Sequence[tuple[str, bytes]]
@@ -37,21 +37,7 @@ class EventProducer:
 
     def __init__(self, settings: Settings, **overrides: Any) -> None:
         self.settings = settings
-        config: dict[str, Any] = {
-            **client_config(settings),
-            "acks": "all",
-            "linger_ms": settings.kafka_producer_linger_ms,
-            "retries": 5,
-            # Retries must not reorder a key's records.
-            "max_in_flight_requests_per_connection": 1,
-            # No idempotent producer: its producer id lives in the broker, and a broker that
-            # restarted without it (the embedded one keeps nothing) failed every publish
-            # with "InitProducerIdResponse UnknownError" until the process restarted. One
-            # request in flight keeps each key's order; a retry's duplicate is absorbed by
-            # the consumers, which are idempotent (at-least-once throughout).
-            "enable_idempotence": False,
-        }
-        config.update(overrides)
+        config = {**producer_config(settings), **overrides}
         self._producer = KafkaProducer(**config)
 
     def topic_for(self, event: Event) -> str:

@@ -121,6 +121,8 @@ class Settings(BaseSettings):
         default_factory=dict, description='Per-topic partition counts, JSON: {"transactions": 6}.'
     )
     kafka_producer_linger_ms: int = Field(5, ge=0)
+    #: 16 KiB (kafka-python's) woke the sender every 40 decisions: 10.5k/s; 512 KiB: 24k/s
+    kafka_producer_batch_bytes: int = Field(512 * 1024, ge=1024, le=900 * 1024)
 
     # -- topics ------------------------------------------------------------------------------
     topic_transactions: str = Stream.TRANSACTIONS.value

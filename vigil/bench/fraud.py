@@ -32,7 +32,7 @@ from agents.fraud.screening import Screener
 from graphs.llm import ModelEntry, ModelGateway
 from graphs.llm.fake import ScriptedChatModel
 from ingestion.contracts import Transaction
-from ingestion.kafka import client_config, ensure_topics
+from ingestion.kafka import client_config, ensure_topics, producer_config
 from ingestion.producer import EventProducer
 from ingestion.profiles import RedisProfileStore
 from ingestion.runner import ConsumerRunner
@@ -64,10 +64,7 @@ def raw_consume_produce(settings: Settings, topic: str, out_topic: str, n: int) 
         max_poll_records=settings.runner_batch_size,
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
     )
-    producer = KafkaProducer(
-        **client_config(settings), acks="all", linger_ms=settings.kafka_producer_linger_ms,
-        retries=5, max_in_flight_requests_per_connection=1,
-    )  # fmt: skip
+    producer = KafkaProducer(**producer_config(settings))  # the delivery settings Vigil uses
     seen, first, last = 0, None, 0.0
     deadline = time.monotonic() + 300
     try:

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ingestion.contracts import Transaction, encode
-from ingestion.kafka import client_config, ensure_topics
+from ingestion.kafka import client_config, ensure_topics, producer_config
 from ingestion.producer import EventProducer
 from ingestion.runner import ConsumerRunner, Received
 from ingestion.simulator import Simulator
@@ -52,13 +52,7 @@ def _events(n: int) -> list[Transaction]:
 def _raw_produce(settings: Settings, topic: str, events: Sequence[Transaction]) -> float:
     payloads = [(e.key.encode(), encode(e)) for e in events]
     # the same delivery guarantees as EventProducer, so only the code path differs
-    prod = KafkaProducer(
-        **client_config(settings),
-        acks="all",
-        linger_ms=settings.kafka_producer_linger_ms,
-        retries=5,
-        max_in_flight_requests_per_connection=1,
-    )
+    prod = KafkaProducer(**producer_config(settings))
     t0 = time.perf_counter()
     for key, value in payloads:
         prod.send(topic, key=key, value=value)
