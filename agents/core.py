@@ -102,6 +102,9 @@ class Binding(Generic[E, S, C]):
     outputs: tuple[Stream, ...] = ()
     #: where escalations wait for the graph; None runs them inside the screening batch
     stage: Stage[S] | None = None
+    #: loads what the graph needs (an embedding model) before the consumers start, so
+    #: the first escalation does not take the CPU from screening mid-stream
+    warm: Callable[[], object] | None = None
 
 
 @dataclass(frozen=True)

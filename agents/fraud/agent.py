@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from agents.core import AgentDeps, Binding, Escalation, Screening
 from agents.fraud.screening import Screened, Screener
 from agents.stage import Stage
-from graphs.fraud import APPROVAL_PREFIX, FraudContext, FraudState, build_graph
+from graphs.fraud import APPROVAL_PREFIX, FraudContext, FraudState, build_graph, policy_vector
 from ingestion.contracts import FraudEscalation, Transaction
 from vigil.settings import Stream
 
@@ -97,6 +97,7 @@ def binding(deps: AgentDeps) -> Binding[Transaction, FraudState, FraudContext]:
             wait_for_model=s.fraud_wait_for_model,
         ),
         stage=STAGE,
+        warm=lambda: policy_vector(deps.tools.embedder),
         approval_prefix=APPROVAL_PREFIX,
         claims_unknown_approvals=True,
         outputs=(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Literal
 
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -14,6 +15,7 @@ from graphs.fraud.state import SEVERITY, Action, Assessment, FraudState
 from graphs.llm import structured
 from ingestion.contracts import FraudDecision
 from ingestion.failpoints import failpoint
+from ingestion.knowledge.types import Embedder
 from tools.block import block_proposal
 from tools.customers import visible
 
@@ -22,12 +24,28 @@ POLICY_QUESTION = "card fraud policy: impossible travel, holds, blocks and analy
 APPROVAL_PREFIX = "appr-"
 
 
+#: the policy question's vector, per embedder (the question never changes: embedding it for
+#: every escalation cost CPU that screening, in the same process, needs)
+_POLICY_VECTORS: weakref.WeakKeyDictionary[Embedder, list[float]] = weakref.WeakKeyDictionary()
+
+
+def policy_vector(embedder: Embedder) -> list[float]:
+    """The policy question embedded once per embedder (also how the agent warms up)."""
+    try:
+        return _POLICY_VECTORS[embedder]
+    except KeyError:
+        vector = _POLICY_VECTORS[embedder] = embedder.embed_query(POLICY_QUESTION)
+        return vector
+    except TypeError:  # an embedder that cannot be weakly referenced: not cached
+        return embedder.embed_query(POLICY_QUESTION)
+
+
 def gather_context(state: FraudState, runtime: Runtime[FraudContext]) -> FraudState:
     """Customer profile (fields the fraud agent may see) and the fraud policy."""
     tools = runtime.context.tools
     profile = tools.profiles.get(state["transaction"]["user_id"])
     hits = tools.retriever.search(
-        POLICY_QUESTION, tools.embedder.embed_query(POLICY_QUESTION), k=3, kb="policies"
+        POLICY_QUESTION, policy_vector(tools.embedder), k=3, kb="policies"
     )
     return {
         "profile": visible(profile, "fraud_agent") if profile else None,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -195,3 +196,29 @@ def test_a_flood_of_poison_is_isolated_within_the_poll_interval(settings: Settin
     assert m.commit_failures == 0
     assert (m.processed, m.dead_lettered, m.handler_failures) == (20, 20, 20)
     assert sum(committed(settings.kafka_bootstrap or "", runner.group).values()) == 40
+
+
+def test_a_handler_longer_than_the_poll_interval_keeps_its_partitions(settings: Settings) -> None:
+    """A handler that outlived ``max_poll_interval_ms`` (a slow model, a long wait for
+    Redis) got its member dropped by kafka-python: its commit was refused, the batch was
+    handed to another member and handled twice. The polling thread now keeps the
+    membership while the handler works, its partitions paused."""
+    events = transactions(4)
+    with EventProducer(settings) as p:
+        p.publish(events)
+    seen: list[str] = []
+
+    def slow(batch: Sequence[Received[Transaction]]) -> None:
+        if not seen:
+            time.sleep(5)  # over twice the poll interval below
+        seen.extend(r.event.transaction_id for r in batch)
+
+    s = quick(settings, kafka_max_poll_interval_ms=2000)
+    runner = runner_for(s, slow, name="slow-handler")
+    try:
+        m = runner.run(count=4, timeout=60)
+    finally:
+        runner.close()
+    assert m.commit_failures == 0
+    assert sorted(seen) == sorted(e.transaction_id for e in events)  # each handled once
+    assert sum(committed(settings.kafka_bootstrap or "", runner.group).values()) == 4

@@ -11,6 +11,7 @@ import redis
 from graphs.llm import ModelEntry, ModelGateway
 from graphs.llm.fake import ScriptedChatModel
 from ingestion.producer import EventProducer
+from tests.agents.test_escalation_stage import scrape
 from tests.conftest import wait_for
 from tests.ingestion.kafkautil import transactions
 from tests.ingestion.test_retrieval_conformance import EMBEDDER
@@ -40,6 +41,11 @@ def test_a_dead_consumer_ends_its_replica_and_status_and_ready_name_it(
     try:
         wait_for(lambda: heartbeats(s, client), 20, "the first heartbeat")
         assert agents_check(s, client) == "1 replicas alive (fraud)"
+        # the replica serves its own Prometheus metrics, where its heartbeat says
+        [first] = heartbeats(s, client)
+        metrics = scrape(first["metrics_url"])
+        assert metrics['vigil_agent_escalation_backlog{agent="fraud"}'] == 0
+        assert metrics['vigil_agent_events_total{agent="fraud"}'] == 0
         runner = replica.services[0].runners[0]
 
         def refuse(*args: Any, **kw: Any) -> Any:

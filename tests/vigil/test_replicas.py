@@ -18,7 +18,7 @@ from tests.conftest import wait_for
 from vigil.bench.reliability import Books, _analyst, _feed, audit, settle
 from vigil.runtime.replicas import ReplicaSet, start_ray
 from vigil.runtime.status import agents_status, group_members, heartbeats
-from vigil.settings import Settings
+from vigil.settings import Settings, Stream
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -220,8 +220,11 @@ def test_the_cli_runs_replicas_and_reports_their_status(s: Settings, tmp_path: A
         report = json.loads(status.stdout)["fraud"]
         assert sorted(r["replica"] for r in report["replicas"]) == ["process-0", "process-1"]
         assert len(report["members"]) == 2
+        assert report["escalations"]["backlog"] == 0  # the stage's, from the broker
+        assert report["escalations"]["topic"] == s.topic(Stream.FRAUD_ESCALATIONS)
         table = run_vigil("agents", "status", "--agent", "fraud", env=env)
         assert "pending approvals" in table.stdout
+        assert f"escalations ({s.topic(Stream.FRAUD_ESCALATIONS)}): backlog 0" in table.stdout
         run.send_signal(signal.SIGTERM)
         out, _ = run.communicate(timeout=120)
     finally:
