@@ -184,7 +184,6 @@ class AgentWorker(Generic[S, C]):
         if self.stage is None:
             raise RuntimeError(f"agent {self.name} has no escalation stage")
         self.stage.handle(batch)
-        failpoint("before_stage_commit")
 
     def _escalate_timed(self, esc: Escalation[S]) -> str | None:
         t0 = time.perf_counter()

@@ -14,5 +14,5 @@ class CheckpointerConfigError(GraphError):
 
 
 class ModelUnavailableError(GraphError, TransientError):
-    """Every model of the chain is down or timing out: the run waits for one to come back
-    (its runner retries the event without limit) rather than deciding without it."""
+    """No model of the chain can be reached: the run waits for one to come back (its
+    runner retries the event without limit) rather than deciding without it."""

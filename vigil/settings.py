@@ -236,7 +236,7 @@ class Settings(BaseSettings):
     #: an escalated payment's treatment until its graph decides (its screening decision says)
     fraud_pending_action: Literal["hold", "allow"] = Field("hold", description="hold or allow.")
     fraud_wait_for_model: bool = Field(
-        True, description="Every model down: escalations wait (false: the rules decide)."
+        True, description="No model reachable: escalations wait (false: the rules decide)."
     )
     escalation_concurrency: int = Field(
         4, ge=1, le=64, description="Escalations one agent replica runs at once (its stage)."
@@ -279,9 +279,7 @@ class Settings(BaseSettings):
     lake_dir: Path | None = Field(None, description="Data lake folder; default <data_dir>/lake.")
 
     # -- API ---------------------------------------------------------------------------------
-    agents_metrics_host: str = Field(
-        "127.0.0.1", description="Interface an agent replica's /metrics (Prometheus) binds."
-    )
+    agents_metrics_host: str = Field("127.0.0.1", description="Interface of a replica's /metrics.")
     #: replicas sharing a host take the next free ports (the heartbeat says which)
     agents_metrics_port: int | None = Field(
         9464, ge=0, le=65535, description="Port of a replica's /metrics; 0: a free one; off: none"

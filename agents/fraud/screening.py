@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import redis
 
-from ingestion.contracts import FraudDecision, Transaction
+from ingestion.contracts import FraudDecision, Transaction, construct
 from ingestion.profiles import RedisProfileStore
 from tools.card_locations import OBSERVE_FUNCTION, CardLocationStore, parse_answer
 from tools.velocity import Sighting, assess
@@ -53,20 +53,24 @@ class Screened:
         Built without re-validation: every field comes from a validated transaction and
         from this module's own rules (this is the hot path: one per event).
         """
-        return FraudDecision.model_construct(
-            schema_version=1,
-            decided_at=self.decided_at,
-            approval_id=None,
-            event_id=f"screen-{self.tx.transaction_id}",
-            transaction_id=self.tx.transaction_id,
-            user_id=self.tx.user_id,
-            card_id=self.tx.card_id,
-            outcome=self.outcome,
-            risk_score=self.risk,
-            reasons=self.reasons,
-            signals=self.signals,
-            decided_by="screening",
-            pending_action=self.pending_action,
+        tx = self.tx
+        return construct(
+            FraudDecision,
+            {
+                "schema_version": 1,
+                "event_id": f"screen-{tx.transaction_id}",
+                "transaction_id": tx.transaction_id,
+                "user_id": tx.user_id,
+                "card_id": tx.card_id,
+                "outcome": self.outcome,
+                "risk_score": self.risk,
+                "reasons": self.reasons,
+                "signals": self.signals,
+                "decided_by": "screening",
+                "decided_at": self.decided_at,
+                "approval_id": None,
+                "pending_action": self.pending_action,
+            },
         )
 
 

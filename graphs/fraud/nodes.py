@@ -54,9 +54,9 @@ def gather_context(state: FraudState, runtime: Runtime[FraudContext]) -> FraudSt
 
 
 def assess(state: FraudState, runtime: Runtime[FraudContext]) -> FraudState:
-    """The model's typed judgement. A bad answer is recorded and the gate decides; every
-    model down or timing out raises ``ModelUnavailableError`` (the run waits) unless the
-    context says the rules decide without one."""
+    """The model's typed judgement. A bad or late answer is recorded and the gate decides;
+    no model reachable at all raises ``ModelUnavailableError`` (the run waits for one)
+    unless the context says the rules decide without one."""
     tx, screening = state["transaction"], state["screening"]
     facts = {
         "transaction": {

@@ -90,6 +90,8 @@ class CallRecord:
     first_token_s: float | None = None
     #: a failure that says the model is down or slow (timeout, connection, 429, 5xx)
     transient: bool | None = None
+    #: a failure that says the model cannot be reached at all (transient, not a timeout)
+    outage: bool | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
@@ -264,6 +266,7 @@ class ModelGateway:
             error=None if exc is None else _describe(exc, self.timeout_s),
             first_token_s=first,
             transient=None if exc is None else is_transient(exc),
+            outage=None if exc is None else is_transient(exc) and not isinstance(exc, TimeoutError),
         )
         records.append(rec)
         self.metrics.record(rec)

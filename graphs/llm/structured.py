@@ -33,7 +33,8 @@ class Structured(Generic[T]):
     error: str | None = None
     attempts: int = 0
     calls: list[CallRecord] = field(default_factory=list)
-    #: no answer because every model was down or timing out (not a bad answer)
+    #: no answer because no model could be reached (refused, reset, 429, 5xx): an outage,
+    #: not a bad answer, and not a slow one (a timeout already waited)
     unavailable: bool = False
 
     @property
@@ -115,7 +116,7 @@ async def astructured(
             out, records = await gateway.acall(lambda e: _runnable(e, schema), prompt_for)
         except ModelCallError as exc:
             calls += exc.records
-            down = bool(exc.records) and all(r.transient for r in exc.records)
+            down = bool(exc.records) and all(r.outage for r in exc.records)
             return Structured(None, f"no model answered: {exc}", attempt, calls, unavailable=down)
         calls += records
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 from pydantic import (
     AwareDatetime,
@@ -127,6 +127,24 @@ class Event(BaseModel):
 
 
 E = TypeVar("E", bound=Event)
+
+
+_set = object.__setattr__
+
+
+def construct(model: type[E], values: dict[str, Any]) -> E:
+    """``model.model_construct(**values)`` for trusted values that name every field, in a
+    fifth of its time (it looks up each field's default: 10 us a screening decision,
+    the hot path). Nothing is validated; a missing field raises."""
+    if len(values) != len(model.__pydantic_fields__):
+        missing = set(model.__pydantic_fields__) - set(values)
+        raise TypeError(f"{model.__name__} constructed without {sorted(missing)}")
+    event = model.__new__(model)
+    _set(event, "__dict__", values)
+    _set(event, "__pydantic_fields_set__", set(values))
+    _set(event, "__pydantic_extra__", None)
+    _set(event, "__pydantic_private__", None)
+    return event
 
 
 def encode(event: Event) -> bytes:

@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 
 from agents.fraud.screening import Screener
-from ingestion.contracts import CustomerChange, CustomerProfilePatch, Transaction
+from ingestion.contracts import (
+    CustomerChange,
+    CustomerProfilePatch,
+    FraudDecision,
+    Transaction,
+    encode,
+)
 from ingestion.profiles import RedisProfileStore
 from tests.conftest import base_settings
 
@@ -108,6 +114,11 @@ def test_amounts_are_compared_in_gbp_whatever_the_currency(screener: Screener) -
     assert euros.outcome == "escalate"
     assert "amount_ratio" not in unknown.signals  # no rate: the rule cannot judge it
     assert unknown.outcome == "allow"
+    assert unknown.signals["amount_rule"] == "not applied: no_rate"  # and says so
+    assert unknown.reasons == [
+        "amount rule not applied: no exchange rate for XAU (VIGIL_FRAUD_FX_PER_GBP)"
+    ]
+    assert unknown.not_applied == (("amount", "no_rate"),)
 
 
 def test_categories_of_large_tickets_need_a_larger_spike(screener: Screener) -> None:
@@ -148,3 +159,18 @@ def test_unknown_customer_and_empty_batch(screener: Screener) -> None:
     (v,) = screener.screen([tx(1, user="cust-nobody", card="card-9")])
     assert v.outcome == "allow"
     assert "amount_ratio" not in v.signals
+    assert v.not_applied == (("amount", "no_usual_amount"),)
+
+
+def test_every_decision_is_what_its_contract_reads_back(screener: Screener) -> None:
+    """Decisions are built without validation (the hot path): each must be exactly the
+    event a consumer validates from its bytes, whatever the rules said."""
+    batch = [
+        tx(1), tx(2, seconds=40, lat=PARIS[0], lon=PARIS[1]), tx(3, amount=Decimal("1200.00")),
+        tx(4, user="cust-2", card="card-2"), tx(5, currency="XAU", card="card-5"),
+        tx(6, user="cust-nobody", card="card-6"),
+    ]  # fmt: skip
+    for verdict in screener.screen(batch):
+        decision = verdict.decision()
+        assert FraudDecision.model_validate_json(encode(decision)) == decision
+        assert decision.pending_action == ("hold" if verdict.outcome == "escalate" else None)

@@ -204,6 +204,7 @@ def test_the_cli_runs_replicas_and_reports_their_status(s: Settings, tmp_path: A
         "VIGIL_CHECKPOINT_PREFIX": s.checkpoint_prefix,
         "VIGIL_KAFKA_GROUP_PREFIX": s.kafka_group_prefix,
         "VIGIL_TOPIC_TRANSACTIONS": s.topic_transactions,
+        "VIGIL_TOPIC_FRAUD_ESCALATIONS": s.topic(Stream.FRAUD_ESCALATIONS),
         "VIGIL_KAFKA_SESSION_TIMEOUT_MS": str(SESSION_TIMEOUT_MS),
         "VIGIL_DATA_DIR": str(tmp_path),
     }
