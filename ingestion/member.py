@@ -61,8 +61,9 @@ class GroupMember:
         except KafkaError as exc:  # the commit will tell whether the batch still counts
             log.warning("keeping the group membership of %s failed: %s", self.topic, exc)
             return
-        finally:
-            self.consumer.resume(*owned)
+        finally:  # a rebalance in that poll may have taken some of them away
+            still = self.consumer.assignment()
+            self.consumer.resume(*(tp for tp in owned if tp in still))
         for tp, records in polled.items():
             if records:
                 self.consumer.seek(tp, records[0].offset)

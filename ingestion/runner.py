@@ -340,7 +340,15 @@ class ConsumerRunner(Generic[E]):
             except FutureTimeout:
                 if self._closed.is_set():  # closed under a stuck handler: leave it
                     raise _AbandonedError from None
-                self._member.keep_membership()
+                self._keep_membership()
+
+    def _keep_membership(self) -> None:
+        """Never a handler failure: whatever goes wrong here, the commit tells whether the
+        batch still counts (a member dropped meanwhile has its commit refused)."""
+        try:
+            self._member.keep_membership()
+        except Exception as exc:  # noqa: BLE001 - logged; the commit decides what counts
+            log.warning("keeping the group membership of %s failed: %s", self.topic, exc)
 
     def _wait(self, seconds: float) -> bool:
         """Sleep between retries, answering the group meanwhile; True once stopped."""
@@ -348,7 +356,7 @@ class ConsumerRunner(Generic[E]):
         while (left := end - time.monotonic()) > 0:
             if self._stop.wait(min(left, self._keepalive_s)):
                 return True
-            self._member.keep_membership()
+            self._keep_membership()
         return self._stop.is_set()
 
     def _letter(self, record: Any, kind: DeadLetterKind, reason: str) -> DeadLetter:

@@ -150,12 +150,16 @@ def build_gateway(settings: Settings, metrics: ModelMetrics | None = None) -> Mo
     """The model chain of the settings (``llm`` then ``llm_fallbacks``), guarded."""
     entries = [build_entry(settings.llm, settings)]
     entries += [build_entry(f, settings) for f in settings.llm_fallbacks]
+    # one llama.cpp context computes one answer at a time: calls made at once (an agent's
+    # escalation stage runs several graphs) share its threads and time out together
+    # (measured: 4 at once on one thread each all hit the 60 s timeout), so they queue
+    local = any(e.name == "local" for e in entries)
     return ModelGateway(
         entries,
         timeout_s=settings.llm_timeout_s,
         max_retries=settings.llm_max_retries,
         backoff_s=settings.llm_retry_backoff_s,
-        concurrency=settings.llm_concurrency,
+        concurrency=1 if local else settings.llm_concurrency,
         metrics=metrics,
     )
 
