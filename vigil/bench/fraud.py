@@ -22,7 +22,7 @@ import uuid
 
 import numpy as np
 import redis
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
 from rich.console import Console
 from rich.table import Table
 
@@ -32,14 +32,14 @@ from agents.fraud.screening import Screener
 from graphs.llm import ModelEntry, ModelGateway
 from graphs.llm.fake import ScriptedChatModel
 from ingestion.contracts import Transaction
-from ingestion.kafka import client_config, ensure_topics, producer_config
+from ingestion.kafka import ensure_topics, producer_config
 from ingestion.producer import EventProducer
 from ingestion.profiles import RedisProfileStore
 from ingestion.runner import ConsumerRunner
 from ingestion.seed import seed_customers
 from ingestion.simulator import SCENARIOS, Simulator
 from vigil.bench.fraud_load import drain_rate, paced, traffic
-from vigil.bench.kafka import raw_consume
+from vigil.bench.kafka import raw_consume, raw_consumer
 from vigil.runtime.stack import Stack
 from vigil.settings import Settings
 from vigil.wiring.workers import worker as agent_worker
@@ -53,17 +53,7 @@ BLOCK = '{"risk": 0.98, "action": "block", "rationale": "impossible travel"}'
 def raw_consume_produce(settings: Settings, topic: str, out_topic: str, n: int) -> float:
     """The floor under screening: kafka-python consume, one small record produced per
     event, every ack awaited, commit; no decoding, no logic."""
-    consumer = KafkaConsumer(
-        topic,
-        **client_config(settings),
-        group_id=f"bench-pipe-{uuid.uuid4().hex[:8]}",
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        session_timeout_ms=settings.kafka_session_timeout_ms,
-        heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
-        max_poll_records=settings.runner_batch_size,
-        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
-    )
+    consumer = raw_consumer(settings, topic, "pipe")
     producer = KafkaProducer(**producer_config(settings))  # the delivery settings Vigil uses
     seen, first, last = 0, None, 0.0
     deadline = time.monotonic() + 300

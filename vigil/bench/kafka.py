@@ -73,11 +73,12 @@ def _our_produce(settings: Settings, topic: str, events: Sequence[Transaction]) 
     return len(events) / dt
 
 
-def raw_consume(settings: Settings, topic: str, n: int) -> float:
-    consumer = KafkaConsumer(
+def raw_consumer(settings: Settings, topic: str, kind: str) -> KafkaConsumer:
+    """A plain kafka-python group member with the runner's consumer settings."""
+    return KafkaConsumer(
         topic,
         **client_config(settings),
-        group_id=f"bench-raw-{uuid.uuid4().hex[:8]}",
+        group_id=f"bench-{kind}-{uuid.uuid4().hex[:8]}",
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         session_timeout_ms=settings.kafka_session_timeout_ms,
@@ -85,6 +86,10 @@ def raw_consume(settings: Settings, topic: str, n: int) -> float:
         max_poll_records=settings.runner_batch_size,
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
     )
+
+
+def raw_consume(settings: Settings, topic: str, n: int) -> float:
+    consumer = raw_consumer(settings, topic, "raw")
     seen = 0
     first: float | None = None
     deadline = time.monotonic() + 120
