@@ -29,7 +29,11 @@ def s(settings: Settings, redis_client: tuple[Any, str]) -> Settings:
     escalate to the local model: its rationale is kept short and each replica's llama.cpp
     to one thread, so two replicas share the two cores instead of spinning against each
     other (a 512-token rationale at 2 threads each made the drain outlast 300 s on a
-    loaded machine); what is proven, one decision per transaction, does not depend on it."""
+    loaded machine); what is proven, one decision per transaction, does not depend on it.
+    A call gets 30 s and no retry, then the rules decide: the escalation stage keeps
+    screening running beside the model, so on a machine the rest of the suite loads too
+    the model answered in minutes and four escalations, one call at a time, outlasted
+    the drain."""
     _, prefix = redis_client
     return settings.model_copy(
         update={
@@ -37,6 +41,8 @@ def s(settings: Settings, redis_client: tuple[Any, str]) -> Settings:
             "checkpoint_prefix": prefix + "cp",
             "llm_max_tokens": 160,
             "llm_local_threads": 1,
+            "llm_timeout_s": 30.0,
+            "llm_max_retries": 0,
         }
     )
 
