@@ -34,17 +34,16 @@ log = logging.getLogger(__name__)
 class Stage(Generic[S]):
     """Where an agent's escalations wait, and how they go there and come back."""
 
-    stream: Stream
+    #: the contract of the records handed off (they go to its stream)
     model: type[Event]
     #: the record handed to the stage for an escalation
     record: Callable[[Escalation[S]], Event]
     #: the escalation a (validated) record stands for
     restore: Callable[[Any], Escalation[S]]
 
-    def __post_init__(self) -> None:
-        if self.stream != self.model.STREAM:  # records are published to their own stream
-            raise ValueError(f"a stage on {self.stream} hands off {self.model.__name__}, "
-                             f"whose stream is {self.model.STREAM}")  # fmt: skip
+    @property
+    def stream(self) -> Stream:
+        return self.model.STREAM
 
 
 class StageRunner(Generic[S]):

@@ -231,8 +231,8 @@ class ConsumerRunner(Generic[E]):
         self.metrics.batches += 1
         self.metrics.oldest_in_hand_ms = min(r.timestamp for r in records)
         in_hand: dict[int, int] = {}
-        for r in records:
-            in_hand[r.partition] = min(r.offset, in_hand.get(r.partition, r.offset))
+        for r in records:  # a partition's records come in offset order: its first is lowest
+            in_hand.setdefault(r.partition, r.offset)
         self._member.in_hand = in_hand
         try:
             return self._process(records)

@@ -29,22 +29,28 @@ T0 = datetime(2026, 11, 3, 9, 15, 0, tzinfo=UTC)
 
 
 def samples() -> dict[Stream, Event]:
+    atm = Transaction(
+        transaction_id="tx-1",
+        user_id="cust-john",
+        card_id="card-john-debit",
+        timestamp=T0,
+        amount=Decimal("200.00"),
+        currency="GBP",
+        merchant="ATM King's Cross",
+        merchant_category="atm",
+        channel="atm",
+        lat=51.5308,
+        lon=-0.1238,
+        city="London",
+        country="GB",
+    )
+    paris = atm.model_copy(update={
+        "transaction_id": "tx-2", "amount": Decimal("4.50"), "currency": "EUR",
+        "merchant": "Café de Flore", "merchant_category": "restaurants",
+        "channel": "card_present", "lat": 48.854, "lon": 2.333, "city": "Paris", "country": "FR",
+    })  # fmt: skip
     return {
-        Stream.TRANSACTIONS: Transaction(
-            transaction_id="tx-1",
-            user_id="cust-john",
-            card_id="card-john-debit",
-            timestamp=T0,
-            amount=Decimal("200.00"),
-            currency="GBP",
-            merchant="ATM King's Cross",
-            merchant_category="atm",
-            channel="atm",
-            lat=51.5308,
-            lon=-0.1238,
-            city="London",
-            country="GB",
-        ),
+        Stream.TRANSACTIONS: atm,
         Stream.CUSTOMER_CHANGES: CustomerChange(
             customer_id="cust-john",
             version=3,
@@ -108,21 +114,7 @@ def samples() -> dict[Stream, Event]:
         Stream.FRAUD_ESCALATIONS: FraudEscalation(
             event_id="escalation-tx-2",
             user_id="cust-john",
-            transaction=Transaction(
-                transaction_id="tx-2",
-                user_id="cust-john",
-                card_id="card-john-debit",
-                timestamp=T0,
-                amount=Decimal("4.50"),
-                currency="EUR",
-                merchant="Café de Flore",
-                merchant_category="restaurants",
-                channel="card_present",
-                lat=48.854,
-                lon=2.333,
-                city="Paris",
-                country="FR",
-            ),
+            transaction=paris,
             risk=0.97,
             reasons=["implied speed 19,328 mph"],
             signals={"speed_mph": 19328.0, "amount": 4.5},

@@ -64,9 +64,7 @@ def restore(record: FraudEscalation) -> Escalation[FraudState]:
     )
 
 
-STAGE: Stage[FraudState] = Stage(
-    stream=Stream.FRAUD_ESCALATIONS, model=FraudEscalation, record=handoff, restore=restore
-)
+STAGE: Stage[FraudState] = Stage(model=FraudEscalation, record=handoff, restore=restore)
 
 
 def binding(deps: AgentDeps) -> Binding[Transaction, FraudState, FraudContext]:
