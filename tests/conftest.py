@@ -71,6 +71,12 @@ ROOT = Path(__file__).resolve().parents[1]
 #: (measured: 6000 ms -> 3.1 s, 4000 -> 2.1 s, 3000 -> 2.1 s). 4 s takes the whole gain and
 #: leaves a member 8 missed heartbeats (every 500 ms) before the broker drops it.
 SESSION_TIMEOUT_MS = 4000
+#: no model: its server refuses the connection and the rules decide every escalation (a
+#: deployment without a model, or with fraud_wait_for_model off during an outage)
+NO_MODEL: dict[str, Any] = {
+    "llm": "openai-compatible:none@http://127.0.0.1:9/v1",
+    "fraud_wait_for_model": False,
+}
 
 
 def base_settings(**overrides: Any) -> Settings:

@@ -15,7 +15,7 @@ import pytest
 
 from ingestion.contracts import Transaction
 from ingestion.seed import seed_documents
-from tests.conftest import SESSION_TIMEOUT_MS, clean_env, run_vigil, wait_for
+from tests.conftest import NO_MODEL, SESSION_TIMEOUT_MS, clean_env, run_vigil, wait_for
 from tests.ingestion.kafkautil import read_all
 from vigil.runtime.embedded import pid_alive
 from vigil.runtime.stack import read_state
@@ -255,9 +255,9 @@ def test_bench_sse_prints_ratios_and_the_goal(tmp_path: Path) -> None:
 def test_bench_reliability_reduced_keeps_the_books(tmp_path: Path) -> None:
     """The load and fault suite in reduced form: a replica SIGKILLed, Redis restarted,
     1 -> 2 -> 1 replicas, a malformed burst, all during 20 s of traffic."""
-    # short rationales from the local model, one llama.cpp thread per replica (as in
-    # test_replicas): the books do not depend on the model's words
-    env = env_with(data_dir=str(tmp_path), llm_max_tokens="160", llm_local_threads="1")
+    # no model, the rules decide (as in test_replicas): the books do not depend on a
+    # model's words, and the local model's calls made the run minutes longer
+    env = env_with(data_dir=str(tmp_path), llm=NO_MODEL["llm"], fraud_wait_for_model="false")
     res = run_vigil("bench", "reliability", "--seconds", "20", "--rate", "30",
                     env=env, cwd=tmp_path, timeout=540)  # fmt: skip
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]

@@ -14,7 +14,7 @@ import redis
 
 from ingestion.producer import EventProducer
 from ingestion.seed import seed_customers, seed_documents
-from tests.conftest import wait_for
+from tests.conftest import NO_MODEL, wait_for
 from vigil.bench.reliability import Books, _analyst, _feed, audit, settle
 from vigil.runtime.replicas import ReplicaSet, start_ray
 from vigil.runtime.status import agents_status, group_members, heartbeats
@@ -25,24 +25,18 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 @pytest.fixture
 def s(settings: Settings, redis_client: tuple[Any, str]) -> Settings:
-    """The test's settings with Redis keys of its own (deleted afterwards). The replicas
-    escalate to the local model: its rationale is kept short and each replica's llama.cpp
-    to one thread, so two replicas share the two cores instead of spinning against each
-    other (a 512-token rationale at 2 threads each made the drain outlast 300 s on a
-    loaded machine); what is proven, one decision per transaction, does not depend on it.
-    A call gets 30 s and no retry, then the rules decide: the escalation stage keeps
-    screening running beside the model, so on a machine the rest of the suite loads too
-    the model answered in minutes and four escalations, one call at a time, outlasted
-    the drain."""
+    """The test's settings with Redis keys of its own (deleted afterwards), and no model:
+    its server does not answer (a refused connection) and the rules decide every
+    escalation. What is proven, one decision per transaction and one block per approval,
+    does not depend on a model's words; the local model made the escalations, one
+    llama.cpp call at a time on a machine the rest of the suite loads, outlast the
+    300 s drain (the stage and the model are tested in tests/agents)."""
     _, prefix = redis_client
     return settings.model_copy(
         update={
             "redis_prefix": prefix.rstrip(":"),
             "checkpoint_prefix": prefix + "cp",
-            "llm_max_tokens": 160,
-            "llm_local_threads": 1,
-            "llm_timeout_s": 30.0,
-            "llm_max_retries": 0,
+            **NO_MODEL,
         }
     )
 
@@ -75,7 +69,7 @@ def books_after_a_kill(s: Settings, backend: str, kill: Any) -> tuple[Books, Any
         feeder.start()
         analyst.start()
         wait_for(lambda: len(books.produced) > 150, 60, "traffic")
-        before = {b["replica"]: b["pid"] for b in heartbeats(s, client)}
+        before = beating(s, client)
         kill(replicas)
         wait_for(lambda: len(books.produced) > 450, 60, "more traffic after the kill")
         traffic.set()
@@ -83,7 +77,9 @@ def books_after_a_kill(s: Settings, backend: str, kill: Any) -> tuple[Books, Any
 
         settle(s, client, replicas, books, 300)
         outcome = audit(s, client, books)
-        after = {b["replica"]: b["pid"] for b in heartbeats(s, client)}
+        # the books balanced without it: the replica killed may still be starting again
+        wait_for(lambda: len(beating(s, client)) == 2, 120, "the killed replica beating again")
+        after = beating(s, client)
         assert set(after) == set(before)  # the same two replicas ...
         assert after != before  # ... one of them in a new process
         return books, outcome, replicas
@@ -92,6 +88,11 @@ def books_after_a_kill(s: Settings, backend: str, kill: Any) -> tuple[Books, Any
         answering.set()
         replicas.stop()
         client.close()
+
+
+def beating(s: Settings, client: redis.Redis) -> dict[str, int]:
+    """The process id of each replica with a heartbeat."""
+    return {b["replica"]: b["pid"] for b in heartbeats(s, client)}
 
 
 def owners(s: Settings, client: redis.Redis) -> int:
