@@ -42,8 +42,10 @@ class ScriptExhaustedError(AssertionError):
 class ScriptedChatModel(GenericFakeChatModel):
     """Replies from ``script`` in order; records every prompt it was given in ``calls``."""
 
-    script: list[Any] = Field(default_factory=list)
-    calls: list[list[BaseMessage]] = Field(default_factory=list)
+    # kept out of the repr, which langchain computes for every model's first call (its
+    # serialized form): a bench's script of a million replies took 0.7 s of GIL to print
+    script: list[Any] = Field(default_factory=list, repr=False)
+    calls: list[list[BaseMessage]] = Field(default_factory=list, repr=False)
     bound_tools: list[dict[str, Any]] = Field(default_factory=list)
     usage: bool = True  # attach usage_metadata (token counts) like real providers do
     token_delay_s: float = 0.0  # pause between streamed chunks, like a real model's pace

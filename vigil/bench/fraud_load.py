@@ -141,6 +141,7 @@ def _feed(s: Settings, n: int, rate: float, escalate_every: int) -> None:
     """Produce at ``rate`` from a process of its own, like a real upstream."""
     feed = traffic(n, 500, escalate_every)
     producer = EventProducer(s)
+    producer.partitions_for(s.topic(Stream.TRANSACTIONS))  # its metadata before the clock
     t0 = time.perf_counter()
     for i, t in enumerate(feed):
         delay = t0 + i / rate - time.perf_counter()
