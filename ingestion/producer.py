@@ -13,6 +13,7 @@ from kafka.errors import KafkaError
 from ingestion.contracts import Event, encode
 from ingestion.errors import DeliveryError
 from ingestion.kafka import producer_config
+from ingestion.partitioner import KeyHashPartitioner
 from vigil.settings import Settings
 
 Headers = Sequence[tuple[str, bytes]]
@@ -37,7 +38,7 @@ class EventProducer:
 
     def __init__(self, settings: Settings, **overrides: Any) -> None:
         self.settings = settings
-        config = {**producer_config(settings), **overrides}
+        config = {**producer_config(settings), "partitioner": KeyHashPartitioner(), **overrides}
         self._producer = KafkaProducer(**config)
 
     def topic_for(self, event: Event) -> str:
