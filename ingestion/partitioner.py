@@ -1,7 +1,7 @@
 """The producer's partitioner: kafka-python's key hashing, each key hashed once.
 
 kafka-python's ``DefaultPartitioner`` hashes every record's key with a pure-Python
-murmur2 and rebuilds the topic's partition list on each call: 7 % of the fraud agent's
+murmur2: 7 % of the fraud agent's
 screening time, for keys (customer ids) that repeat all day. This one gives every key the
 partition the default gives it (the same murmur2, the same modulo over the sorted
 partitions, so records of one key stay on one partition whichever Vigil process or other
@@ -24,7 +24,6 @@ class KeyHashPartitioner(Partitioner):  # type: ignore[misc]
     def __init__(self, cached: int = CACHED_KEYS) -> None:
         self._hashes: dict[bytes, int] = {}
         self._cached = cached
-        self._partitions: dict[str, tuple[frozenset[int], list[int]]] = {}
 
     def partition(
         self, topic: str, key: Any, serialized_key: bytes | None, value: Any,
@@ -33,11 +32,7 @@ class KeyHashPartitioner(Partitioner):  # type: ignore[misc]
         current = cluster.partitions_for_topic(topic)
         if not current:
             raise ValueError(f"Topic {topic} not found in ClusterMetadata")
-        known = self._partitions.get(topic)
-        if known is None or known[0] != current:  # a topic may gain partitions
-            known = (frozenset(current), sorted(current))
-            self._partitions[topic] = known
-        ordered = known[1]
+        ordered: list[int] = sorted(current)  # read each time: a topic may gain partitions
         if serialized_key is None:  # as the default: any available partition
             available = list(cluster.available_partitions_for_topic(topic))
             return int(random.choice(available or ordered))

@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import gc
 import statistics
 import time
 import uuid
@@ -30,6 +29,7 @@ from rich.table import Table
 from agents.core import AgentWorker
 from agents.fraud.agent import escalation
 from agents.fraud.screening import Screener
+from agents.service import freeze_heap
 from graphs.llm import ModelEntry, ModelGateway
 from graphs.llm.fake import ScriptedChatModel
 from ingestion.contracts import Transaction
@@ -117,10 +117,7 @@ def run_fraud_bench(
         rows: list[tuple[int, float, float, float]] = []
         try:
             worker = agent_worker("fraud", s, producer, client=client)
-            # as the agent's service does once warm: what is loaded by now stays out of
-            # the collector's scans (every row, the baselines too, runs after this)
-            gc.collect()
-            gc.freeze()
+            freeze_heap()  # as the agent's service does once warm (every row runs after)
             for n in sizes:
                 data = traffic(n, 500)
                 raw_topic, pipe = f"bench.fraud.raw.{run}.{n}", f"bench.fraud.pipe.{run}.{n}"
