@@ -126,6 +126,7 @@ class Screener:
         located: list[int] = []
         testing: list[int] = []
         located_args: list[str] = []
+        sightings: dict[int, Sighting] = {}
         for i, t in enumerate(txs):
             sighting = Sighting(t.transaction_id, t.timestamp, t.lat, t.lon, t.channel)
             if sighting.located:
@@ -133,6 +134,7 @@ class Screener:
                 keys += k
                 located_args += a
                 located.append(i)
+                sightings[i] = sighting
             elif t.channel == "card_not_present" and t.amount <= self._testing_max:
                 testing.append(i)
         testing_args: list[str] = []
@@ -146,21 +148,19 @@ class Screener:
         replies = self._script(keys=keys, args=args)
         profiles = self.profiles.decode(replies, users)
         at = len(users) * len(self.profiles.names)
-        velocity = {i: parse_answer(replies[at + j]) for j, i in enumerate(located)}
+        velocity = {i: (parse_answer(replies[at + j]), sightings[i]) for j, i in enumerate(located)}
         at += len(located)
         bursts = {i: int(replies[at + j]) for j, i in enumerate(testing)}
         decided_at = datetime.now(UTC)
         return [
-            self._judge(
-                t, velocity.get(i, _MISSING), bursts.get(i), profiles[t.user_id], decided_at
-            )
+            self._judge(t, velocity.get(i), bursts.get(i), profiles[t.user_id], decided_at)
             for i, t in enumerate(txs)
         ]
 
     def _judge(
         self,
         t: Transaction,
-        previous: Any,
+        velocity: tuple[Sighting | None, Sighting] | None,
         burst: int | None,
         profile: dict[str, Any],
         decided_at: datetime,
@@ -169,12 +169,11 @@ class Screener:
         risk = 0.0
         reasons: list[str] = []
         skipped: list[tuple[str, str]] = []
-        signals: dict[str, Signal] = {"amount": float(t.amount), "channel": t.channel}
-        if previous is not _MISSING:
-            now = Sighting(t.transaction_id, t.timestamp, t.lat, t.lon, t.channel)
-            v = assess(
-                previous, now, max_kmh=s.velocity_max_kmh, same_place_km=s.velocity_same_place_km
-            )
+        amount = float(t.amount)
+        signals: dict[str, Signal] = {"amount": amount, "channel": t.channel}
+        if velocity is not None:  # located: the card's previous use and this one
+            v = assess(*velocity, max_kmh=s.velocity_max_kmh,
+                       same_place_km=s.velocity_same_place_km)  # fmt: skip
             if v.comparable:
                 signals.update(
                     speed_mph=None if v.speed_mph is None else round(v.speed_mph, 1),
@@ -206,7 +205,7 @@ class Screener:
             self._not_applied("amount", "no_usual_amount", reasons, signals, skipped,
                               "the customer's profile has no usual amount")  # fmt: skip
         else:
-            ratio = float(t.amount) / per_gbp / usual  # usual amounts are kept in GBP
+            ratio = amount / per_gbp / usual  # usual amounts are kept in GBP
             signals["amount_ratio"] = round(ratio, 2)
             if ratio >= s.fraud_amount_spike_factor * self._category.get(t.merchant_category, 1):
                 risk = max(risk, RISK_AMOUNT_SPIKE)
@@ -231,9 +230,6 @@ class Screener:
         reasons.append(f"{rule} rule not applied: {text}")
         signals[f"{rule}_rule"] = f"not applied: {why}"
         skipped.append((rule, why))
-
-
-_MISSING = object()
 
 
 def _number(value: Any) -> float | None:
