@@ -358,10 +358,11 @@ def test_bench_freshness_prints_latencies_with_baselines(tmp_path: Path) -> None
 @pytest.mark.slow
 def test_bench_fraud_prints_ratios_and_latencies(tmp_path: Path) -> None:
     env = env_with(data_dir=str(tmp_path), kafka_session_timeout_ms=str(SESSION_TIMEOUT_MS))
-    res = run_vigil("bench", "fraud", "--sizes", "500", "--load-events", "400",
+    res = run_vigil("bench", "fraud", "--sizes", "500", "--rounds", "2", "--load-events", "400",
                     "--escalate-share", "0.05", "--model-s", "0.2", env=env, cwd=tmp_path,
                     timeout=300)  # fmt: skip
     assert res.returncode == 0, res.stdout + res.stderr
+    assert "500 events, round 2:" in res.stdout
     for needle in ("raw consume-produce", "screening latency at", "escalation path",
                    "escalating, model 0.2 s a call)"):  # fmt: skip
         assert needle in res.stdout

@@ -30,6 +30,9 @@ def bench_fraud(
     ] = 0.02,
     model_s: Annotated[float, typer.Option(help="Seconds a model call takes.", min=0)] = 2.0,
     load_events: Annotated[int, typer.Option(help="Events of the load rows.", min=100)] = 20_000,
+    rounds: Annotated[
+        int, typer.Option(help="Throughput rounds per size (their medians).", min=1, max=20)
+    ] = 3,
 ) -> None:
     """Screening against raw consume and a raw consume-produce loop; screening with
     escalations to a slow model; escalation-path latency."""
@@ -38,6 +41,7 @@ def bench_fraud(
     run_fraud_bench(
         load_settings(), console, sizes=[int(x) for x in sizes.split(",")],
         escalate_share=escalate_share, model_s=model_s, load_events=load_events,
+        rounds=rounds,
     )  # fmt: skip
 
 
