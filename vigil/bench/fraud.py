@@ -39,7 +39,7 @@ from ingestion.profiles import RedisProfileStore
 from ingestion.runner import ConsumerRunner
 from ingestion.seed import seed_customers
 from ingestion.simulator import SCENARIOS, Simulator
-from vigil.bench.fraud_load import drain_rate, paced, traffic
+from vigil.bench.fraud_load import LoadResult, drain_rate, paced, traffic
 from vigil.bench.kafka import raw_consume, raw_consumer
 from vigil.runtime.stack import Stack
 from vigil.settings import Settings
@@ -118,6 +118,31 @@ def _throughput(
     return n, raw, floor, screened
 
 
+def _escalation_load(
+    s: Settings, client: redis.Redis, load: list[Transaction], model_s: float, rounds: int,
+    console: Console,
+) -> tuple[LoadResult, LoadResult]:  # fmt: skip
+    """The whole agent draining ``load`` with nothing escalating and with its share
+    escalating, ``rounds`` times in alternating order; each side's median round."""
+    quiet: list[LoadResult] = []
+    loaded: list[LoadResult] = []
+    for i in range(rounds):
+        for escalate in (False, True) if i % 2 == 0 else (True, False):
+            got = drain_rate(s, client, load, model_s=model_s, escalate=escalate)
+            (loaded if escalate else quiet).append(got)
+        q, e = quiet[-1], loaded[-1]
+        console.print(
+            f"escalation load, round {i + 1}: {q.events_per_s:,.0f}/s with none escalating, "
+            f"{e.events_per_s:,.0f}/s with {e.escalated} of {e.screened} escalating "
+            f"({e.stage_done} graphs done by the stage meanwhile)"
+        )
+
+    def median(runs: list[LoadResult]) -> LoadResult:
+        return sorted(runs, key=lambda r: r.events_per_s)[len(runs) // 2]
+
+    return median(quiet), median(loaded)
+
+
 def _screen_run(s: Settings, worker: AgentWorker, topic: str, n: int) -> float:
     """The fraud agent's own screening handler, on its own consumer (no stage running:
     escalations are handed off and wait)."""
@@ -155,12 +180,7 @@ def run_fraud_bench(
                 rows.append(_throughput(s, worker, producer, run, n, rounds, console))
             every = max(1, round(1 / escalate_share)) if escalate_share > 0 else 0
             load = traffic(load_events, 500, every)
-            quiet = drain_rate(s, client, load, model_s=model_s, escalate=False)
-            loaded = drain_rate(s, client, load, model_s=model_s, escalate=True)
-            console.print(f"escalation load: {quiet.events_per_s:,.0f}/s with none escalating, "
-                          f"{loaded.events_per_s:,.0f}/s with {loaded.escalated} of "
-                          f"{loaded.screened} escalating ({loaded.stage_done} graphs done by "
-                          "the stage meanwhile)")  # fmt: skip
+            quiet, loaded = _escalation_load(s, client, load, model_s, rounds, console)
             rate = quiet.events_per_s / 2
             # five seconds of traffic (at most load_events): a shorter run measures
             # the first batches' start more than the steady pace
