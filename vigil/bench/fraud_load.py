@@ -67,7 +67,8 @@ class LoadResult:
     escalated: int
     screened: int
     stage_done: int
-    latencies: list[float]
+    #: (a record's broker timestamp, its latency), in seconds
+    latencies: list[tuple[float, float]]
 
 
 def _isolated(s: Settings, tag: str, **update: Any) -> Settings:
@@ -84,20 +85,23 @@ def _isolated(s: Settings, tag: str, **update: Any) -> Settings:
 
 
 def _timed(
-    handle: Callable[[Sequence[Received[Any]]], None], latencies: list[float] | None
+    handle: Callable[[Sequence[Received[Any]]], None],
+    latencies: list[tuple[float, float]] | None,
 ) -> Callable[[Sequence[Received[Any]]], None]:
     def timed(batch: Sequence[Received[Any]]) -> None:
         handle(batch)
         if latencies is not None:
             now_ms = time.time() * 1000
-            latencies.extend((now_ms - r.timestamp_ms) / 1000 for r in batch)
+            latencies.extend(
+                (r.timestamp_ms / 1000, (now_ms - r.timestamp_ms) / 1000) for r in batch
+            )
 
     return timed
 
 
 def _start(
     s: Settings, client: redis.Redis, producer: EventProducer, model_s: float,
-    latencies: list[float] | None = None,
+    latencies: list[tuple[float, float]] | None = None,
 ) -> AgentService:  # fmt: skip
     service = fraud_agent("fraud", s, producer, client=client, gateway=slow_gateway(model_s))
     service.runners[0].handler = _timed(service.worker.handle, latencies)
@@ -159,7 +163,7 @@ def paced(
     """The agent joins first; then another process produces at ``rate``. Latency: from a
     record's broker timestamp to its decision (and hand-off) acknowledged."""
     s = _isolated(base, uuid.uuid4().hex[:8])
-    latencies: list[float] = []
+    latencies: list[tuple[float, float]] = []
     with EventProducer(s) as producer:
         service = _start(s, client, producer, model_s, latencies)
         deadline = time.monotonic() + 60
