@@ -39,7 +39,7 @@ from ingestion.profiles import RedisProfileStore
 from ingestion.runner import ConsumerRunner
 from ingestion.seed import seed_customers
 from ingestion.simulator import SCENARIOS, Simulator
-from vigil.bench.fraud_load import LoadResult, drain_rate, paced, traffic
+from vigil.bench.fraud_load import LoadResult, drain_rate, paced, renamed, traffic
 from vigil.bench.kafka import raw_consume, raw_consumer
 from vigil.runtime.stack import Stack
 from vigil.settings import Settings
@@ -101,8 +101,9 @@ def _throughput(
         tag = f"{run}.{n}.{i}"
         raw_topic, pipe, ours = (f"bench.fraud.{k}.{tag}" for k in ("raw", "pipe", "screen"))
         ensure_topics(s, [raw_topic, pipe, f"{pipe}.out", ours, s.dlq_topic(ours)])
+        fresh = renamed(data, tag)  # new payments every round (ids of their own)
         for topic in (raw_topic, pipe, ours):
-            for t in data:
+            for t in fresh:
                 producer.send(t, topic=topic)
             producer.flush()
         raw = raw_consume(s, raw_topic, n)

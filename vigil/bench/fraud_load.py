@@ -49,6 +49,13 @@ def traffic(n: int, customers: int, escalate_every: int = 0) -> list[Transaction
     return out
 
 
+def renamed(data: Sequence[Transaction], run: str) -> list[Transaction]:
+    """The same payments under transaction ids of their own for one run: screening keeps
+    each payment's velocity answer by its id (a re-delivery gets the same answer), so a
+    second run over the same ids would measure those cached answers, not new payments."""
+    return [t.model_copy(update={"transaction_id": f"{t.transaction_id}-{run}"}) for t in data]
+
+
 def slow_gateway(model_s: float) -> ModelGateway:
     """A model that answers after ``model_s`` (blocking its own call's loop, as a remote
     model's wait would), whatever the order the stage's threads call it in."""
@@ -134,16 +141,16 @@ def drain_rate(
     tag = uuid.uuid4().hex[:8]
     s = _isolated(base, tag, **({} if escalate else {"fraud_escalate_min_risk": 1.0}))
     with EventProducer(s) as producer:
-        for t in data:
+        for t in renamed(data, tag):
             producer.send(t)
         producer.flush()
         service = _start(s, client, producer, model_s)
         return _finish(service, len(data), timeout=600)
 
 
-def _feed(s: Settings, n: int, rate: float, escalate_every: int) -> None:
+def _feed(s: Settings, n: int, rate: float, escalate_every: int, run: str) -> None:
     """Produce at ``rate`` from a process of its own, like a real upstream."""
-    feed = traffic(n, 500, escalate_every)
+    feed = renamed(traffic(n, 500, escalate_every), run)
     producer = EventProducer(s)
     producer.partitions_for(s.topic(Stream.TRANSACTIONS))  # its metadata before the clock
     t0 = time.perf_counter()
@@ -162,7 +169,8 @@ def paced(
 ) -> LoadResult:  # fmt: skip
     """The agent joins first; then another process produces at ``rate``. Latency: from a
     record's broker timestamp to its decision (and hand-off) acknowledged."""
-    s = _isolated(base, uuid.uuid4().hex[:8])
+    tag = uuid.uuid4().hex[:8]
+    s = _isolated(base, tag)
     latencies: list[tuple[float, float]] = []
     with EventProducer(s) as producer:
         service = _start(s, client, producer, model_s, latencies)
@@ -170,7 +178,7 @@ def paced(
         while not service.runners[0].assignment() and time.monotonic() < deadline:
             time.sleep(0.05)
         feeder = multiprocessing.get_context("spawn").Process(
-            target=_feed, args=(s, n, rate, escalate_every)
+            target=_feed, args=(s, n, rate, escalate_every, tag)
         )
         feeder.start()
         watcher = threading.Thread(target=feeder.join)
