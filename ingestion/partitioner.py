@@ -1,8 +1,8 @@
 """The producer's partitioner: kafka-python's key hashing, each key hashed once.
 
 kafka-python's ``DefaultPartitioner`` hashes every record's key with a pure-Python
-murmur2: 7 % of the fraud agent's
-screening time, for keys (customer ids) that repeat all day. This one gives every key the
+murmur2: 7 % of the fraud agent's screening time, for keys (customer ids) that repeat
+all day. This one gives every key the
 partition the default gives it (the same murmur2, the same modulo over the sorted
 partitions, so records of one key stay on one partition whichever Vigil process or other
 client sends them), with the hashes of recent keys kept.
