@@ -7,7 +7,8 @@ The order inside one batch is what makes "no event lost" hold:
 2. the valid events go to the handler; when it returns, their outcome is durable
    (that is the handler's contract). It may hand back rejections, which are
    dead-lettered like invalid records;
-3. only then are the offsets committed.
+3. only then are the offsets committed, without waiting for the broker's answer (the
+   next batch goes on meanwhile; ``run`` waits for the last answers before it returns).
 
 A crash anywhere before step 3 re-delivers the batch (at-least-once), so handlers make
 their side effects idempotent; a batch that fails outside the handler (the broker down at
@@ -220,7 +221,9 @@ class ConsumerRunner(Generic[E]):
                 delay = min(delay * 2, self.settings.runner_retry_backoff_max_s)
                 rewind = True
                 continue
-            crashes, delay, self.crashed = 0, self.settings.runner_retry_backoff_s, None
+            if not self._member.refusing:  # its commit may yet be refused for good
+                crashes, delay, self.crashed = 0, self.settings.runner_retry_backoff_s, None
+        self._member.flush_commits()  # commits go out without waiting: confirmed by now
         return self.metrics
 
     def process(self, records: Sequence[Any]) -> bool:
@@ -265,7 +268,8 @@ class ConsumerRunner(Generic[E]):
             return False
         rejected = [self._letter_for(rej) for rej in rejections]
         self._dead_letter(rejected)
-        self._member.commit(records)  # raises if the broker refused it: the batch is read again
+        # sent without waiting; raises if the broker refused an earlier one: read again
+        self._member.commit(records)
         self.metrics.processed += len(valid) - len(rejected)
         return True
 

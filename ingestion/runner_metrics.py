@@ -12,6 +12,7 @@ class RunnerMetrics:
     dead_lettered: int = 0
     batches: int = 0
     commits: int = 0
+    #: commits the broker refused (a rebalance, or a passing error: sent again with the next)
     commit_failures: int = 0
     handler_retries: int = 0
     #: records dead-lettered because the handler failed on them alone

@@ -13,7 +13,7 @@ from typing import Any
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
-from kafka.errors import KafkaConnectionError
+from kafka.errors import GroupAuthorizationFailedError, KafkaConnectionError
 
 from ingestion.contracts import Transaction, encode
 from ingestion.contracts.inputs import mask_pans
@@ -33,25 +33,43 @@ def quick(settings: Settings, **kw: Any) -> Settings:
 
 
 def failing_commits(runner: ConsumerRunner[Any], error: Exception, times: int) -> list[int]:
-    """Make the runner's real consumer refuse its next ``times`` commits with ``error``."""
-    real = runner._member.consumer.commit
+    """Make the runner's real consumer raise ``error`` at its next ``times`` commits."""
+    real = runner._member.consumer.commit_async
     calls: list[int] = []
 
-    def commit(*args: Any, **kw: Any) -> Any:
+    def commit_async(*args: Any, **kw: Any) -> Any:
         calls.append(1)
         if len(calls) <= times:
             raise error
         return real(*args, **kw)
 
-    runner._member.consumer.commit = commit
+    runner._member.consumer.commit_async = commit_async
     return calls
 
 
-def test_a_commit_the_broker_refuses_reads_the_batch_again_and_loses_nothing(
+def refused_commits(runner: ConsumerRunner[Any], error: Exception, times: int) -> list[int]:
+    """Make the answer to the runner's next ``times`` commits ``error``, given as
+    kafka-python gives an asynchronous commit's answer: to the commit's callback."""
+    real = runner._member.consumer.commit_async
+    calls: list[int] = []
+
+    def commit_async(*, offsets: Any, callback: Any) -> Any:
+        calls.append(1)
+        if len(calls) <= times:
+            callback(offsets, error)
+            return None
+        return real(offsets=offsets, callback=callback)
+
+    runner._member.consumer.commit_async = commit_async
+    return calls
+
+
+def test_a_commit_the_broker_refuses_goes_again_with_the_next_and_loses_nothing(
     settings: Settings,
 ) -> None:
     """A broker error at the commit escaped the loop and ended the consumer thread for
-    good. Now the batch is read again from the last commit once the broker answers."""
+    good. Now commits go out without waiting; one the broker refuses for a passing reason
+    goes again with the next, and ``run`` returns once the broker holds the last."""
     events = transactions(6)
     with EventProducer(settings) as p:
         p.publish(events)
@@ -60,18 +78,47 @@ def test_a_commit_the_broker_refuses_reads_the_batch_again_and_loses_nothing(
     def handler(batch: Sequence[Received[Transaction]]) -> None:
         seen.extend(r.event.transaction_id for r in batch)
 
-    runner = runner_for(quick(settings), handler, name="commit-fails")
-    calls = failing_commits(runner, KafkaConnectionError("socket disconnected"), 3)
+    runner = runner_for(quick(settings), handler, name="commit-fails", batch_size=2)
+    calls = refused_commits(runner, KafkaConnectionError("socket disconnected"), 2)
     try:
         m = runner.run(count=6, timeout=60)
     finally:
         runner.close()
-    assert len(calls) >= 4
-    assert m.crashes == 3
-    assert runner.crashed is None  # it went on: nothing is failing now
-    assert set(seen) == {e.transaction_id for e in events}
-    assert len(seen) > 6  # the uncommitted batch was handled again (at-least-once)
+    assert len(calls) == 3  # one commit a batch, the refused offsets carried along
+    assert m.commit_failures == 2
+    assert m.crashes == 0
+    assert sorted(seen) == sorted(e.transaction_id for e in events)  # each once
     assert sum(committed(settings.kafka_bootstrap or "", runner.group).values()) == 6
+
+
+def test_a_commit_refused_for_good_reads_the_batch_again_then_dies_and_says_why(
+    settings: Settings,
+) -> None:
+    """A refusal that is not passing (the group is not authorized) is raised at the next
+    commit: the batch in hand is read again from the last commit, and after
+    ``runner_max_crashes`` batches in a row the consumer dies saying why."""
+    one_key = [t.model_copy(update={"user_id": "u-1"}) for t in transactions(4)]
+    with EventProducer(settings) as p:
+        p.publish(one_key)  # one partition: reading it again repeats its first records
+    seen: list[str] = []
+
+    def handler(batch: Sequence[Received[Transaction]]) -> None:
+        seen.extend(r.event.transaction_id for r in batch)
+
+    s = quick(settings, runner_max_crashes=2)
+    runner = runner_for(s, handler, name="refused", batch_size=1)
+    refused_commits(runner, GroupAuthorizationFailedError("not authorized"), 1000)
+    dead: dict[str, str] = {}
+    try:
+        thread = start_guarded(runner.run, "consumer-tx", dead)
+        thread.join(60)
+        assert not thread.is_alive()
+    finally:
+        runner.close()
+    assert dead["consumer-tx"].startswith("GroupAuthorizationFailedError")
+    assert runner.metrics.crashes == 2
+    assert seen == [one_key[0].transaction_id, one_key[1].transaction_id] * 2  # read again
+    assert committed(settings.kafka_bootstrap or "", runner.group) == {}
 
 
 def test_a_consumer_that_cannot_go_on_dies_and_says_why(settings: Settings) -> None:

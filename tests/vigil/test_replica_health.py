@@ -51,7 +51,7 @@ def test_a_dead_consumer_ends_its_replica_and_status_and_ready_name_it(
         def refuse(*args: Any, **kw: Any) -> Any:
             raise ValueError("offsets cannot be encoded")
 
-        runner._member.consumer.commit = refuse
+        runner._member.consumer.commit_async = refuse
         with EventProducer(s) as producer:
             producer.publish(transactions(3))
         wait_for(replica.failed.is_set, 60, "the replica to see its dead consumer")
