@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from ingestion import profiles
 from ingestion.contracts import CustomerChange
 from ingestion.contracts import CustomerProfilePatch as P
 from ingestion.profiles import RedisProfileStore
@@ -121,6 +122,29 @@ def test_a_batch_read_gets_some_fields_of_many_customers(redis_client: tuple[Any
         "nobody": nothing,
     }
     assert s.fields("flags").read([]) == {}
+
+
+def test_a_batch_read_parses_each_value_once_and_hands_out_fresh_lists(
+    redis_client: tuple[Any, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Screening reads the same amounts and flags batch after batch: their parse is kept,
+    but what one caller does to a list it got never reaches the next read, and a later
+    change of the profile is read as it is."""
+    s = store(redis_client)
+    s.apply([change(1, "upsert", name="John", usual_amount=Decimal("40.00"), flags=["vip"])])
+    fields = s.fields("usual_amount", "flags")
+    first = fields.read(["cust-john"])["cust-john"]
+    first["flags"].append("changed by a caller")
+    again = fields.read(["cust-john"])["cust-john"]
+    assert again == {"usual_amount": "40.00", "flags": ["vip"]}
+    assert again["flags"] is not first["flags"]
+    s.apply([change(2, "patch", flags=["vip", "fraud_watch"])])
+    assert fields.read(["cust-john"])["cust-john"]["flags"] == ["vip", "fraud_watch"]
+    monkeypatch.setattr(profiles, "PARSED_KEPT", 2)  # a bounded memory: it starts again
+    for v in range(3, 7):
+        s.apply([change(v, "patch", usual_amount=Decimal(v))])
+        assert fields.read(["cust-john"])["cust-john"]["usual_amount"] == str(Decimal(v))
+        assert len(fields._memo) <= 2
 
 
 def test_another_batch_script_embeds_the_read(redis_client: tuple[Any, str]) -> None:
