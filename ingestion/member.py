@@ -103,8 +103,7 @@ class GroupMember:
         refused, self._refused = self._refused, None
         if refused is not None:
             raise refused
-        owned = self.consumer.assignment()
-        offsets = {tp: om for tp, om in self._unconfirmed.items() if tp in owned}
+        offsets = self._owned_unconfirmed()
         last: dict[int, int] = {}
         for r in records:  # a partition's records come in offset order
             last[r.partition] = r.offset
@@ -119,8 +118,7 @@ class GroupMember:
         before the runner returns: whoever reads next starts past what was done. Never
         raises: offsets the broker cannot confirm now are read again later (their
         batches were done: at-least-once)."""
-        owned = self.consumer.assignment()
-        offsets = {tp: om for tp, om in self._unconfirmed.items() if tp in owned}
+        offsets = self._owned_unconfirmed()
         self._unconfirmed, self._refused = {}, None
         if not offsets:
             return
@@ -133,6 +131,11 @@ class GroupMember:
                         "be read again", self.topic, exc)  # fmt: skip
         else:
             self._confirmed(offsets)
+
+    def _owned_unconfirmed(self) -> dict[TopicPartition, OffsetAndMetadata]:
+        """Unconfirmed offsets of the partitions still owned (never another member's)."""
+        owned = self.consumer.assignment()
+        return {tp: om for tp, om in self._unconfirmed.items() if tp in owned}
 
     def _answered(self, offsets: dict[TopicPartition, OffsetAndMetadata], answer: Any) -> None:
         """kafka-python's callback for an asynchronous commit (on this thread, in a poll)."""

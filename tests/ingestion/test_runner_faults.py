@@ -32,36 +32,38 @@ def quick(settings: Settings, **kw: Any) -> Settings:
     )
 
 
-def failing_commits(runner: ConsumerRunner[Any], error: Exception, times: int) -> list[int]:
-    """Make the runner's real consumer raise ``error`` at its next ``times`` commits."""
-    real = runner._member.consumer.commit_async
-    calls: list[int] = []
-
-    def commit_async(*args: Any, **kw: Any) -> Any:
-        calls.append(1)
-        if len(calls) <= times:
-            raise error
-        return real(*args, **kw)
-
-    runner._member.consumer.commit_async = commit_async
-    return calls
-
-
-def refused_commits(runner: ConsumerRunner[Any], error: Exception, times: int) -> list[int]:
-    """Make the answer to the runner's next ``times`` commits ``error``, given as
-    kafka-python gives an asynchronous commit's answer: to the commit's callback."""
+def failing_commits(
+    runner: ConsumerRunner[Any], error: Exception, times: int, *, answered: bool = False
+) -> list[int]:
+    """Make the runner's next ``times`` commits fail with ``error``: raised by the call,
+    or (``answered``) given as kafka-python gives an asynchronous commit's answer, to the
+    commit's callback."""
     real = runner._member.consumer.commit_async
     calls: list[int] = []
 
     def commit_async(*, offsets: Any, callback: Any) -> Any:
         calls.append(1)
-        if len(calls) <= times:
-            callback(offsets, error)
-            return None
-        return real(offsets=offsets, callback=callback)
+        if len(calls) > times:
+            return real(offsets=offsets, callback=callback)
+        if not answered:
+            raise error
+        callback(offsets, error)
+        return None
 
     runner._member.consumer.commit_async = commit_async
     return calls
+
+
+def run_until_dead(runner: ConsumerRunner[Any]) -> dict[str, str]:
+    """Run the consumer on a guarded thread until it dies; where the process reports it."""
+    dead: dict[str, str] = {}
+    try:
+        thread = start_guarded(runner.run, "consumer-tx", dead)
+        thread.join(60)
+        assert not thread.is_alive()
+    finally:
+        runner.close()
+    return dead
 
 
 def test_a_commit_the_broker_refuses_goes_again_with_the_next_and_loses_nothing(
@@ -79,7 +81,7 @@ def test_a_commit_the_broker_refuses_goes_again_with_the_next_and_loses_nothing(
         seen.extend(r.event.transaction_id for r in batch)
 
     runner = runner_for(quick(settings), handler, name="commit-fails", batch_size=2)
-    calls = refused_commits(runner, KafkaConnectionError("socket disconnected"), 2)
+    calls = failing_commits(runner, KafkaConnectionError("socket disconnected"), 2, answered=True)
     try:
         m = runner.run(count=6, timeout=60)
     finally:
@@ -107,14 +109,8 @@ def test_a_commit_refused_for_good_reads_the_batch_again_then_dies_and_says_why(
 
     s = quick(settings, runner_max_crashes=2)
     runner = runner_for(s, handler, name="refused", batch_size=1)
-    refused_commits(runner, GroupAuthorizationFailedError("not authorized"), 1000)
-    dead: dict[str, str] = {}
-    try:
-        thread = start_guarded(runner.run, "consumer-tx", dead)
-        thread.join(60)
-        assert not thread.is_alive()
-    finally:
-        runner.close()
+    failing_commits(runner, GroupAuthorizationFailedError("not authorized"), 1000, answered=True)
+    dead = run_until_dead(runner)
     assert dead["consumer-tx"].startswith("GroupAuthorizationFailedError")
     assert runner.metrics.crashes == 2
     assert seen == [one_key[0].transaction_id, one_key[1].transaction_id] * 2  # read again
@@ -128,13 +124,7 @@ def test_a_consumer_that_cannot_go_on_dies_and_says_why(settings: Settings) -> N
         p.publish(transactions(2))
     runner = runner_for(quick(settings, runner_max_crashes=3), lambda b: None, name="dies")
     calls = failing_commits(runner, ValueError("offsets cannot be encoded"), 1000)
-    dead: dict[str, str] = {}
-    try:
-        thread = start_guarded(runner.run, "consumer-tx", dead)
-        thread.join(60)
-        assert not thread.is_alive()
-    finally:
-        runner.close()
+    dead = run_until_dead(runner)
     assert dead == {"consumer-tx": "ValueError: offsets cannot be encoded"}
     assert runner.metrics.crashes == 3
     assert len(calls) == 3
