@@ -1,5 +1,12 @@
 """An agent's consumers (its input, its escalation stage, side inputs, approval answers)
-and its deadline sweeper, run as threads of one process."""
+and its deadline sweeper, run as threads of one process: all of them, or one part.
+
+An agent with an escalation stage splits in two parts that may run in processes of their
+own: its events (the input and the side inputs: screening) and its escalations (the
+stage, the approval answers and the deadline sweeper: every graph run). Apart, a graph's
+CPU never holds screening's interpreter lock: in one process, the stage's graphs
+finishing together held screening's batches up to 100 ms.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +16,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from agents.core import AgentWorker
+from agents.errors import AgentError
 from ingestion.contracts import ApprovalResponse
 from ingestion.producer import EventProducer
 from ingestion.runner import ConsumerRunner
@@ -19,6 +27,10 @@ from ingestion.threads import start_guarded
 from vigil.settings import Stream
 
 log = logging.getLogger(__name__)
+
+#: which of an agent's consumers a process runs (an agent without a stage has one part)
+Part = Literal["all", "events", "escalations"]
+PARTS: tuple[Part, ...] = ("all", "events", "escalations")
 
 
 def freeze_heap() -> None:
@@ -36,21 +48,34 @@ class AgentService:
     worker: AgentWorker[Any, Any]
     runners: list[ConsumerRunner[Any]]
     sweep_every_s: float = 1.0
+    #: this process runs the agent's graphs (its stage, approval answers and sweeper)
+    graphs: bool = True
     threads: list[threading.Thread] = field(default_factory=list)
     #: consumers that died (thread name: why); the process reports it and ends
     dead: dict[str, str] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
-    def create(cls, worker: AgentWorker[Any, Any], producer: EventProducer) -> AgentService:
+    def create(
+        cls, worker: AgentWorker[Any, Any], producer: EventProducer, part: Part = "all"
+    ) -> AgentService:
+        """The consumers of ``part``: ``events`` (input, side inputs), ``escalations``
+        (stage, approval answers, sweeper) or ``all``. An agent without a stage runs its
+        graphs inline: its events are all of it, and it has no escalations part."""
         s, b = worker.settings, worker.binding
-        runners: list[ConsumerRunner[Any]] = [
-            ConsumerRunner(
-                s, topic=s.topic(b.input), model=b.model, handler=worker.handle,
-                group=s.group_id(b.name), producer=producer,
-            )
-        ]  # fmt: skip
-        if b.stage is not None:
+        if part == "escalations" and b.stage is None:
+            raise AgentError(f"agent {worker.name!r} has no escalation stage to run apart")
+        events = part != "escalations"
+        graphs = part != "events" or b.stage is None
+        runners: list[ConsumerRunner[Any]] = []
+        if events:
+            runners.append(
+                ConsumerRunner(
+                    s, topic=s.topic(b.input), model=b.model, handler=worker.handle,
+                    group=s.group_id(b.name), producer=producer,
+                )
+            )  # fmt: skip
+        if b.stage is not None and graphs:
             runners.append(
                 ConsumerRunner(
                     s, topic=s.topic(b.stage.stream), model=b.stage.model,
@@ -58,14 +83,14 @@ class AgentService:
                     producer=producer, batch_size=s.escalation_concurrency,
                 )
             )  # fmt: skip
-        for side in b.side_inputs:
+        for side in b.side_inputs if events else ():
             runners.append(
                 ConsumerRunner(
                     s, topic=s.topic(side.stream), model=side.model, handler=side.handler,
                     group=s.group_id(f"{b.name}-{side.stream.value}"), producer=producer,
                 )
             )  # fmt: skip
-        if b.approval_prefix is not None or b.claims_unknown_approvals:
+        if graphs and (b.approval_prefix is not None or b.claims_unknown_approvals):
             runners.append(
                 ConsumerRunner(
                     s, topic=s.topic(Stream.APPROVAL_RESPONSES), model=ApprovalResponse,
@@ -76,20 +101,25 @@ class AgentService:
                     dead_letters_invalid=b.claims_unknown_approvals,
                 )
             )  # fmt: skip
-        return cls(worker, runners)
+        return cls(worker, runners, graphs=graphs)
 
     @property
     def name(self) -> str:
         return self.worker.name
 
+    def _runner(self, topic: str) -> ConsumerRunner[Any] | None:
+        return next((r for r in self.runners if r.topic == topic), None)
+
+    @property
+    def input_runner(self) -> ConsumerRunner[Any] | None:
+        """The consumer of the agent's input, if this process runs it."""
+        return self._runner(self.worker.settings.topic(self.worker.binding.input))
+
     @property
     def stage_runner(self) -> ConsumerRunner[Any] | None:
-        """The consumer of the agent's escalation stage, if it has one."""
+        """The consumer of the agent's escalation stage, if this process runs it."""
         stage = self.worker.binding.stage
-        if stage is None:
-            return None
-        topic = self.worker.settings.topic(stage.stream)
-        return next(r for r in self.runners if r.topic == topic)
+        return None if stage is None else self._runner(self.worker.settings.topic(stage.stream))
 
     def escalations(self) -> dict[str, Any] | None:
         """This replica's part of the escalation backlog: records not yet committed on the
@@ -106,6 +136,7 @@ class AgentService:
                 max(m.oldest_age_s(time.time() * 1000), stage.longest_running_s()), 3
             ),
             "running": len(stage.running),
+            "done": m.processed,
             "dead_lettered": m.dead_lettered,
         }
 
@@ -121,16 +152,16 @@ class AgentService:
         return {r.topic: r.crashed for r in self.runners if r.crashed}
 
     def start(self) -> AgentService:
-        warm = self.worker.binding.warm
+        warm = self.worker.binding.warm if self.graphs else None  # screening needs no model
+        started = time.perf_counter()
         if warm is not None:
-            started = time.perf_counter()
             warm()
-            freeze_heap()
-            log.info("%s: warmed up in %.1f s", self.name, time.perf_counter() - started)
+        freeze_heap()
+        log.info("%s: warmed up in %.1f s", self.name, time.perf_counter() - started)
         targets: list[tuple[Callable[[], object], str]] = [
             (r.run, f"{self.name}-{r.topic}") for r in self.runners
         ]
-        if self.worker.binding.approval_prefix is not None:
+        if self.graphs and self.worker.binding.approval_prefix is not None:
             targets.append((self._sweeper, f"{self.name}-deadlines"))
         for target, name in targets:
             self.threads.append(start_guarded(target, name, self.dead))

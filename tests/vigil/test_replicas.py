@@ -196,15 +196,10 @@ def test_member_assignments_are_read_as_apache_kafka_reports_them() -> None:
     assert empty["members"][0]["partitions"] == []
 
 
-def test_the_cli_runs_replicas_and_reports_their_status(s: Settings, tmp_path: Any) -> None:
-    import json
-    import signal
-    import subprocess
-    import sys
+def cli_env(s: Settings, tmp_path: Any) -> dict[str, str]:
+    from tests.conftest import SESSION_TIMEOUT_MS, clean_env
 
-    from tests.conftest import ROOT, SESSION_TIMEOUT_MS, clean_env, run_vigil
-
-    env = clean_env() | {
+    return clean_env() | {
         "VIGIL_KAFKA_BOOTSTRAP": s.kafka_bootstrap or "",
         "VIGIL_REDIS_URL": s.redis_url or "",
         "VIGIL_REDIS_PREFIX": s.redis_prefix,
@@ -215,6 +210,51 @@ def test_the_cli_runs_replicas_and_reports_their_status(s: Settings, tmp_path: A
         "VIGIL_KAFKA_SESSION_TIMEOUT_MS": str(SESSION_TIMEOUT_MS),
         "VIGIL_DATA_DIR": str(tmp_path),
     }
+
+
+def test_one_replica_screens_and_its_escalations_run_in_a_worker_of_their_own(
+    s: Settings, tmp_path: Any
+) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = cli_env(s, tmp_path)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "vigil", "agents", "run", "--agent", "fraud", "--timeout", "30"],
+        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    client = redis.Redis.from_url(s.redis_url or "")
+    try:
+        wait_for(lambda: {b["part"] for b in heartbeats(s, client)} == {"events", "escalations"},
+                 60, "the replica and its escalation worker")  # fmt: skip
+        beats = {b["part"]: b for b in heartbeats(s, client)}
+        assert beats["events"]["pid"] == run.pid  # screening in the command's own process
+        assert beats["escalations"]["pid"] != run.pid
+        assert beats["escalations"]["agents"]["fraud"]["escalations"]["topic"] == s.topic(
+            Stream.FRAUD_ESCALATIONS
+        )
+        assert beats["events"]["agents"]["fraud"]["escalations"] is None
+        out, _ = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            run.kill()
+        client.close()
+    assert run.returncode == 0, out
+    assert "escalations of fraud: 1 worker processes" in out
+    assert "process-escalations-0: fraud escalations done 0" in out
+
+
+def test_the_cli_runs_replicas_and_reports_their_status(s: Settings, tmp_path: Any) -> None:
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT, run_vigil
+
+    env = cli_env(s, tmp_path)
     run = subprocess.Popen(
         [sys.executable, "-m", "vigil", "agents", "run", "--agent", "fraud", "--replicas", "2",
          "--timeout", "90"],
@@ -226,8 +266,15 @@ def test_the_cli_runs_replicas_and_reports_their_status(s: Settings, tmp_path: A
         status = run_vigil("agents", "status", "--agent", "fraud", "--json", env=env)
         assert status.returncode == 0, status.stdout + status.stderr
         report = json.loads(status.stdout)["fraud"]
-        assert sorted(r["replica"] for r in report["replicas"]) == ["process-0", "process-1"]
-        assert len(report["members"]) == 2
+        # two screening replicas and, in a process of its own, the escalation stage
+        wait_for(lambda: any(b["part"] == "escalations" for b in heartbeats(s, client)), 120,
+                 "the escalation worker's heartbeat")  # fmt: skip
+        status = run_vigil("agents", "status", "--agent", "fraud", "--json", env=env)
+        report = json.loads(status.stdout)["fraud"]
+        parts = {r["replica"]: r["part"] for r in report["replicas"]}
+        assert parts == {"process-0": "events", "process-1": "events",
+                         "process-escalations-0": "escalations"}  # fmt: skip
+        assert len(report["members"]) == 2  # the group of screening
         assert report["escalations"]["backlog"] == 0  # the stage's, from the broker
         assert report["escalations"]["topic"] == s.topic(Stream.FRAUD_ESCALATIONS)
         table = run_vigil("agents", "status", "--agent", "fraud", env=env)
@@ -242,6 +289,7 @@ def test_the_cli_runs_replicas_and_reports_their_status(s: Settings, tmp_path: A
     assert run.returncode == 0, out
     assert "draining the replicas" in out
     assert "process-0: fraud screened" in out
+    assert "process-escalations-0: fraud escalations done 0" in out
     assert heartbeats(s, redis.Redis.from_url(s.redis_url or "")) == []  # both left
 
 

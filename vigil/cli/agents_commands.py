@@ -6,13 +6,17 @@ import json
 import os
 import socket
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from vigil.cli.common import agents_app, console, friendly, load_settings, stop_on_signals
 from vigil.settings import Settings
+
+if TYPE_CHECKING:
+    from agents.service import Part
+    from vigil.runtime.replicas import ReplicaSet
 
 
 @agents_app.command("run")
@@ -32,31 +36,57 @@ def agents_run(
             "cluster address (ray://host:10001, or host:6379)."
         ),
     ] = None,
+    escalation_workers: Annotated[
+        int,
+        typer.Option(
+            help="Processes (or Ray actors) running the agents' escalation stages (their "
+            "graphs, approval answers, deadlines) apart from screening; 0: inside every "
+            "replica.",
+            min=0,
+            max=64,
+        ),
+    ] = 1,
 ) -> None:
     """Run agents and the context ingestion until Ctrl-C / SIGTERM.
 
     With --replicas N (or --ray) every replica is a process of its own (or a Ray actor)
     and a member of each agent's consumer group; dead replicas are restarted, and Ctrl-C
-    drains them (batch finished, committed, group left).
+    drains them (batch finished, committed, group left). The escalation stages run in
+    --escalation-workers processes of their own (supervised alike), so a graph's CPU never
+    holds up screening.
     """
-    from agents.registry import select  # the agents and their graphs: loaded when used
-    from vigil.runtime.replicas import EXIT_DEAD_CONSUMER, Replica
+    from agents.registry import select, spec  # the agents and their graphs: loaded when used
+    from vigil.runtime.replicas import EXIT_DEAD_CONSUMER, Replica, ReplicaSet
     from vigil.runtime.stack import discover
 
     names = select(agent)
     settings = discover(load_settings())
+    staged = [n for n in names if spec(n).stage is not None] if escalation_workers else []
+    stages = ReplicaSet(settings, staged, backend="ray" if ray else "process", ingest=False,
+                        part="escalations")  # fmt: skip
+    part: Part = "events" if staged else "all"
     if replicas > 1 or ray is not None:
-        _run_replicas(settings, names, replicas, ray, timeout)
+        _run_replicas(settings, names, replicas, ray, timeout, part, stages, escalation_workers)
         return
     with stop_on_signals() as stop:
         # one replica in this process: it beats to Redis like any other (status, /ready)
-        replica = Replica(settings, names, f"{socket.gethostname()}-{os.getpid()}")
+        replica = Replica(settings, names, f"{socket.gethostname()}-{os.getpid()}", part=part)
+        stages.scale(escalation_workers if staged else 0)
         console.print(f"agents running: {', '.join(names)} (and ingestion); Ctrl-C stops")
+        if staged:
+            console.print(f"escalations of {', '.join(staged)}: {escalation_workers} worker "
+                          "processes")  # fmt: skip
         deadline = None if timeout is None else time.monotonic() + timeout
+        ticks = 0
         while not stop.wait(0.5) and not replica.failed.is_set():
+            ticks += 1
+            if ticks % 4 == 0:
+                for rid in stages.supervise():
+                    console.print(f"[yellow]{rid} died: restarted[/]")
             if deadline is not None and time.monotonic() >= deadline:
                 break
         replica.drain()
+        _stop_stages(settings, stages)
     for service in replica.services:
         m = service.worker.metrics
         outcomes = ", ".join(f"{k}: {v}" for k, v in sorted(m.outcomes.items())) or "none"
@@ -71,33 +101,65 @@ def agents_run(
 
 
 def _run_replicas(
-    settings: Settings, names: list[str], n: int, ray: str | None, timeout: float | None
-) -> None:
+    settings: Settings, names: list[str], n: int, ray: str | None, timeout: float | None,
+    part: Part, stages: ReplicaSet, workers: int,
+) -> None:  # fmt: skip
     from vigil.runtime.replicas import ReplicaSet, start_ray
     from vigil.runtime.status import heartbeats
     from vigil.wiring.clients import redis_client
 
     if ray is not None:
         start_ray(ray)
-    replicas = ReplicaSet(settings, names, backend="ray" if ray else "process")
+    replicas = ReplicaSet(settings, names, backend="ray" if ray else "process", part=part)
     client = redis_client(settings)
     with stop_on_signals() as stop:
         replicas.scale(n)
+        stages.scale(workers if stages.agents else 0)
         where = f"Ray actors ({ray})" if ray else "worker processes"
         console.print(f"{n} replicas of {', '.join(names)} as {where}; Ctrl-C drains them")
+        if stages.agents:
+            console.print(f"escalations of {', '.join(stages.agents)}: {workers} {where}")
         deadline = None if timeout is None else time.monotonic() + timeout
         while not stop.wait(2.0):
-            for rid in replicas.supervise():
+            for rid in replicas.supervise() + stages.supervise():
                 console.print(f"[yellow]{rid} died: restarted[/]")
             if deadline is not None and time.monotonic() >= deadline:
                 break
         console.print("draining the replicas (finishing and committing their batches) ...")
         beats = {b["replica"]: b for b in heartbeats(settings, client)}
         replicas.stop()
+        stages.stop()
     for rid, beat in sorted(beats.items()):
-        counts = ", ".join(f"{a} screened {v['screened']}" for a, v in beat["agents"].items())
-        console.print(f"{rid}: {counts}")
-    console.print(f"restarts by the supervisor: {replicas.restarts}")
+        console.print(f"{rid}: {_counts(beat)}")
+    console.print(f"restarts by the supervisor: {replicas.restarts + stages.restarts}")
+
+
+def _counts(beat: dict[str, Any]) -> str:
+    """A replica's counters from its heartbeat: screening's, or its escalations'."""
+    if beat.get("part") == "escalations":
+        return ", ".join(
+            f"{a} escalations done {(v.get('escalations') or {}).get('done', 0)}, approved "
+            f"{v['approved']}, rejected {v['rejected']}, expired {v['expired']}"
+            for a, v in beat["agents"].items()
+        )
+    return ", ".join(f"{a} screened {v['screened']}" for a, v in beat["agents"].items())
+
+
+def _stop_stages(settings: Settings, stages: ReplicaSet) -> None:
+    """Drain the escalation workers, and say what they did."""
+    from vigil.runtime.status import heartbeats
+    from vigil.wiring.clients import redis_client
+
+    if not stages.replicas:
+        return
+    client = redis_client(settings)
+    try:
+        beats = [b for b in heartbeats(settings, client) if b.get("part") == "escalations"]
+    finally:
+        client.close()
+    stages.stop()
+    for beat in sorted(beats, key=lambda b: str(b["replica"])):
+        console.print(f"{beat['replica']}: {_counts(beat)}")
 
 
 @agents_app.command("status")

@@ -16,157 +16,29 @@ ones or drains the newest.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import multiprocessing
 import os
 import secrets
 import signal
-import socket
 import sys
 import threading
-import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-import redis
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ingestion.signals import stop_event
 from vigil.errors import VigilError
 from vigil.runtime.embedded import die_with_parent
-from vigil.runtime.status import HEARTBEAT_S, STALE_S, heartbeat_key
+from vigil.runtime.replica import EXIT_DEAD_CONSUMER, Replica
+from vigil.runtime.status import HEARTBEAT_S
 from vigil.settings import Settings
+
+if TYPE_CHECKING:
+    from agents.service import Part
 
 log = logging.getLogger(__name__)
 
-#: a replica's exit status when one of its consumers died
-EXIT_DEAD_CONSUMER = 70
-
-
-class Replica:
-    """Every named agent (and the context ingestion) running in this process."""
-
-    def __init__(
-        self,
-        settings: Settings,
-        agents: Sequence[str],
-        replica_id: str,
-        *,
-        ingest: bool = True,
-        beat_s: float = HEARTBEAT_S,
-    ) -> None:
-        from ingestion.producer import EventProducer
-        from vigil.wiring.clients import redis_client
-        from vigil.wiring.feeds import ingestion
-        from vigil.wiring.workers import agent
-
-        self.settings = settings
-        self.replica_id = replica_id
-        self.beat_s = beat_s
-        self.started_at = time.time()
-        self.client = redis_client(settings)
-        self.producer = EventProducer(settings)
-        self.ingestion = ingestion(settings, producer=self.producer).start() if ingest else None
-        self.services = [agent(name, settings, self.producer).start() for name in agents]
-        self._stop = threading.Event()
-        #: set when a consumer thread died: the process drains and ends, to be restarted
-        self.failed = threading.Event()
-        #: each agent's screened events a second, measured between heartbeats (only the beat
-        #: writes it: a health() call from elsewhere must not move the window)
-        self._rates: dict[str, float] = {}
-        self.metrics_server = None
-        if settings.agents_metrics_port is not None:
-            from vigil.runtime.prometheus import AgentCollector, MetricsServer
-
-            collector = AgentCollector(lambda: self.services, lambda: dict(self._rates))
-            self.metrics_server = MetricsServer(
-                collector, settings.agents_metrics_host, settings.agents_metrics_port
-            )
-        self._beats = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
-        self._beats.start()
-
-    def health(self) -> dict[str, Any]:
-        """What this replica is doing: its partitions, lag and counters, per agent."""
-        agents: dict[str, Any] = {}
-        for service in self.services:
-            m = service.worker.metrics
-            runner = service.runners[0]
-            agents[service.name] = {
-                "partitions": sorted(runner.metrics.lag),
-                "lag": {str(p): n for p, n in sorted(runner.metrics.lag.items())},
-                "screened": m.screened,
-                "events_per_s": round(self._rates.get(service.name, 0.0), 1),
-                "escalated": m.escalated,
-                "approved": m.approved,
-                "rejected": m.rejected,
-                "expired": m.expired,
-                "outcomes": dict(m.outcomes),
-                "dead_lettered": runner.metrics.dead_lettered,
-                "alive": not service.dead,
-                "dead": dict(service.dead),
-                "retrying": service.retrying(),
-                "escalations": service.escalations(),
-                "not_applied": {f"{rule}:{why}": n for (rule, why), n in m.not_applied.items()},
-            }
-        return {
-            "replica": self.replica_id,
-            "pid": os.getpid(),
-            "host": socket.gethostname(),
-            "started_at": self.started_at,
-            "at": time.time(),
-            "events_per_s": round(sum(self._rates.values()), 1),
-            "metrics_url": None if self.metrics_server is None else self.metrics_server.url,
-            "agents": agents,
-            "ingestion": None if self.ingestion is None else {
-                "alive": not self.ingestion.dead, "dead": dict(self.ingestion.dead),
-                "retrying": self.ingestion.retrying()},
-            "dead": self.dead(),
-        }  # fmt: skip
-
-    def dead(self) -> dict[str, str]:
-        """Every consumer thread of this replica that died (thread name: why)."""
-        out = {name: why for service in self.services for name, why in service.dead.items()}
-        if self.ingestion is not None:
-            out.update(self.ingestion.dead)
-        return out
-
-    def _screened(self) -> dict[str, int]:
-        return {service.name: service.worker.metrics.screened for service in self.services}
-
-    def _beat(self) -> None:
-        key = heartbeat_key(self.settings, self.replica_id)
-        then, before = time.monotonic(), self._screened()
-        while not self._stop.wait(self.beat_s):
-            now, screened = time.monotonic(), self._screened()
-            self._rates = {name: (n - before[name]) / (now - then) for name, n in screened.items()}
-            then, before = now, screened
-            try:
-                self.client.set(key, json.dumps(self.health()), ex=int(STALE_S))
-            except redis.RedisError as exc:  # Redis restarting: the next beat retries
-                log.warning("heartbeat of %s not written: %s", self.replica_id, exc)
-            if self.dead() and not self.failed.is_set():
-                log.critical("%s: consumers died (%s): the replica ends", self.replica_id,
-                             "; ".join(f"{k}: {v}" for k, v in self.dead().items()))  # fmt: skip
-                self.failed.set()
-
-    def drain(self, timeout: float = 30.0) -> dict[str, Any]:
-        """Finish the batches in hand, commit them, leave the groups; the last health."""
-        self._stop.set()
-        self._beats.join(timeout)
-        for service in self.services:
-            service.stop(timeout)
-        if self.ingestion is not None:
-            self.ingestion.stop(timeout)
-        last = self.health()
-        with contextlib.suppress(redis.RedisError):  # else it expires by itself
-            self.client.delete(heartbeat_key(self.settings, self.replica_id))
-        if self.metrics_server is not None:
-            self.metrics_server.close()
-        self.producer.close()
-        self.client.close()
-        return last
-
+__all__ = ["EXIT_DEAD_CONSUMER", "Replica", "ReplicaSet", "start_ray"]
 
 # -- the two ways to run a replica ---------------------------------------------------------------
 
@@ -184,12 +56,13 @@ class Handle(Protocol):
 
 
 def _process_main(
-    settings: Settings, agents: list[str], replica_id: str, ingest: bool, beat_s: float
-) -> None:
+    settings: Settings, agents: list[str], replica_id: str, ingest: bool, beat_s: float,
+    part: Part = "all",
+) -> None:  # fmt: skip
     """A worker process: run the replica until SIGTERM/SIGINT, then drain and exit 0."""
     die_with_parent(signal.SIGTERM)
     with stop_event() as stop:
-        replica = Replica(settings, agents, replica_id, ingest=ingest, beat_s=beat_s)
+        replica = Replica(settings, agents, replica_id, ingest=ingest, beat_s=beat_s, part=part)
         while not stop.wait(0.5) and not replica.failed.is_set():
             pass
         replica.drain()
@@ -206,6 +79,7 @@ class _ReplicaSpec:
     agents: list[str]
     ingest: bool = True
     beat_s: float = HEARTBEAT_S
+    part: Part = "all"
 
 
 @dataclass
@@ -218,7 +92,7 @@ class ProcessReplica(_ReplicaSpec):
         ctx = multiprocessing.get_context("spawn")
         self.proc = ctx.Process(
             target=_process_main,
-            args=(self.settings, self.agents, self.replica_id, self.ingest, self.beat_s),
+            args=(self.settings, self.agents, self.replica_id, self.ingest, self.beat_s, self.part),
             name=f"vigil-{self.replica_id}",
         )
         self.proc.start()
@@ -250,9 +124,11 @@ class _RayReplica:
     """The actor: a Replica built in the actor's own process (Ray re-runs this on restart)."""
 
     def __init__(
-        self, settings: Settings, agents: list[str], replica_id: str, ingest: bool, beat_s: float
-    ) -> None:
-        self.replica = Replica(settings, agents, replica_id, ingest=ingest, beat_s=beat_s)
+        self, settings: Settings, agents: list[str], replica_id: str, ingest: bool, beat_s: float,
+        part: Part = "all",
+    ) -> None:  # fmt: skip
+        self.replica = Replica(settings, agents, replica_id, ingest=ingest, beat_s=beat_s,
+                               part=part)  # fmt: skip
         threading.Thread(target=self._end_if_failed, name="failed", daemon=True).start()
 
     def _end_if_failed(self) -> None:
@@ -279,7 +155,7 @@ class RayReplica(_ReplicaSpec):
 
         cls = ray.remote(max_restarts=-1, max_task_retries=0, num_cpus=self.cpus)(_RayReplica)
         self.actor = cls.options(name=f"vigil-{self.replica_id}", lifetime=None).remote(
-            self.settings, self.agents, self.replica_id, self.ingest, self.beat_s
+            self.settings, self.agents, self.replica_id, self.ingest, self.beat_s, self.part
         )
 
     def health(self, timeout: float = 10.0) -> dict[str, Any] | None:
@@ -351,17 +227,21 @@ class ReplicaSet:
     ingest: bool = True
     #: how often each replica writes its heartbeat (benchmarks read it finer)
     beat_s: float = HEARTBEAT_S
+    #: what each replica runs of its agents (``agents.service.Part``)
+    part: Part = "all"
     replicas: list[Any] = field(default_factory=list)
     restarts: int = 0
     _next: int = 0
 
     def _new(self) -> Any:
-        rid = f"{self.backend}-{self._next}"
+        kind = "-escalations" if self.part == "escalations" else ""
+        rid = f"{self.backend}{kind}-{self._next}"
         self._next += 1
+        args = (rid, self.settings, self.agents, self.ingest, self.beat_s, self.part)
         if self.backend == "ray":
-            return RayReplica(rid, self.settings, self.agents, self.ingest, self.beat_s)
+            return RayReplica(*args)
         if self.backend == "process":
-            return ProcessReplica(rid, self.settings, self.agents, self.ingest, self.beat_s)
+            return ProcessReplica(*args)
         raise VigilError(f"unknown replica backend {self.backend!r}: process or ray")
 
     def scale(self, n: int, timeout: float = 60.0) -> None:

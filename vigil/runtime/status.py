@@ -60,6 +60,7 @@ def agents_status(
         replicas = [
             {
                 "replica": b["replica"],
+                "part": b.get("part", "all"),
                 "host": b["host"],
                 "pid": b["pid"],
                 "partitions": b["agents"][name]["partitions"],

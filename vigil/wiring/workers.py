@@ -9,7 +9,7 @@ import redis
 
 from agents.core import AgentWorker
 from agents.registry import AgentSpec, build_worker
-from agents.service import AgentService
+from agents.service import AgentService, Part
 from graphs.checkpointer import make_checkpointer
 from graphs.llm import ModelGateway
 from ingestion.knowledge.types import Embedder
@@ -43,7 +43,8 @@ def worker(
 
 
 def agent(
-    agent: str | AgentSpec, settings: Settings, producer: EventProducer, **kw: Any
-) -> AgentService:
-    """The agent's worker with its consumers (input, side inputs, approval answers)."""
-    return AgentService.create(worker(agent, settings, producer, **kw), producer)
+    agent: str | AgentSpec, settings: Settings, producer: EventProducer, part: Part = "all",
+    **kw: Any,
+) -> AgentService:  # fmt: skip
+    """The agent's worker with the consumers of ``part`` (``agents.service.Part``)."""
+    return AgentService.create(worker(agent, settings, producer, **kw), producer, part)
