@@ -1,5 +1,6 @@
 """The parts of ``vigil bench fraud`` that run the whole fraud agent: its screening
-consumer and its escalation stage, with a model that takes ``model_s`` a call.
+consumer and, in a process of its own as ``vigil agents run`` runs it, its escalation
+stage, with a model that takes ``model_s`` a call.
 
 Screening's throughput is measured twice on the same traffic in the same run: with the
 escalation threshold out of reach (nothing escalates) and with a share of the events made
@@ -79,15 +80,12 @@ class LoadResult:
 
 
 def _isolated(s: Settings, tag: str, **update: Any) -> Settings:
-    """The agent on topics and groups of its own for one run."""
-    topics = {
-        "topic_transactions": f"bench.load.{tag}",
-        "topic_fraud_escalations": f"bench.load.esc.{tag}",
-    }
-    s = s.model_copy(update={**topics, "kafka_group_prefix": f"bench.{tag}", **update})
-    ensure_topics(s, [s.topic(Stream.TRANSACTIONS), s.topic(Stream.FRAUD_ESCALATIONS),
-                      s.dlq_topic(s.topic(Stream.TRANSACTIONS)),
-                      s.dlq_topic(s.topic(Stream.FRAUD_ESCALATIONS))])  # fmt: skip
+    """Screening on an input topic and a group of its own for one run; its escalations go
+    to the bench's one stage (``s`` names its topic)."""
+    update = {"topic_transactions": f"bench.load.{tag}", "kafka_group_prefix": f"bench.{tag}",
+              **update}  # fmt: skip
+    s = s.model_copy(update=update)
+    ensure_topics(s, [s.topic(Stream.TRANSACTIONS), s.dlq_topic(s.topic(Stream.TRANSACTIONS))])
     return s
 
 
@@ -106,22 +104,78 @@ def _timed(
     return timed
 
 
+def _stage_main(s: Settings, model_s: float, ready: Any, stop: Any, done: Any) -> None:
+    """The agent's escalations in a process of their own, as ``vigil agents run`` runs
+    them: the graphs' CPU then never holds screening's interpreter lock."""
+    client = redis.Redis.from_url(s.redis_url or "")
+    with EventProducer(s) as producer:
+        service = fraud_agent("fraud", s, producer, "escalations", client=client,
+                              gateway=slow_gateway(model_s)).start()  # fmt: skip
+        stage = service.stage_runner
+        assert stage is not None
+        while not stop.wait(0.05):
+            done.value = stage.metrics.processed
+            if stage.assignment():
+                ready.set()
+        service.stop(timeout=5)
+    client.close()
+
+
+class StageProcess:
+    """The fraud agent's escalation stage for the whole bench, in a process of its own
+    (started once: a process's start-up, its imports and group join, would otherwise
+    cost every run seconds). It works through the escalations of every run in turn, as
+    a running agent's stage would; each run counts the graphs it finished meanwhile."""
+
+    def __init__(self, s: Settings, model_s: float, tag: str) -> None:
+        self.settings = s.model_copy(
+            update={"topic_fraud_escalations": f"bench.load.esc.{tag}",
+                    "kafka_group_prefix": f"bench.stage.{tag}"}
+        )  # fmt: skip
+        topic = self.settings.topic(Stream.FRAUD_ESCALATIONS)
+        ensure_topics(self.settings, [topic, self.settings.dlq_topic(topic)])
+        ctx = multiprocessing.get_context("spawn")
+        self._ready, self._stop, self._done = ctx.Event(), ctx.Event(), ctx.Value("q", 0)
+        self._proc = ctx.Process(
+            target=_stage_main, args=(self.settings, model_s, self._ready, self._stop, self._done)
+        )
+
+    def __enter__(self) -> StageProcess:
+        self._proc.start()
+        if not self._ready.wait(120):  # before any clock starts
+            self.__exit__()
+            raise RuntimeError("the escalation stage's process did not join its group in 120 s")
+        return self
+
+    @property
+    def done(self) -> int:
+        return int(self._done.value)
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._proc.join(30)
+        if self._proc.is_alive():
+            self._proc.kill()
+            self._proc.join(10)
+
+
 def _start(
-    s: Settings, client: redis.Redis, producer: EventProducer, model_s: float,
+    s: Settings, client: redis.Redis, producer: EventProducer,
     latencies: list[tuple[float, float]] | None = None,
 ) -> AgentService:  # fmt: skip
-    service = fraud_agent("fraud", s, producer, client=client, gateway=slow_gateway(model_s))
+    """Screening, the agent's events part, in this process."""
+    service = fraud_agent("fraud", s, producer, "events", client=client)
     service.runners[0].handler = _timed(service.worker.handle, latencies)
     return service.start()
 
 
-def _finish(service: AgentService, n: int, timeout: float) -> LoadResult:
+def _finish(service: AgentService, stage: StageProcess, n: int, timeout: float) -> LoadResult:
     screening = service.runners[0].metrics
+    before = stage.done
     deadline = time.monotonic() + timeout
     while screening.finished < n and time.monotonic() < deadline:
         time.sleep(0.05)
-    stage = service.stage_runner
-    done = 0 if stage is None else stage.metrics.processed
+    done = stage.done - before
     service.stop(timeout=5)
     if screening.first_records_at is None or screening.last_commit_at is None:
         raise RuntimeError("screening processed nothing")
@@ -133,19 +187,17 @@ def _finish(service: AgentService, n: int, timeout: float) -> LoadResult:
 
 
 def drain_rate(
-    base: Settings, client: redis.Redis, data: Sequence[Transaction], *, model_s: float,
-    escalate: bool,
-) -> LoadResult:  # fmt: skip
+    stage: StageProcess, client: redis.Redis, data: Sequence[Transaction], *, escalate: bool
+) -> LoadResult:
     """The fraud agent (screening and stage) working off ``data`` produced beforehand;
     without ``escalate`` nothing reaches the escalation threshold."""
     tag = uuid.uuid4().hex[:8]
-    s = _isolated(base, tag, **({} if escalate else {"fraud_escalate_min_risk": 1.0}))
+    s = _isolated(stage.settings, tag, **({} if escalate else {"fraud_escalate_min_risk": 1.0}))
     with EventProducer(s) as producer:
         for t in renamed(data, tag):
             producer.send(t)
         producer.flush()
-        service = _start(s, client, producer, model_s)
-        return _finish(service, len(data), timeout=600)
+        return _finish(_start(s, client, producer), stage, len(data), timeout=600)
 
 
 def _feed(s: Settings, n: int, rate: float, escalate_every: int, run: str) -> None:
@@ -164,16 +216,15 @@ def _feed(s: Settings, n: int, rate: float, escalate_every: int, run: str) -> No
 
 
 def paced(
-    base: Settings, client: redis.Redis, n: int, rate: float, *, model_s: float,
-    escalate_every: int,
-) -> LoadResult:  # fmt: skip
+    stage: StageProcess, client: redis.Redis, n: int, rate: float, *, escalate_every: int
+) -> LoadResult:
     """The agent joins first; then another process produces at ``rate``. Latency: from a
     record's broker timestamp to its decision (and hand-off) acknowledged."""
     tag = uuid.uuid4().hex[:8]
-    s = _isolated(base, tag)
+    s = _isolated(stage.settings, tag)
     latencies: list[tuple[float, float]] = []
     with EventProducer(s) as producer:
-        service = _start(s, client, producer, model_s, latencies)
+        service = _start(s, client, producer, latencies)
         deadline = time.monotonic() + 60
         while not service.runners[0].assignment() and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -183,7 +234,7 @@ def paced(
         feeder.start()
         watcher = threading.Thread(target=feeder.join)
         watcher.start()
-        result = _finish(service, n, timeout=600)
+        result = _finish(service, stage, n, timeout=600)
         watcher.join()
     if feeder.exitcode != 0:
         raise RuntimeError(f"the feeder process failed (exit {feeder.exitcode})")
