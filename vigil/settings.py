@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from vigil.fraud_settings import FraudSettings
 
 
 class Stream(StrEnum):
@@ -48,11 +50,6 @@ INPUT_STREAMS: tuple[Stream, ...] = (
     Stream.FRAUD_ESCALATIONS,
 )
 
-#: units of each currency per GBP (the default of ``fraud_fx_per_gbp``)
-FX_PER_GBP = {"GBP": 1.0, "EUR": 1.17, "USD": 1.27, "CAD": 1.75, "AUD": 1.95, "NZD": 2.1,
-              "JPY": 190.0, "CHF": 1.12, "SEK": 13.5, "NOK": 13.6, "DKK": 8.7, "PLN": 5.0,
-              "FJD": 2.9, "WST": 3.5}  # fmt: skip
-
 _URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:@/]*):(?P<pw>[^@/]+)@")
 
 
@@ -61,7 +58,7 @@ def mask_url(url: str) -> str:
     return _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:***@", url)
 
 
-class Settings(BaseSettings):
+class Settings(FraudSettings):
     """Vigil's configuration. Environment variable = ``VIGIL_`` + upper-case field name."""
 
     model_config = SettingsConfigDict(
@@ -197,47 +194,6 @@ class Settings(BaseSettings):
 
     # -- tools and their stores ----------------------------------------------------------------
     redis_prefix: str = Field("vigil", description="Key prefix of profiles, velocity, ledgers.")
-    velocity_max_kmh: float = Field(1000.0, gt=0, description="Faster than this is impossible.")
-    velocity_same_place_km: float = Field(25.0, ge=0, description="Closer than this: same place.")
-    fraud_auto_block_min_risk: float | None = Field(
-        None,
-        ge=0,
-        le=1,
-        description="Block without an analyst at or above this risk. Unset: always ask.",
-    )
-    # -- fraud agent -----------------------------------------------------------------------------
-    fraud_escalate_min_risk: float = Field(
-        0.5, ge=0, le=1, description="Screening escalates at/above."
-    )
-    fraud_block_min_risk: float = Field(
-        0.8, ge=0, le=1, description="The gate proposes a block at/above."
-    )
-    fraud_amount_spike_factor: float = Field(
-        10.0, gt=1, description="x the customer's usual amount."
-    )
-    fraud_amount_category_factors: dict[str, float] = Field(
-        default_factory=lambda: {"travel": 10.0, "electronics": 4.0, "atm": 4.0},
-        description="Merchant categories whose payments are normally far above a customer's "
-        "usual amount: the spike factor is multiplied by these (on simulated genuine traffic a "
-        "flat 10x held 30% of travel bookings and 10% of electronics).",
-    )
-    fraud_fx_per_gbp: dict[str, float] = Field(
-        default_factory=lambda: dict(FX_PER_GBP),
-        description="Units of each currency per GBP, the currency of profiles' usual_amount: "
-        "a payment is compared in GBP; one in a currency not listed cannot be compared: its "
-        "decision says so (reason and signal amount_rule), a counter counts it and the agent "
-        "logs the missing rate once.",
-    )
-    fraud_card_testing_count: int = Field(
-        5, ge=2, description="Small online payments on one card..."
-    )
-    fraud_card_testing_window_s: int = Field(120, ge=1, description="...within this many seconds.")
-    fraud_card_testing_max_amount: float = Field(5.0, gt=0, description="What counts as small.")
-    #: an escalated payment's treatment until its graph decides (its screening decision says)
-    fraud_pending_action: Literal["hold", "allow"] = Field("hold", description="hold or allow.")
-    fraud_wait_for_model: bool = Field(
-        True, description="No model reachable: escalations wait (false: the rules decide)."
-    )
     escalation_concurrency: int = Field(
         4, ge=1, le=64, description="Escalations one agent replica runs at once (its stage)."
     )
