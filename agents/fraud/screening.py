@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import redis
 
+from agents.fraud.behaviour import BEHAVE_FUNCTION, HORIZON, BehaviourKeys, Features
 from ingestion.contracts import FraudDecision, Transaction, construct
 from ingestion.profiles import RedisProfileStore
 from tools.card_locations import OBSERVE_FUNCTION, CardLocationStore, parse_answer
@@ -31,6 +32,7 @@ RISK_IMPOSSIBLE_TRAVEL = 0.97
 RISK_CARD_TESTING = 0.9
 RISK_FLAGGED = 0.75
 RISK_AMOUNT_SPIKE = 0.6
+RISK_CARD_BURST = 0.6
 FLAGS = {"card_compromised", "account_takeover", "fraud_watch"}
 
 
@@ -80,7 +82,8 @@ class Screened:
 _SCREEN_BATCH = r"""
 local n_users, n_located, n_testing = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local card_ttl, window_ms, testing_ttl = ARGV[4], tonumber(ARGV[5]), ARGV[6]
-local out, k, a = {}, n_users + 1, 7
+local n_behave, behave_ttl, dedupe, horizon = tonumber(ARGV[7]), ARGV[8], ARGV[9], ARGV[10]
+local out, k, a = {}, n_users + 1, 11
 read_profiles(1, n_users, out)
 for _ = 1, n_located do
   out[#out + 1] = observe(KEYS[k], KEYS[k + 1], ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3],
@@ -94,6 +97,7 @@ for _ = 1, n_testing do
   redis.call("EXPIRE", KEYS[k], testing_ttl)
   k, a = k + 1, a + 2
 end
+behave_batch(k, a, n_behave, behave_ttl, dedupe, tonumber(horizon), out)
 return out
 """
 
@@ -107,7 +111,10 @@ class Screener:
             "usual_amount", "flags"
         )
         self.cards = CardLocationStore.for_service(client, self.prefix)
-        self._script = client.register_script(OBSERVE_FUNCTION + self.profiles.lua + _SCREEN_BATCH)
+        self._script = client.register_script(
+            OBSERVE_FUNCTION + BEHAVE_FUNCTION + self.profiles.lua + _SCREEN_BATCH
+        )
+        self._behaviour = BehaviourKeys(self.prefix) if settings.fraud_features else None
         self._testing_max = Decimal(str(settings.fraud_card_testing_max_amount))
         self._per_gbp = settings.fraud_fx_per_gbp
         self._category = settings.fraud_amount_category_factors
@@ -142,19 +149,35 @@ class Screener:
             t = txs[i]
             keys.append(self._testing_key(t.card_id))
             testing_args += [t.transaction_id, str(int(t.timestamp.timestamp() * 1000))]
+        behave_args: list[str] = []
+        if self._behaviour is not None:
+            for t in txs:
+                keys += self._behaviour.of(t.card_id, t.user_id, t.transaction_id)
+                per_gbp = self._per_gbp.get(t.currency)
+                behave_args += [
+                    str(int(t.timestamp.timestamp() * 1000)),
+                    "" if per_gbp is None else repr(float(t.amount) / per_gbp),
+                    t.merchant_category,
+                ]
         window_s = s.fraud_card_testing_window_s
-        header = [len(users), len(located), len(testing), self.cards.ttl_s, window_s * 1000]
-        args = [*map(str, header), str(window_s * 2), *located_args, *testing_args]
+        header = [len(users), len(located), len(testing), self.cards.ttl_s, window_s * 1000,
+                  window_s * 2, len(behave_args) // 3, s.fraud_features_ttl_s * 1000,
+                  s.fraud_features_dedupe_s * 1000, HORIZON]  # fmt: skip
+        args = [*map(str, header), *located_args, *testing_args, *behave_args]
         replies = self._script(keys=keys, args=args)
         profiles = self.profiles.decode(replies, users)
         at = len(users) * len(self.profiles.names)
         velocity = {i: (parse_answer(replies[at + j]), sightings[i]) for j, i in enumerate(located)}
         at += len(located)
         bursts = {i: int(replies[at + j]) for j, i in enumerate(testing)}
+        at += len(testing)
+        behaviour: list[Features | None] = (
+            [Features.parse(r) for r in replies[at:]] if behave_args else [None] * len(txs)
+        )
         decided_at = datetime.now(UTC)
         return [
-            self._judge(t, velocity.get(i), bursts.get(i), profiles[t.user_id], decided_at)
-            for i, t in enumerate(txs)
+            self._judge(t, velocity.get(i), bursts.get(i), profiles[t.user_id], decided_at, f)
+            for i, (t, f) in enumerate(zip(txs, behaviour, strict=True))
         ]
 
     def _judge(
@@ -164,6 +187,7 @@ class Screener:
         burst: int | None,
         profile: dict[str, Any],
         decided_at: datetime,
+        features: Features | None = None,
     ) -> Screened:
         s = self.s
         risk = 0.0
@@ -210,6 +234,9 @@ class Screener:
             if ratio >= s.fraud_amount_spike_factor * self._category.get(t.merchant_category, 1):
                 risk = max(risk, RISK_AMOUNT_SPIKE)
                 reasons.append(f"amount {ratio:.0f}x the customer's usual")
+        if features is not None:
+            signals.update(features.signals())
+            risk = self._behaviour_rules(t, amount, features, risk, reasons)
         flags = set(profile["flags"] or ())
         if flags & FLAGS:
             signals["flagged"] = True
@@ -219,6 +246,37 @@ class Screener:
             return Screened(t, risk, "escalate", reasons, signals, decided_at,
                             s.fraud_pending_action, tuple(skipped))  # fmt: skip
         return Screened(t, risk, "allow", reasons, signals, decided_at, None, tuple(skipped))
+
+    def _behaviour_rules(
+        self, t: Transaction, amount: float, f: Features, risk: float, reasons: list[str]
+    ) -> float:
+        """The rules over what the stream taught about this card and customer."""
+        s = self.s
+        per_gbp = self._per_gbp.get(t.currency)
+        if per_gbp is not None and f.user_payments >= s.fraud_own_min_history and f.user_mean > 0:
+            gbp = amount / per_gbp
+            factor = s.fraud_own_amount_factor * self._category.get(t.merchant_category, 1)
+            if gbp >= factor * f.user_mean and gbp >= f.user_mean + s.fraud_own_amount_spread * (
+                f.user_std
+            ):
+                risk = max(risk, RISK_AMOUNT_SPIKE)
+                reasons.append(
+                    f"amount {gbp / f.user_mean:.1f}x this customer's usual {f.user_mean:.0f} "
+                    f"GBP (over their last {min(f.user_payments, HORIZON)} payments)"
+                )
+        recent = f.card_count(0) + 1  # with this payment
+        usual = f.card_daily_rate()
+        if (
+            f.card_history() >= s.fraud_own_min_history
+            and recent >= s.fraud_burst_count
+            and recent >= s.fraud_burst_factor * usual
+        ):
+            risk = max(risk, RISK_CARD_BURST)
+            reasons.append(
+                f"{recent:.0f} payments on this card in about the last hour; it usually "
+                f"makes {usual:.1f} a day"
+            )
+        return risk
 
     @staticmethod
     def _not_applied(

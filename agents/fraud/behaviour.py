@@ -1,0 +1,199 @@
+"""Behaviour features in the fast path: what each card and each customer usually does,
+learned from the stream itself and kept in Redis, read and updated in screening's one
+round trip per batch.
+
+Per card and per customer: how many payments and how much money over 1 h, 1 d, 7 d and
+30 d. Each window is an exponentially decayed count and sum (time constant = the window):
+one update per payment whatever its rate, nothing to expire one by one, and a payment
+arriving late is added with the weight it would have had (the order of arrival does not
+change the result). Per card, the time since its previous use. Per customer, a running
+mean and spread of the amount (exponentially weighted over about the last
+``HORIZON`` payments), and whether the merchant category is new for them (among the first
+2 KiB of their categories).
+
+Every value describes the history *before* the payment (it is then added). A re-delivered
+payment gets the very answer it got the first time: the answer is kept under the
+transaction id for ``fraud_features_dedupe_s`` and the state is not updated again.
+Amounts are in GBP (converted with ``fraud_fx_per_gbp``); a payment whose currency has no
+rate is counted but adds no amount, and the customer's mean is left alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import msgpack
+
+#: the windows, and their time constants in milliseconds
+WINDOWS = ("1h", "1d", "7d", "30d")
+TAUS_MS = (3_600_000, 86_400_000, 604_800_000, 2_592_000_000)
+#: the customer's mean and spread follow about this many recent payments
+HORIZON = 50
+#: the key space: ``<prefix>:bhv:...``
+NAMESPACE = "bhv"
+
+#: A batch's features, as Lua functions screening's batch script calls: ``behave_batch``
+#: appends each payment's answer (21 numbers, MessagePack: ``Features.parse``) to out.
+#: Each state is one MessagePack value, all read with one MGET and each written once (a
+#: hash per entity and commands per payment cost 55 us a payment in Redis).
+BEHAVE_FUNCTION = r"""
+local TAUS = {3600000, 86400000, 604800000, 2592000000}
+local function r2(x) return math.floor(x * 100 + 0.5) / 100 end
+local function roll(st, ts, amount, out)
+  -- st: {t, c1..c4, s1..s4, ...}; appends the decayed counts and sums before this
+  -- payment to out, then adds the payment to st (with its weight if it came late)
+  local t = st[1] or ts
+  local now = math.max(t, ts)
+  for i = 1, 4 do
+    local f = math.exp((t - now) / TAUS[i])
+    local c, s = (st[i + 1] or 0) * f, (st[i + 5] or 0) * f
+    out[#out + 1] = r2(c)
+    out[#out + 1] = r2(s)
+    local w = math.exp((ts - now) / TAUS[i])
+    st[i + 1], st[i + 5] = c + w, s + w * amount
+  end
+  st[1] = now
+end
+local function behave(card, user, ts, amount, category, horizon)
+  -- one payment against its card's and customer's states (updated in place): its answer
+  ts = tonumber(ts)
+  local priced = amount ~= ""
+  local value = priced and tonumber(amount) or 0
+  local out = {}
+  roll(card, ts, value, out)
+  local last = card[10]
+  out[#out + 1] = (last and ts >= last) and (ts - last) or -1
+  if (not last) or ts > last then card[10] = ts end
+  roll(user, ts, value, out)
+  local n, mean, var, cats = user[10] or 0, user[11] or 0, user[12] or 0, user[13] or "\31"
+  out[#out + 1] = n
+  out[#out + 1] = r2(mean)
+  out[#out + 1] = r2(math.sqrt(var))
+  if priced then
+    local a = 1 / math.min(n + 1, horizon)
+    local d = value - mean
+    n, mean, var = n + 1, mean + a * d, (1 - a) * (var + a * d * d)
+  end
+  local new = string.find(cats, "\31" .. category .. "\31", 1, true) == nil
+  out[#out + 1] = new and 1 or 0
+  if new and #cats < 2048 then cats = cats .. category .. "\31" end
+  user[10], user[11], user[12], user[13] = n, mean, var, cats
+  return cmsgpack.pack(out)
+end
+local function behave_batch(k, a, n, ttl, dedupe, horizon, out)
+  -- n payments: KEYS[k..] card, customer, answer of each; ARGV[a..] ts, amount, category.
+  -- One MGET for all; each state decoded once and written once; a payment already
+  -- answered (a re-delivery, or twice in the batch) gets that answer and changes nothing.
+  if n == 0 then return end
+  local keys = {}
+  for i = 0, 3 * n - 1 do keys[i + 1] = KEYS[k + i] end
+  local got = redis.call("MGET", unpack(keys))
+  local states, answers = {}, {}
+  local function state(i)
+    local key = keys[i]
+    local st = states[key]
+    if st == nil then
+      st = got[i] and {cmsgpack.unpack(got[i])} or {}
+      states[key] = st
+    end
+    return st
+  end
+  for i = 1, n do
+    local seen = keys[3 * i]
+    local answer = answers[seen] or got[3 * i]
+    if not answer then
+      answer = behave(state(3 * i - 2), state(3 * i - 1), ARGV[a], ARGV[a + 1], ARGV[a + 2],
+                      horizon)
+      answers[seen] = answer
+      redis.call("SET", seen, answer, "PX", dedupe)
+    end
+    out[#out + 1] = answer
+    a = a + 3
+  end
+  for key, st in pairs(states) do
+    redis.call("SET", key, cmsgpack.pack(unpack(st, 1, 13)), "PX", ttl)
+  end
+end
+"""
+
+
+#: the answer's numbers, in order, as a decision's signals (the card's and the customer's
+#: payments and amounts per window, then the rest)
+_WINDOWED = tuple(f"{kind}_{w}" for w in WINDOWS for kind in ("payments", "amount"))
+SIGNALS = (
+    *(f"card_{name}" for name in _WINDOWED), "card_idle_s",
+    *(f"customer_{name}" for name in _WINDOWED),
+    "customer_history", "customer_mean_amount", "customer_amount_std", "new_category",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Features:
+    """A payment's behaviour features: the history before it (amounts in GBP, counts and
+    sums rounded to hundredths: they are estimates)."""
+
+    values: tuple[float, ...]
+
+    @classmethod
+    def parse(cls, answer: bytes) -> Features:
+        values = msgpack.unpackb(answer)
+        if len(values) != len(SIGNALS):
+            raise ValueError(f"behaviour answer with {len(values)} values, not {len(SIGNALS)}")
+        return cls(tuple(values))
+
+    def signals(self) -> dict[str, float | int | bool | None]:
+        out: dict[str, float | int | bool | None] = dict(zip(SIGNALS, self.values, strict=True))
+        idle = self.values[8]
+        out["card_idle_s"] = None if idle < 0 else idle / 1000
+        out["new_category"] = self.new_category
+        return out
+
+    def card_count(self, window: int) -> float:
+        """The card's payments in window ``window`` (0: 1 h ... 3: 30 d)."""
+        return float(self.values[2 * window])
+
+    @property
+    def card_idle_s(self) -> float | None:
+        """Since the card's previous use (None: its first, or the payment came late)."""
+        idle = self.values[8]
+        return None if idle < 0 else idle / 1000
+
+    @property
+    def user_payments(self) -> int:
+        """The customer's priced payments so far (the mean and spread follow the last
+        ``HORIZON`` of them)."""
+        return int(self.values[17])
+
+    @property
+    def user_mean(self) -> float:
+        return float(self.values[18])
+
+    @property
+    def user_std(self) -> float:
+        return float(self.values[19])
+
+    @property
+    def new_category(self) -> bool:
+        """The merchant category is new for a customer with history."""
+        return bool(self.values[20]) and self.user_payments > 0
+
+    def card_history(self) -> float:
+        """The card's payments in 30 days, before the last hour's."""
+        return max(self.card_count(3) - self.card_count(0), 0.0)
+
+    def card_daily_rate(self) -> float:
+        """The card's usual payments a day: its 30 days before the last hour."""
+        return self.card_history() / 30
+
+
+class BehaviourKeys:
+    """The Redis keys of the features, under the service's prefix."""
+
+    def __init__(self, service_prefix: str) -> None:
+        self.prefix = f"{service_prefix}:{NAMESPACE}"
+
+    def of(self, card_id: str, user_id: str, transaction_id: str) -> list[str]:
+        """The card's, the customer's and the payment's answer. (The ids are contract
+        ``Id`` values: charset and length checked before they reach a key.)"""
+        p = self.prefix
+        return [f"{p}:card:{card_id}", f"{p}:cust:{user_id}", f"{p}:seen:{transaction_id}"]
