@@ -54,6 +54,8 @@ from vigil.wiring.workers import worker as agent_worker
 
 GOAL_PIPELINE_RATIO = 0.6
 GOAL_LOADED_RATIO = 0.9
+#: screening with its behaviour features against screening without them
+GOAL_FEATURES_RATIO = 0.8
 GOAL_P99_S = 0.050
 #: the paced run's first second: the feeder and the agent start together
 WARM_UP_S = 1.0
@@ -95,37 +97,42 @@ def raw_consume_produce(settings: Settings, topic: str, out_topic: str, n: int) 
 
 
 def _throughput(
-    s: Settings, worker: AgentWorker, producer: EventProducer, run: str, n: int, rounds: int,
-    console: Console,
-) -> tuple[int, float, float, float]:  # fmt: skip
-    """Raw consume, the raw consume-produce floor and screening over the same ``n`` events,
-    ``rounds`` times on fresh topics (floor and screening alternate which goes first, so
-    warm-up and noise fall on both); the medians. A single round on this kind of machine
-    swings by a factor of two, so one pair of figures says little."""
+    s: Settings, workers: tuple[AgentWorker, AgentWorker], producer: EventProducer, run: str,
+    n: int, rounds: int, console: Console,
+) -> tuple[int, float, float, float, float]:  # fmt: skip
+    """Raw consume, the raw consume-produce floor, screening on its rules, and screening
+    with its behaviour features over the same ``n`` events, ``rounds`` times on fresh
+    topics (the last three take turns going first, so warm-up and noise fall on each); the
+    medians. A single round on this kind of machine swings by a factor of two, so one set
+    of figures says little."""
     data = traffic(n, 500)
-    got: list[tuple[float, float, float]] = []
+    worker, featured = workers
+    got: list[tuple[float, float, float, float]] = []
     for i in range(rounds):
         tag = f"{run}.{n}.{i}"
-        raw_topic, pipe, ours = (f"bench.fraud.{k}.{tag}" for k in ("raw", "pipe", "screen"))
-        ensure_topics(s, [raw_topic, pipe, f"{pipe}.out", ours, s.dlq_topic(ours)])
-        fresh = renamed(data, tag)  # new payments every round (ids of their own)
-        for topic in (raw_topic, pipe, ours):
-            for t in fresh:
+        topics = [f"bench.fraud.{k}.{tag}" for k in ("raw", "pipe", "screen", "featured")]
+        raw_topic, pipe, ours, bare = topics
+        ensure_topics(s, [*topics, f"{pipe}.out", s.dlq_topic(ours), s.dlq_topic(bare)])
+        for j, topic in enumerate(topics):
+            for t in renamed(data, f"{tag}.{j}"):  # new payments every run (own ids)
                 producer.send(t, topic=topic)
             producer.flush()
         raw = raw_consume(s, raw_topic, n)
-        if i % 2:
-            screened = _screen_run(s, worker, ours, n)
-            floor = raw_consume_produce(s, pipe, f"{pipe}.out", n)
-        else:
-            floor = raw_consume_produce(s, pipe, f"{pipe}.out", n)
-            screened = _screen_run(s, worker, ours, n)
-        got.append((raw, floor, screened))
+        rates: dict[int, float] = {}
+        for k in (j % 3 for j in range(i, i + 3)):
+            if k == 0:
+                rates[k] = raw_consume_produce(s, pipe, f"{pipe}.out", n)
+            else:
+                rates[k] = _screen_run(s, worker if k == 1 else featured,
+                                       ours if k == 1 else bare, n)  # fmt: skip
+        floor, screened, with_features = rates[0], rates[1], rates[2]
+        got.append((raw, floor, screened, with_features))
         console.print(f"{n:,} events, round {i + 1}: raw consume {raw:,.0f}/s, raw "
                       f"consume-produce {floor:,.0f}/s, screening {screened:,.0f}/s "
-                      f"({screened / floor:.2f})")  # fmt: skip
-    raw, floor, screened = (statistics.median(r[k] for r in got) for k in range(3))
-    return n, raw, floor, screened
+                      f"({screened / floor:.2f}), with behaviour features "
+                      f"{with_features:,.0f}/s")  # fmt: skip
+    raw, floor, screened, with_features = (statistics.median(r[k] for r in got) for k in range(4))
+    return n, raw, floor, screened, with_features
 
 
 def _escalation_load(
@@ -182,12 +189,16 @@ def run_fraud_bench(
         client = redis.Redis.from_url(s.redis_url or "")
         RedisProfileStore(client, prefix=s.redis_prefix).apply(seed_customers(500))
         producer = EventProducer(s)
-        rows: list[tuple[int, float, float, float]] = []
+        rows: list[tuple[int, float, float, float, float]] = []
         try:
-            worker = agent_worker("fraud", s, producer, client=client)
+            # screening on the rules alone, and with the behaviour features
+            plain = agent_worker("fraud", s.model_copy(update={"fraud_features": False}),
+                                 producer, client=client)  # fmt: skip
+            featured = agent_worker("fraud", s.model_copy(update={"fraud_features": True}),
+                                    producer, client=client)  # fmt: skip
             freeze_heap()  # as the agent's service does once warm (every row runs after)
             for n in sizes:
-                rows.append(_throughput(s, worker, producer, run, n, rounds, console))
+                rows.append(_throughput(s, (plain, featured), producer, run, n, rounds, console))
             every = max(1, round(1 / escalate_share)) if escalate_share > 0 else 0
             load = traffic(load_events, 500, every)
             with StageProcess(s, model_s, run) as stage:
@@ -210,15 +221,20 @@ def run_fraud_bench(
                 client.delete(key)
             client.close()
 
-    table = Table(f"events (median of {rounds})", "raw consume", "raw consume-produce", "screening",
-                  "vs consume", "vs consume-produce", title="vigil bench fraud")  # fmt: skip
-    for n, raw, floor, screened in rows:
+    table = Table(f"events (median of {rounds})", "raw consume", "raw consume-produce",
+                  "screening (rules)", "with features", "vs consume", "vs consume-produce",
+                  "features vs rules", title="vigil bench fraud")  # fmt: skip
+    for n, raw, floor, screened, feats in rows:
         table.add_row(f"{n:,}", f"{raw:,.0f} ev/s", f"{floor:,.0f} ev/s", f"{screened:,.0f} ev/s",
-                      f"{screened / raw:.2f}", f"{screened / floor:.2f}")  # fmt: skip
+                      f"{feats:,.0f} ev/s", f"{screened / raw:.2f}", f"{screened / floor:.2f}",
+                      f"{feats / screened:.2f}")  # fmt: skip
     console.print(table)
     ratio = min(r[3] / r[2] for r in rows)
     text = f"throughput: screening keeps {ratio:.0%} of the raw consume-produce loop"
     console.print(_verdict(text, ratio >= GOAL_PIPELINE_RATIO, f"{GOAL_PIPELINE_RATIO:.0%}"))
+    features = min(r[4] / r[3] for r in rows)
+    text = f"behaviour features (VIGIL_FRAUD_FEATURES): screening keeps {features:.0%} of its rate"
+    console.print(_verdict(text, features >= GOAL_FEATURES_RATIO, f"{GOAL_FEATURES_RATIO:.0%}"))
     share = loaded.escalated / max(1, loaded.screened)
     kept = loaded.events_per_s / quiet.events_per_s
     console.print(_verdict(

@@ -40,7 +40,10 @@ SPIKE = Decimal("250000")
 
 def traffic(n: int, customers: int, escalate_every: int = 0) -> list[Transaction]:
     """Simulated payments; every ``escalate_every``-th one (0: none) made to escalate."""
-    sim = Simulator(seed=11, customers=customers, rate=2000.0)
+    # 0.02 payments a second over 500 customers: about 3.5 a day each, as people pay (a
+    # faster simulated clock squeezes a fortnight into seconds and every card then looks
+    # like a burst to the behaviour features)
+    sim = Simulator(seed=11, customers=customers, rate=0.02)
     out = []
     for i in range(n):
         t = sim.transaction()
@@ -51,10 +54,16 @@ def traffic(n: int, customers: int, escalate_every: int = 0) -> list[Transaction
 
 
 def renamed(data: Sequence[Transaction], run: str) -> list[Transaction]:
-    """The same payments under transaction ids of their own for one run: screening keeps
-    each payment's velocity answer by its id (a re-delivery gets the same answer), so a
-    second run over the same ids would measure those cached answers, not new payments."""
-    return [t.model_copy(update={"transaction_id": f"{t.transaction_id}-{run}"}) for t in data]
+    """The same payments under transaction and card ids of their own for one run:
+    screening keeps each payment's answers by its id (a re-delivery gets the same answer),
+    so a second run over the same ids would measure those cached answers, not new
+    payments; and a card's history would hold every earlier run's copies of them."""
+    return [
+        t.model_copy(
+            update={"transaction_id": f"{t.transaction_id}-{run}", "card_id": f"{t.card_id}-{run}"}
+        )
+        for t in data
+    ]
 
 
 def slow_gateway(model_s: float) -> ModelGateway:
