@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 
 #: which of an agent's consumers a process runs (an agent without a stage has one part)
 Part = Literal["all", "events", "escalations"]
-PARTS: tuple[Part, ...] = ("all", "events", "escalations")
 
 
 def freeze_heap() -> None:
