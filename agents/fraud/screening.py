@@ -21,7 +21,7 @@ from agents.fraud.behaviour import BEHAVE_FUNCTION, HORIZON, BehaviourKeys, Feat
 from ingestion.contracts import FraudDecision, Transaction, construct
 from ingestion.profiles import RedisProfileStore
 from tools.card_locations import OBSERVE_FUNCTION, CardLocationStore, parse_answer
-from tools.velocity import Sighting, assess
+from tools.velocity import Sighting, assess, haversine_km
 from vigil.settings import Settings
 
 Signal = float | int | str | bool | None
@@ -107,8 +107,9 @@ class Screener:
         self.client = client
         self.s = settings
         self.prefix = settings.redis_prefix
+        home = ("home_lat", "home_lon") if settings.fraud_features else ()
         self.profiles = RedisProfileStore(client, prefix=self.prefix).fields(
-            "usual_amount", "flags"
+            "usual_amount", "flags", *home
         )
         self.cards = CardLocationStore.for_service(client, self.prefix)
         self._script = client.register_script(
@@ -236,6 +237,7 @@ class Screener:
                 reasons.append(f"amount {ratio:.0f}x the customer's usual")
         if features is not None:
             signals.update(features.signals())
+            signals["home_distance_km"] = _from_home(t, profile)
             risk = self._behaviour_rules(t, amount, features, risk, reasons)
         flags = set(profile["flags"] or ())
         if flags & FLAGS:
@@ -288,6 +290,17 @@ class Screener:
         reasons.append(f"{rule} rule not applied: {text}")
         signals[f"{rule}_rule"] = f"not applied: {why}"
         skipped.append((rule, why))
+
+
+def _from_home(t: Transaction, profile: dict[str, Any]) -> float | None:
+    """How far from the customer's home a located payment was (None: a payment online,
+    or a profile without a home: schema 1 changes carry none)."""
+    lat, lon = _number(profile.get("home_lat")), _number(profile.get("home_lon"))
+    if lat is None or lon is None or t.lat is None or t.lon is None:
+        return None
+    if t.channel == "card_not_present":
+        return None
+    return round(haversine_km(lat, lon, t.lat, t.lon), 1)
 
 
 def _number(value: Any) -> float | None:

@@ -95,7 +95,9 @@ class Event(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
+    #: the version this code writes; ``READS`` the earlier ones it still reads
     SCHEMA_VERSION: ClassVar[int] = 1
+    READS: ClassVar[frozenset[int]] = frozenset()
     KEY_FIELD: ClassVar[str]
     STREAM: ClassVar[Stream]
 
@@ -105,11 +107,12 @@ class Event(BaseModel):
     @field_validator("schema_version")
     @classmethod
     def _readable_version(cls, value: int) -> int:
-        if value != cls.SCHEMA_VERSION:
+        if value != cls.SCHEMA_VERSION and value not in cls.READS:
+            want = ", ".join(map(str, sorted(cls.READS | {cls.SCHEMA_VERSION})))
             raise PydanticCustomError(
                 "schema_version",
                 "schema_version {got} is not readable here (this consumer reads {want})",
-                {"got": value, "want": cls.SCHEMA_VERSION},
+                {"got": value, "want": want},
             )
         return value
 

@@ -136,14 +136,29 @@ class CustomerProfilePatch(BaseModel):
     cards: list[Id] | None = None
     flags: list[Id] | None = None
     usual_amount: Annotated[Decimal, Field(ge=0)] | None = None
+    #: where the customer lives (schema 2): screening measures a payment's distance from it
+    home_lat: Latitude | None = None
+    home_lon: Longitude | None = None
+
+    @model_validator(mode="after")
+    def _home_together(self) -> CustomerProfilePatch:
+        if (self.home_lat is None) != (self.home_lon is None):
+            raise ValueError("home_lat and home_lon come together: give both or neither")
+        return self
 
 
 class CustomerChange(Event):
-    """A change-data-capture record for one customer; ``version`` orders changes."""
+    """A change-data-capture record for one customer; ``version`` orders changes.
+
+    Schema 2 adds the home location (``home_lat``, ``home_lon``); schema 1 records, which
+    cannot carry it, are still read."""
 
     STREAM = Stream.CUSTOMER_CHANGES
     KEY_FIELD = "customer_id"
+    SCHEMA_VERSION = 2
+    READS = frozenset({1})
 
+    schema_version: int = 2
     customer_id: Id
     version: Version
     op: Literal["upsert", "patch", "delete"]

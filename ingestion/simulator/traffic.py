@@ -109,6 +109,8 @@ class Simulator:
                 cards=c.cards,
                 flags=c.flags,
                 usual_amount=c.usual_amount,
+                home_lat=c.home.lat,
+                home_lon=c.home.lon,
             ),
         )
 

@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 
 from agents.fraud.behaviour import TAUS_MS, BehaviourKeys, Features
 from agents.fraud.screening import Screener
-from ingestion.contracts import Transaction
-from tests.agents.test_screening import tx
+from ingestion.contracts import CustomerChange, CustomerProfilePatch, Transaction
+from ingestion.profiles import RedisProfileStore
+from tests.agents.test_screening import LONDON, PARIS, tx
 from tests.conftest import base_settings
 
 
@@ -143,6 +144,20 @@ def test_a_currency_without_a_rate_is_counted_but_adds_no_amount(screen: Screene
     assert after.signals["card_payments_1h"] == pytest.approx(math.exp(-1 / 60), abs=0.01)
     assert after.signals["card_amount_1h"] == 0
     assert after.signals["customer_history"] == 0  # its mean learned nothing from it
+
+
+def test_a_located_payment_is_measured_from_the_customers_home(screen: Screener) -> None:
+    home = CustomerProfilePatch(name="Ann", home_lat=LONDON[0], home_lon=LONDON[1])
+    RedisProfileStore(screen.client, prefix=screen.prefix).apply(
+        [CustomerChange(customer_id="cust-1", version=1, op="upsert", profile=home)]
+    )
+    paris = tx(1, lat=PARIS[0], lon=PARIS[1])
+    (away, online_order, no_home) = screen.screen(
+        [paris, online(2, seconds=60), tx(3, user="cust-7", card="card-7")]
+    )
+    assert away.signals["home_distance_km"] == pytest.approx(343.6, abs=0.5)
+    assert online_order.signals["home_distance_km"] is None  # nowhere to measure
+    assert no_home.signals["home_distance_km"] is None  # a profile of schema 1: no home
 
 
 def test_features_can_be_turned_off(redis_client: tuple[Any, str]) -> None:

@@ -36,7 +36,7 @@ def test_round_trip(stream: Stream) -> None:
     data = encode(event)
     back = decode(CONTRACTS[stream], data)
     assert back == event
-    assert json.loads(data)["schema_version"] == 1
+    assert json.loads(data)["schema_version"] == event.SCHEMA_VERSION
     assert back.key == getattr(event, event.KEY_FIELD)
 
 
@@ -226,3 +226,51 @@ def test_a_lake_file_name_is_a_digest_whatever_the_id(event_id: str) -> None:
 
     name = file_name(event_id)
     assert re.fullmatch(r"[0-9a-f]{40}\.parquet", name)
+
+
+def change(**profile: object) -> dict[str, object]:
+    raw: dict[str, object] = json.loads(encode(samples()[Stream.CUSTOMER_CHANGES]))
+    assert isinstance(raw["profile"], dict)
+    raw["profile"] = {**raw["profile"], **profile}
+    return raw
+
+
+def test_customer_changes_of_schema_1_are_still_read_and_2_carries_the_home() -> None:
+    old = change()
+    old["schema_version"] = 1
+    got = decode(CustomerChange, json.dumps(old).encode())
+    assert got.schema_version == 1
+    assert got.profile is not None
+    assert got.profile.home_lat is None
+    new = decode(CustomerChange, json.dumps(change(home_lat=51.5, home_lon=-0.12)).encode())
+    assert new.schema_version == 2
+    assert new.profile is not None
+    assert (new.profile.home_lat, new.profile.home_lon) == (51.5, -0.12)
+    future = {**change(), "schema_version": 3}
+    event, reason = decoded(CustomerChange, json.dumps(future).encode())
+    assert event is None
+    assert "schema_version 3 is not readable here (this consumer reads 1, 2)" in reason
+    half = change(home_lat=51.5)
+    event, reason = decoded(CustomerChange, json.dumps(half).encode())
+    assert event is None
+    assert "home_lat and home_lon come together" in reason
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lat=st.floats() | st.integers(-(2**70), 2**70) | HOSTILE_TEXT,
+    lon=st.floats() | st.integers(-(2**70), 2**70) | HOSTILE_TEXT,
+)
+def test_a_hostile_home_location_is_refused_or_on_the_globe(lat: object, lon: object) -> None:
+    """NaN, infinities, huge integers, text with control characters or lone surrogates:
+    a ContractError naming the field, or a point on the globe."""
+    data = json.dumps(change(home_lat=lat, home_lon=lon)).encode()
+    event, reason = decoded(CustomerChange, data)
+    if event is None:  # NaN and lone surrogates make the JSON itself invalid
+        assert "home_l" in reason or "not valid JSON" in reason, reason
+    else:
+        assert event.profile is not None
+        assert event.profile.home_lat is not None
+        assert event.profile.home_lon is not None
+        assert -90 <= event.profile.home_lat <= 90
+        assert -180 <= event.profile.home_lon <= 180
