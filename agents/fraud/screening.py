@@ -238,7 +238,7 @@ class Screener:
         if features is not None:
             signals.update(features.signals())
             signals["home_distance_km"] = _from_home(t, profile)
-            risk = self._behaviour_rules(t, amount, features, risk, reasons)
+            risk = self._behaviour_rules(t, amount, features, risk, reasons, signals, skipped)
         flags = set(profile["flags"] or ())
         if flags & FLAGS:
             signals["flagged"] = True
@@ -250,29 +250,37 @@ class Screener:
         return Screened(t, risk, "allow", reasons, signals, decided_at, None, tuple(skipped))
 
     def _behaviour_rules(
-        self, t: Transaction, amount: float, f: Features, risk: float, reasons: list[str]
-    ) -> float:
-        """The rules over what the stream taught about this card and customer."""
+        self, t: Transaction, amount: float, f: Features, risk: float, reasons: list[str],
+        signals: dict[str, Signal], skipped: list[tuple[str, str]],
+    ) -> float:  # fmt: skip
+        """The rules over what the stream taught about this card and customer; one that
+        has too little history to judge says so (the amount rule's missing rate is said
+        once, by the amount rule)."""
         s = self.s
         per_gbp = self._per_gbp.get(t.currency)
-        if per_gbp is not None and f.user_payments >= s.fraud_own_min_history and f.user_mean > 0:
+        if per_gbp is not None and f.user_payments < s.fraud_own_min_history:
+            self._not_applied("own_amount", "short_history", reasons, signals, skipped,
+                              f"{f.user_payments} of the customer's payments seen, "
+                              f"{s.fraud_own_min_history} needed")  # fmt: skip
+        elif per_gbp is not None and f.user_mean > 0:
             gbp = amount / per_gbp
             factor = s.fraud_own_amount_factor * self._category.get(t.merchant_category, 1)
-            if gbp >= factor * f.user_mean and gbp >= f.user_mean + s.fraud_own_amount_spread * (
-                f.user_std
-            ):
+            spread = s.fraud_own_amount_spread * f.user_std
+            if gbp >= factor * f.user_mean and gbp >= f.user_mean + spread:
                 risk = max(risk, RISK_AMOUNT_SPIKE)
                 reasons.append(
                     f"amount {gbp / f.user_mean:.1f}x this customer's usual {f.user_mean:.0f} "
                     f"GBP (over their last {min(f.user_payments, HORIZON)} payments)"
                 )
+        history = f.card_history()
+        if history < s.fraud_own_min_history:
+            self._not_applied("card_burst", "new_card", reasons, signals, skipped,
+                              f"the card has {history:.1f} payments in 30 days, "
+                              f"{s.fraud_own_min_history} needed")  # fmt: skip
+            return risk
         recent = f.card_count(0) + 1  # with this payment
         usual = f.card_daily_rate()
-        if (
-            f.card_history() >= s.fraud_own_min_history
-            and recent >= s.fraud_burst_count
-            and recent >= s.fraud_burst_factor * usual
-        ):
+        if recent >= s.fraud_burst_count and recent >= s.fraud_burst_factor * usual:
             risk = max(risk, RISK_CARD_BURST)
             reasons.append(
                 f"{recent:.0f} payments on this card in about the last hour; it usually "

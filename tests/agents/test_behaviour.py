@@ -104,7 +104,10 @@ def test_an_amount_far_above_the_customers_own_usual_escalates_with_its_reason(
     screen: Screener,
 ) -> None:
     history = [online(i, seconds=3600 * i, amount=f"{28 + i % 5}.00") for i in range(10)]
-    assert all(d.outcome == "allow" for d in screen.screen(history))
+    judged = screen.screen(history)
+    assert all(d.outcome == "allow" for d in judged)
+    assert ("own_amount", "short_history") in judged[4].not_applied  # 4 seen, 5 needed
+    assert ("own_amount", "short_history") not in judged[5].not_applied
     (big,) = screen.screen([online(20, seconds=3600 * 12, amount="150.00")])
     assert big.outcome == "escalate"
     [reason] = [r for r in big.reasons if "usual" in r and "GBP" in r]
@@ -136,6 +139,10 @@ def test_a_burst_on_one_card_against_its_usual_rate_escalates(screen: Screener) 
     # a new card has no usual rate: the same burst alone says nothing
     fresh = screen.screen([online(30 + i, seconds=120 * i, card="card-9") for i in range(6)])
     assert all(d.outcome == "allow" for d in fresh)
+    # and says so, in the decision and in the counter's key
+    assert ("card_burst", "new_card") in fresh[5].not_applied
+    assert fresh[5].signals["card_burst_rule"] == "not applied: new_card"
+    assert any(r.startswith("card_burst rule not applied: the card has") for r in fresh[5].reasons)
 
 
 def test_a_currency_without_a_rate_is_counted_but_adds_no_amount(screen: Screener) -> None:
