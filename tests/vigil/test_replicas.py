@@ -215,6 +215,7 @@ def cli_env(s: Settings, tmp_path: Any) -> dict[str, str]:
 def test_one_replica_screens_and_its_escalations_run_in_a_worker_of_their_own(
     s: Settings, tmp_path: Any
 ) -> None:
+    import signal
     import subprocess
     import sys
 
@@ -222,13 +223,13 @@ def test_one_replica_screens_and_its_escalations_run_in_a_worker_of_their_own(
 
     env = cli_env(s, tmp_path)
     run = subprocess.Popen(
-        [sys.executable, "-m", "vigil", "agents", "run", "--agent", "fraud", "--timeout", "30"],
+        [sys.executable, "-m", "vigil", "agents", "run", "--agent", "fraud", "--timeout", "180"],
         env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     client = redis.Redis.from_url(s.redis_url or "")
     try:
         wait_for(lambda: {b["part"] for b in heartbeats(s, client)} == {"events", "escalations"},
-                 60, "the replica and its escalation worker")  # fmt: skip
+                 120, "the replica and its escalation worker")  # fmt: skip
         beats = {b["part"]: b for b in heartbeats(s, client)}
         assert beats["events"]["pid"] == run.pid  # screening in the command's own process
         assert beats["escalations"]["pid"] != run.pid
@@ -236,6 +237,7 @@ def test_one_replica_screens_and_its_escalations_run_in_a_worker_of_their_own(
             Stream.FRAUD_ESCALATIONS
         )
         assert beats["events"]["agents"]["fraud"]["escalations"] is None
+        run.send_signal(signal.SIGTERM)  # drains both
         out, _ = run.communicate(timeout=120)
     finally:
         if run.poll() is None:
