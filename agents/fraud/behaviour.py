@@ -143,8 +143,7 @@ class Features:
 
     def signals(self) -> dict[str, float | int | bool | None]:
         out: dict[str, float | int | bool | None] = dict(zip(SIGNALS, self.values, strict=True))
-        idle = self.values[8]
-        out["card_idle_s"] = None if idle < 0 else idle / 1000
+        out["card_idle_s"] = self.card_idle_s
         out["new_category"] = self.new_category
         return out
 

@@ -238,7 +238,9 @@ class Screener:
         if features is not None:
             signals.update(features.signals())
             signals["home_distance_km"] = _from_home(t, profile)
-            risk = self._behaviour_rules(t, amount, features, risk, reasons, signals, skipped)
+            risk = self._behaviour_rules(
+                t, amount, per_gbp, features, risk, reasons, signals, skipped
+            )
         flags = set(profile["flags"] or ())
         if flags & FLAGS:
             signals["flagged"] = True
@@ -250,14 +252,13 @@ class Screener:
         return Screened(t, risk, "allow", reasons, signals, decided_at, None, tuple(skipped))
 
     def _behaviour_rules(
-        self, t: Transaction, amount: float, f: Features, risk: float, reasons: list[str],
-        signals: dict[str, Signal], skipped: list[tuple[str, str]],
+        self, t: Transaction, amount: float, per_gbp: float | None, f: Features, risk: float,
+        reasons: list[str], signals: dict[str, Signal], skipped: list[tuple[str, str]],
     ) -> float:  # fmt: skip
         """The rules over what the stream taught about this card and customer; one that
         has too little history to judge says so (the amount rule's missing rate is said
         once, by the amount rule)."""
         s = self.s
-        per_gbp = self._per_gbp.get(t.currency)
         if per_gbp is not None and f.user_payments < s.fraud_own_min_history:
             self._not_applied("own_amount", "short_history", reasons, signals, skipped,
                               f"{f.user_payments} of the customer's payments seen, "

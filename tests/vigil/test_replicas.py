@@ -4,7 +4,11 @@ still balance: every transaction decided once, every approved block applied once
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -212,22 +216,38 @@ def cli_env(s: Settings, tmp_path: Any) -> dict[str, str]:
     }
 
 
-def test_one_replica_screens_and_its_escalations_run_in_a_worker_of_their_own(
-    s: Settings, tmp_path: Any
-) -> None:
-    import signal
-    import subprocess
-    import sys
-
+@contextlib.contextmanager
+def agents_cli(
+    s: Settings, env: dict[str, str], *args: str
+) -> Iterator[tuple[subprocess.Popen[str], redis.Redis]]:
+    """``vigil agents run --agent fraud <args>`` in a process of its own, and a Redis
+    client to read its heartbeats; killed if the test ends before it does."""
     from tests.conftest import ROOT
 
-    env = cli_env(s, tmp_path)
     run = subprocess.Popen(
-        [sys.executable, "-m", "vigil", "agents", "run", "--agent", "fraud", "--timeout", "180"],
+        [sys.executable, "-m", "vigil", "agents", "run", "--agent", "fraud", *args],
         env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     client = redis.Redis.from_url(s.redis_url or "")
     try:
+        yield run, client
+    finally:
+        if run.poll() is None:
+            run.kill()
+        client.close()
+
+
+def drained(run: subprocess.Popen[str]) -> str:
+    """SIGTERM (the replicas and workers drain), then everything it printed."""
+    run.send_signal(signal.SIGTERM)
+    out, _ = run.communicate(timeout=120)
+    return out
+
+
+def test_one_replica_screens_and_its_escalations_run_in_a_worker_of_their_own(
+    s: Settings, tmp_path: Any
+) -> None:
+    with agents_cli(s, cli_env(s, tmp_path), "--timeout", "180") as (run, client):
         wait_for(lambda: {b["part"] for b in heartbeats(s, client)} == {"events", "escalations"},
                  120, "the replica and its escalation worker")  # fmt: skip
         beats = {b["part"]: b for b in heartbeats(s, client)}
@@ -237,12 +257,7 @@ def test_one_replica_screens_and_its_escalations_run_in_a_worker_of_their_own(
             Stream.FRAUD_ESCALATIONS
         )
         assert beats["events"]["agents"]["fraud"]["escalations"] is None
-        run.send_signal(signal.SIGTERM)  # drains both
-        out, _ = run.communicate(timeout=120)
-    finally:
-        if run.poll() is None:
-            run.kill()
-        client.close()
+        out = drained(run)  # drains both
     assert run.returncode == 0, out
     assert "escalations of fraud: 1 worker processes" in out
     assert "process-escalations-0: fraud escalations done 0" in out
@@ -250,24 +265,14 @@ def test_one_replica_screens_and_its_escalations_run_in_a_worker_of_their_own(
 
 def test_the_cli_runs_replicas_and_reports_their_status(s: Settings, tmp_path: Any) -> None:
     import json
-    import signal
-    import subprocess
-    import sys
 
-    from tests.conftest import ROOT, run_vigil
+    from tests.conftest import run_vigil
 
     env = cli_env(s, tmp_path)
-    run = subprocess.Popen(
-        [sys.executable, "-m", "vigil", "agents", "run", "--agent", "fraud", "--replicas", "2",
-         "--timeout", "90"],
-        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    client = redis.Redis.from_url(s.redis_url or "")
-    try:
+    with agents_cli(s, env, "--replicas", "2", "--timeout", "90") as (run, client):
         wait_for(lambda: owners(s, client) == 2, 120, "two replicas of the CLI")
         status = run_vigil("agents", "status", "--agent", "fraud", "--json", env=env)
         assert status.returncode == 0, status.stdout + status.stderr
-        report = json.loads(status.stdout)["fraud"]
         # two screening replicas and, in a process of its own, the escalation stage
         wait_for(lambda: any(b["part"] == "escalations" for b in heartbeats(s, client)), 120,
                  "the escalation worker's heartbeat")  # fmt: skip
@@ -282,12 +287,7 @@ def test_the_cli_runs_replicas_and_reports_their_status(s: Settings, tmp_path: A
         table = run_vigil("agents", "status", "--agent", "fraud", env=env)
         assert "pending approvals" in table.stdout
         assert f"escalations ({s.topic(Stream.FRAUD_ESCALATIONS)}): backlog 0" in table.stdout
-        run.send_signal(signal.SIGTERM)
-        out, _ = run.communicate(timeout=120)
-    finally:
-        if run.poll() is None:
-            run.kill()
-        client.close()
+        out = drained(run)
     assert run.returncode == 0, out
     assert "draining the replicas" in out
     assert "process-0: fraud screened" in out

@@ -19,6 +19,8 @@ from __future__ import annotations
 import statistics
 import time
 import uuid
+from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import redis
@@ -118,13 +120,12 @@ def _throughput(
                 producer.send(t, topic=topic)
             producer.flush()
         raw = raw_consume(s, raw_topic, n)
-        rates: dict[int, float] = {}
-        for k in (j % 3 for j in range(i, i + 3)):
-            if k == 0:
-                rates[k] = raw_consume_produce(s, pipe, f"{pipe}.out", n)
-            else:
-                rates[k] = _screen_run(s, worker if k == 1 else featured,
-                                       ours if k == 1 else bare, n)  # fmt: skip
+        runs: list[Callable[[], float]] = [
+            partial(raw_consume_produce, s, pipe, f"{pipe}.out", n),
+            partial(_screen_run, s, worker, ours, n),
+            partial(_screen_run, s, featured, bare, n),
+        ]
+        rates = {k: runs[k]() for k in (j % 3 for j in range(i, i + 3))}  # each round a turn
         floor, screened, with_features = rates[0], rates[1], rates[2]
         got.append((raw, floor, screened, with_features))
         console.print(f"{n:,} events, round {i + 1}: raw consume {raw:,.0f}/s, raw "
