@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic
@@ -79,7 +79,8 @@ class SideInput(Generic[E]):
 
     stream: Stream
     model: type[E]
-    handler: Callable[[Sequence[Received[E]]], None]
+    #: may hand back the events it can never apply (they go to the stream's DLQ)
+    handler: Callable[[Sequence[Received[E]]], Iterable[Rejection] | None]
 
 
 @dataclass(frozen=True)

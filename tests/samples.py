@@ -15,6 +15,7 @@ from ingestion.contracts import (
     Event,
     FraudDecision,
     FraudEscalation,
+    FraudLabel,
     KnowledgeDocument,
     MaintenanceLog,
     MonitoringSignal,
@@ -110,6 +111,13 @@ def samples() -> dict[Stream, Event]:
             signals={"speed_mph": 19328.0, "card_present": True},
             decided_by="screening",
             decided_at=T0,
+        ),
+        Stream.FRAUD_LABELS: FraudLabel(
+            transaction_id="tx-2",
+            label="fraud",
+            source="chargeback",
+            known_at=T0,
+            scenario="impossible_travel",
         ),
         Stream.FRAUD_ESCALATIONS: FraudEscalation(
             event_id="escalation-tx-2",

@@ -72,6 +72,33 @@ class FraudSettings(BaseSettings):
         description="A payment's features kept by its id: a re-delivery within this gets the "
         "same answer and adds nothing.",
     )
+    fraud_terminal_delay_days: int = Field(
+        1,
+        ge=0,
+        le=30,
+        description="A terminal's risk counts its payments and confirmed frauds over 28 days "
+        "that end this many days before the payment's (the last days' labels are not in yet).",
+    )
+    fraud_labels_ttl_s: int = Field(
+        120 * 86400,
+        ge=86400,
+        description="A screened payment's terminal and day are kept this long for its labels; "
+        "a label later than this finds no payment and goes to fraud.labels.dlq.",
+    )
+    fraud_model: bool = Field(
+        True,
+        description="Score payments with the promoted risk model (`vigil fraud promote`; "
+        "needs fraud_features). Without one, the rules alone decide.",
+    )
+    fraud_model_check_s: float = Field(
+        5.0, gt=0, le=3600, description="How often agents look for a newly promoted model."
+    )
+    fraud_model_shadow: str | None = Field(
+        None,
+        max_length=64,
+        description="A trained model version scored beside the promoted one, its score in "
+        "the decision's signals (model_shadow_risk), deciding nothing.",
+    )
     fraud_own_amount_factor: float = Field(
         3.0, gt=1, description="x the customer's own mean amount, learned from the stream..."
     )

@@ -36,6 +36,8 @@ class Stream(StrEnum):
     APPROVAL_RESPONSES = "approvals.responses"
     WORK_ORDERS = "maintenance.workorders"
     MAINTENANCE_LOGS = "maintenance.logs"
+    #: what became known about payments later: chargebacks, confirmations, analysts' verdicts
+    FRAUD_LABELS = "fraud.labels"
 
 
 #: Streams that agents consume from outside; each gets a ``<topic><dlq_suffix>`` topic.
@@ -48,6 +50,7 @@ INPUT_STREAMS: tuple[Stream, ...] = (
     Stream.MAINTENANCE_LOGS,
     Stream.APPROVAL_RESPONSES,
     Stream.FRAUD_ESCALATIONS,
+    Stream.FRAUD_LABELS,
 )
 
 _URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:@/]*):(?P<pw>[^@/]+)@")
@@ -135,6 +138,7 @@ class Settings(FraudSettings):
     topic_approval_responses: str = Stream.APPROVAL_RESPONSES.value
     topic_work_orders: str = Stream.WORK_ORDERS.value
     topic_maintenance_logs: str = Stream.MAINTENANCE_LOGS.value
+    topic_fraud_labels: str = Stream.FRAUD_LABELS.value
     dlq_suffix: str = ".dlq"
 
     # -- consumer runner -----------------------------------------------------------------------

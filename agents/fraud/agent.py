@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from agents.core import AgentDeps, Binding, Escalation, Screening
+from agents.core import AgentDeps, Binding, Escalation, Screening, SideInput
+from agents.fraud.labels import LabelStore
 from agents.fraud.screening import Screened, Screener
 from agents.stage import Stage
 from graphs.fraud import APPROVAL_PREFIX, FraudContext, FraudState, build_graph, policy_vector
-from ingestion.contracts import FraudEscalation, Transaction
+from ingestion.contracts import Alert, FraudEscalation, FraudLabel, Transaction
 from vigil.settings import Stream
 
 __all__ = ["APPROVAL_PREFIX", "NAME", "STAGE", "binding", "escalation"]
@@ -32,6 +33,23 @@ def escalation(s: Screened) -> Escalation[FraudState]:
             "transaction": s.tx.model_dump(mode="json"),
             "screening": {"risk": s.risk, "reasons": s.reasons, "signals": s.signals},
         },
+    )
+
+
+def confirmation(s: Screened) -> Alert:
+    """The customer is asked to confirm a held payment (the model's medium band)."""
+    tx = s.tx
+    return Alert(
+        alert_id=f"confirm-{tx.transaction_id}",
+        severity="warning",
+        audience="customer",
+        title="Did you make this payment?",
+        body=f"{tx.amount} {tx.currency} at {tx.merchant} on {tx.timestamp:%d %b %Y %H:%M} UTC "
+        "is on hold until you confirm it.",
+        source="fraud-screening",
+        subject_id=tx.user_id,
+        created_at=s.decided_at,
+        refs={"transaction_id": tx.transaction_id, "card_id": tx.card_id},
     )
 
 
@@ -70,11 +88,13 @@ STAGE: Stage[FraudState] = Stage(model=FraudEscalation, record=handoff, restore=
 def binding(deps: AgentDeps) -> Binding[Transaction, FraudState, FraudContext]:
     s = deps.settings
     screener = Screener(deps.redis, s)
+    labels = LabelStore(deps.redis, s.redis_prefix)
 
     def screen(txs: Sequence[Transaction]) -> Screening[FraudState]:
         screened = screener.screen(txs)
         return Screening(
-            publish=[x.decision() for x in screened],
+            publish=[x.decision() for x in screened]
+            + [confirmation(x) for x in screened if x.outcome == "hold"],
             escalate=[escalation(x) for x in screened if x.outcome == "escalate"],
             not_applied=Counter(k for x in screened for k in x.not_applied),
         )
@@ -95,6 +115,7 @@ def binding(deps: AgentDeps) -> Binding[Transaction, FraudState, FraudContext]:
             wait_for_model=s.fraud_wait_for_model,
         ),
         stage=STAGE,
+        side_inputs=(SideInput(Stream.FRAUD_LABELS, FraudLabel, labels.handler),),
         warm=lambda: policy_vector(deps.tools.embedder),
         approval_prefix=APPROVAL_PREFIX,
         claims_unknown_approvals=True,

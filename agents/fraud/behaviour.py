@@ -11,6 +11,14 @@ mean and spread of the amount (exponentially weighted over about the last
 ``HORIZON`` payments), and whether the merchant category is new for them (among the first
 2 KiB of their categories).
 
+Per terminal (the contract's ``terminal_id``: a card reader, an ATM, a web shop): its
+payments and the frauds among them that labels have confirmed, over ``TERMINAL_WINDOW_DAYS``
+days that end ``fraud_terminal_delay_days`` before the payment's day (chargebacks come days
+later: the last days' counts are incomplete and would read as safe). Kept in a ring of
+daily slots; a label that arrives late lands in its payment's day (``agents.fraud.labels``).
+Each payment's terminal and day are kept under its transaction id for
+``fraud_labels_ttl_s``: what a label needs to find it.
+
 Every value describes the history *before* the payment (it is then added). A re-delivered
 payment gets the very answer it got the first time: the answer is kept under the
 transaction id for ``fraud_features_dedupe_s`` and the state is not updated again.
@@ -31,9 +39,13 @@ TAUS_MS = (3_600_000, 86_400_000, 604_800_000, 2_592_000_000)
 HORIZON = 50
 #: the key space: ``<prefix>:bhv:...``
 NAMESPACE = "bhv"
+#: a terminal's risk: its payments and confirmed frauds over this many days
+TERMINAL_WINDOW_DAYS = 28
+#: the daily slots of a terminal's ring (more than the window and the longest delay)
+TERMINAL_SLOTS = 64
 
 #: A batch's features, as Lua functions screening's batch script calls: ``behave_batch``
-#: appends each payment's answer (21 numbers, MessagePack: ``Features.parse``) to out.
+#: appends each payment's answer (23 numbers, MessagePack: ``Features.parse``) to out.
 #: Each state is one MessagePack value, all read with one MGET and each written once (a
 #: hash per entity and commands per payment cost 55 us a payment in Redis).
 BEHAVE_FUNCTION = r"""
@@ -55,8 +67,7 @@ local function roll(st, ts, amount, out)
   st[1] = now
 end
 local function behave(card, user, ts, amount, category, horizon)
-  -- one payment against its card's and customer's states (updated in place): its answer
-  ts = tonumber(ts)
+  -- one payment against its card's and customer's states (updated in place): its values
   local priced = amount ~= ""
   local value = priced and tonumber(amount) or 0
   local out = {}
@@ -78,15 +89,38 @@ local function behave(card, user, ts, amount, category, horizon)
   out[#out + 1] = new and 1 or 0
   if new and #cats < 2048 then cats = cats .. category .. "\31" end
   user[10], user[11], user[12], user[13] = n, mean, var, cats
-  return cmsgpack.pack(out)
+  return out
 end
-local function behave_batch(k, a, n, ttl, dedupe, horizon, out)
-  -- n payments: KEYS[k..] card, customer, answer of each; ARGV[a..] ts, amount, category.
-  -- One MGET for all; each state decoded once and written once; a payment already
-  -- answered (a re-delivery, or twice in the batch) gets that answer and changes nothing.
+local SLOTS, WINDOW = 64, 28
+local function terminal(st, ts, delay, out)
+  -- st: {day of slot 1..SLOTS, payments 1..SLOTS, frauds 1..SLOTS}; appends the
+  -- payments and frauds of the WINDOW days ending delay days before ts's, adds ts's
+  local day = math.floor(ts / 86400000)
+  local p, f = 0, 0
+  for d = day - delay - WINDOW + 1, day - delay do
+    local s = d % SLOTS + 1
+    if st[s] == d then p, f = p + st[SLOTS + s], f + st[2 * SLOTS + s] end
+  end
+  out[#out + 1] = p
+  out[#out + 1] = f
+  local s = day % SLOTS + 1
+  if st[s] ~= day then
+    if st[s] and st[s] > day then return day end  -- its slot holds a later day: too old
+    st[s], st[SLOTS + s], st[2 * SLOTS + s] = day, 0, 0
+  end
+  st[SLOTS + s] = st[SLOTS + s] + 1
+  return day
+end
+local function behave_batch(k, a, n, ttl, dedupe, horizon, delay, label_ttl, out)
+  -- n payments: KEYS[k..] card, customer, answer, terminal, record of each; ARGV[a..] ts,
+  -- amount, category, terminal id ("": none). One MGET for all; each state decoded once
+  -- and written once; a payment already answered (a re-delivery, or twice in the batch)
+  -- gets that answer and changes nothing.
   if n == 0 then return end
-  local keys = {}
-  for i = 0, 3 * n - 1 do keys[i + 1] = KEYS[k + i] end
+  local keys, at = {}, {}
+  for i = 0, n - 1 do
+    for j = 0, 3 do keys[#keys + 1] = KEYS[k + 5 * i + j] end
+  end
   local got = redis.call("MGET", unpack(keys))
   local states, answers = {}, {}
   local function state(i)
@@ -99,19 +133,34 @@ local function behave_batch(k, a, n, ttl, dedupe, horizon, out)
     return st
   end
   for i = 1, n do
-    local seen = keys[3 * i]
-    local answer = answers[seen] or got[3 * i]
+    local seen = keys[4 * i - 1]
+    local answer = answers[seen] or got[4 * i - 1]
     if not answer then
-      answer = behave(state(3 * i - 2), state(3 * i - 1), ARGV[a], ARGV[a + 1], ARGV[a + 2],
-                      horizon)
+      local ts, tid = tonumber(ARGV[a]), ARGV[a + 3]
+      local values = behave(state(4 * i - 3), state(4 * i - 2), ts, ARGV[a + 1], ARGV[a + 2],
+                            horizon)
+      local day = math.floor(ts / 86400000)
+      if tid ~= "" then
+        day = terminal(state(4 * i), ts, delay, values)
+        at[keys[4 * i]] = true
+      else
+        values[#values + 1] = -1
+        values[#values + 1] = -1
+      end
+      answer = cmsgpack.pack(values)
       answers[seen] = answer
       redis.call("SET", seen, answer, "PX", dedupe)
+      redis.call("SET", KEYS[k + 5 * i - 1], cmsgpack.pack(tid, day, ""), "PX", label_ttl, "NX")
     end
     out[#out + 1] = answer
-    a = a + 3
+    a = a + 4
   end
   for key, st in pairs(states) do
-    redis.call("SET", key, cmsgpack.pack(unpack(st, 1, 13)), "PX", ttl)
+    if at[key] then
+      redis.call("SET", key, cmsgpack.pack(unpack(st, 1, 3 * SLOTS)), "PX", ttl)
+    else
+      redis.call("SET", key, cmsgpack.pack(unpack(st, 1, 13)), "PX", ttl)
+    end
   end
 end
 """
@@ -124,6 +173,7 @@ SIGNALS = (
     *(f"card_{name}" for name in _WINDOWED), "card_idle_s",
     *(f"customer_{name}" for name in _WINDOWED),
     "customer_history", "customer_mean_amount", "customer_amount_std", "new_category",
+    "terminal_payments", "terminal_frauds",
 )  # fmt: skip
 
 
@@ -145,6 +195,8 @@ class Features:
         out: dict[str, float | int | bool | None] = dict(zip(SIGNALS, self.values, strict=True))
         out["card_idle_s"] = self.card_idle_s
         out["new_category"] = self.new_category
+        out["terminal_payments"] = self.terminal_payments
+        out["terminal_frauds"] = self.terminal_frauds
         return out
 
     def card_count(self, window: int) -> float:
@@ -176,6 +228,18 @@ class Features:
         """The merchant category is new for a customer with history."""
         return bool(self.values[20]) and self.user_payments > 0
 
+    @property
+    def terminal_payments(self) -> int | None:
+        """The terminal's payments over its window (None: the payment named no terminal)."""
+        n = self.values[21]
+        return None if n < 0 else int(n)
+
+    @property
+    def terminal_frauds(self) -> int | None:
+        """Of those, the ones labels have confirmed as fraud so far."""
+        n = self.values[22]
+        return None if n < 0 else int(n)
+
     def card_history(self) -> float:
         """The card's payments in 30 days, before the last hour's."""
         return max(self.card_count(3) - self.card_count(0), 0.0)
@@ -191,8 +255,26 @@ class BehaviourKeys:
     def __init__(self, service_prefix: str) -> None:
         self.prefix = f"{service_prefix}:{NAMESPACE}"
 
-    def of(self, card_id: str, user_id: str, transaction_id: str) -> list[str]:
-        """The card's, the customer's and the payment's answer. (The ids are contract
-        ``Id`` values: charset and length checked before they reach a key.)"""
+    def of(self, card_id: str, user_id: str, transaction_id: str,
+           terminal_id: str | None) -> list[str]:  # fmt: skip
+        """The card's, the customer's, the payment's answer, the terminal's (the answer's
+        again when there is none: never read) and the payment's record for its labels.
+        (The ids are contract ``Id`` values: charset and length checked before they reach
+        a key.)"""
         p = self.prefix
-        return [f"{p}:card:{card_id}", f"{p}:cust:{user_id}", f"{p}:seen:{transaction_id}"]
+        seen = f"{p}:seen:{transaction_id}"
+        term = seen if terminal_id is None else f"{p}:term:{terminal_id}"
+        return [
+            f"{p}:card:{card_id}",
+            f"{p}:cust:{user_id}",
+            seen,
+            term,
+            self.record(transaction_id),
+        ]
+
+    def record(self, transaction_id: str) -> str:
+        """Where a screened payment's terminal, day and label are kept."""
+        return f"{self.prefix}:tx:{transaction_id}"
+
+    def terminal(self, terminal_id: str) -> str:
+        return f"{self.prefix}:term:{terminal_id}"

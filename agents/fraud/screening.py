@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -18,6 +18,8 @@ from typing import Any, Literal
 import redis
 
 from agents.fraud.behaviour import BEHAVE_FUNCTION, HORIZON, BehaviourKeys, Features
+from agents.fraud.model import RiskModel
+from agents.fraud.model_store import ModelWatch
 from ingestion.contracts import FraudDecision, Transaction, construct
 from ingestion.profiles import RedisProfileStore
 from tools.card_locations import OBSERVE_FUNCTION, CardLocationStore, parse_answer
@@ -40,7 +42,8 @@ FLAGS = {"card_compromised", "account_takeover", "fraud_watch"}
 class Screened:
     tx: Transaction
     risk: float
-    outcome: Literal["allow", "escalate"]
+    #: hold: the model's medium band (the customer is asked to confirm)
+    outcome: Literal["allow", "hold", "escalate"]
     reasons: list[str] = field(default_factory=list)
     signals: dict[str, Signal] = field(default_factory=dict)
     decided_at: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -48,6 +51,9 @@ class Screened:
     pending_action: Literal["hold", "allow"] | None = None
     #: the rules that could not be applied to it: (rule, why)
     not_applied: tuple[tuple[str, str], ...] = ()
+    #: the risk of the rules that are floors whatever a model says (impossible travel,
+    #: card testing, a flagged customer)
+    hard_risk: float = 0.0
 
     def decision(self) -> FraudDecision:
         """The screening decision published for every event (id stable per transaction).
@@ -83,7 +89,8 @@ _SCREEN_BATCH = r"""
 local n_users, n_located, n_testing = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local card_ttl, window_ms, testing_ttl = ARGV[4], tonumber(ARGV[5]), ARGV[6]
 local n_behave, behave_ttl, dedupe, horizon = tonumber(ARGV[7]), ARGV[8], ARGV[9], ARGV[10]
-local out, k, a = {}, n_users + 1, 11
+local delay, label_ttl = tonumber(ARGV[11]), ARGV[12]
+local out, k, a = {}, n_users + 1, 13
 read_profiles(1, n_users, out)
 for _ = 1, n_located do
   out[#out + 1] = observe(KEYS[k], KEYS[k + 1], ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3],
@@ -97,7 +104,7 @@ for _ = 1, n_testing do
   redis.call("EXPIRE", KEYS[k], testing_ttl)
   k, a = k + 1, a + 2
 end
-behave_batch(k, a, n_behave, behave_ttl, dedupe, tonumber(horizon), out)
+behave_batch(k, a, n_behave, behave_ttl, dedupe, tonumber(horizon), delay, label_ttl, out)
 return out
 """
 
@@ -120,6 +127,11 @@ class Screener:
         self._per_gbp = settings.fraud_fx_per_gbp
         self._category = settings.fraud_amount_category_factors
         self._missing_rates: set[str] = set()
+        self.models = (
+            ModelWatch(client, self.prefix, check_s=settings.fraud_model_check_s,
+                       shadow=settings.fraud_model_shadow)
+            if settings.fraud_features and settings.fraud_model else None
+        )  # fmt: skip
 
     def _testing_key(self, card_id: str) -> str:
         return f"{self.prefix}:cardtest:{card_id}"
@@ -153,17 +165,19 @@ class Screener:
         behave_args: list[str] = []
         if self._behaviour is not None:
             for t in txs:
-                keys += self._behaviour.of(t.card_id, t.user_id, t.transaction_id)
+                keys += self._behaviour.of(t.card_id, t.user_id, t.transaction_id, t.terminal_id)
                 per_gbp = self._per_gbp.get(t.currency)
                 behave_args += [
                     str(int(t.timestamp.timestamp() * 1000)),
                     "" if per_gbp is None else repr(float(t.amount) / per_gbp),
                     t.merchant_category,
+                    t.terminal_id or "",
                 ]
         window_s = s.fraud_card_testing_window_s
         header = [len(users), len(located), len(testing), self.cards.ttl_s, window_s * 1000,
-                  window_s * 2, len(behave_args) // 3, s.fraud_features_ttl_s * 1000,
-                  s.fraud_features_dedupe_s * 1000, HORIZON]  # fmt: skip
+                  window_s * 2, len(behave_args) // 4, s.fraud_features_ttl_s * 1000,
+                  s.fraud_features_dedupe_s * 1000, HORIZON, s.fraud_terminal_delay_days,
+                  s.fraud_labels_ttl_s * 1000]  # fmt: skip
         args = [*map(str, header), *located_args, *testing_args, *behave_args]
         replies = self._script(keys=keys, args=args)
         profiles = self.profiles.decode(replies, users)
@@ -176,10 +190,52 @@ class Screener:
             [Features.parse(r) for r in replies[at:]] if behave_args else [None] * len(txs)
         )
         decided_at = datetime.now(UTC)
-        return [
+        judged = [
             self._judge(t, velocity.get(i), bursts.get(i), profiles[t.user_id], decided_at, f)
             for i, (t, f) in enumerate(zip(txs, behaviour, strict=True))
         ]
+        model = None if self.models is None else self.models.current()
+        return judged if model is None else self._scored(judged, model)
+
+    def _scored(self, judged: list[Screened], model: RiskModel) -> list[Screened]:
+        """The model's bands over the rules' verdicts: the hard rules stay floors; the
+        others are the model's inputs (its signals), not verdicts of their own."""
+        s = self.s
+        rows = [x.signals for x in judged]
+        scores = model.score(rows)
+        shadow = None if self.models is None else self.models.shadow
+        shadows = None if shadow is None else shadow.score(rows)
+        bands = [model.bands.of(float(p)) for p in scores]
+        hard = [x.hard_risk >= s.fraud_escalate_min_risk for x in judged]
+        told = [i for i, b in enumerate(bands) if b != "low"]
+        words = dict(zip(told, model.explain([rows[i] for i in told]), strict=True))
+        out: list[Screened] = []
+        for i, x in enumerate(judged):
+            p, band = float(scores[i]), bands[i]
+            signals = {**x.signals, "model_risk": round(p, 4), "model_band": band,
+                       "model_version": model.version}  # fmt: skip
+            if shadows is not None and shadow is not None:
+                signals["model_shadow_risk"] = round(float(shadows[i]), 4)
+                signals["model_shadow_version"] = shadow.version
+            reasons = list(x.reasons)
+            if band != "low":
+                cut = model.bands.high if band == "high" else model.bands.medium
+                reasons.append(f"risk model {model.version}: fraud probability {p:.2f}, "
+                               f"{band} band (from {cut:.2f})")  # fmt: skip
+                reasons += [w for w in words[i] if not any(r.startswith(w) for r in reasons)]
+            if hard[i] or band == "high":
+                risk = max(x.hard_risk, p, s.fraud_block_min_risk if band == "high" else 0.0)
+                out.append(
+                    replace(x, risk=min(risk, 1.0), outcome="escalate", reasons=reasons,
+                            signals=signals, pending_action=s.fraud_pending_action)
+                )  # fmt: skip
+            elif band == "medium":
+                out.append(replace(x, risk=p, outcome="hold", reasons=reasons, signals=signals,
+                                   pending_action="hold"))  # fmt: skip
+            else:
+                out.append(replace(x, risk=p, outcome="allow", reasons=reasons, signals=signals,
+                                   pending_action=None))  # fmt: skip
+        return out
 
     def _judge(
         self,
@@ -191,7 +247,7 @@ class Screener:
         features: Features | None = None,
     ) -> Screened:
         s = self.s
-        risk = 0.0
+        risk = hard = 0.0
         reasons: list[str] = []
         skipped: list[tuple[str, str]] = []
         amount = float(t.amount)
@@ -207,18 +263,20 @@ class Screener:
                     previous_transaction_id=v.previous_transaction_id,
                 )
                 if not v.feasible:
-                    risk = max(risk, RISK_IMPOSSIBLE_TRAVEL)
+                    risk = hard = max(hard, RISK_IMPOSSIBLE_TRAVEL)
                     reasons.append(v.reason)
         if burst is not None:
             signals["card_testing_count"] = burst
             if burst >= s.fraud_card_testing_count:
-                risk = max(risk, RISK_CARD_TESTING)
+                risk = hard = max(hard, RISK_CARD_TESTING)
                 reasons.append(
                     f"card testing: {burst} small online payments within "
                     f"{s.fraud_card_testing_window_s} s"
                 )
         usual = _number(profile["usual_amount"])
         per_gbp = self._per_gbp.get(t.currency)
+        if per_gbp is not None:
+            signals["amount_gbp"] = round(amount / per_gbp, 2)
         if per_gbp is None:
             why = f"no exchange rate for {t.currency} (VIGIL_FRAUD_FX_PER_GBP)"
             self._not_applied("amount", "no_rate", reasons, signals, skipped, why)
@@ -238,18 +296,20 @@ class Screener:
         if features is not None:
             signals.update(features.signals())
             signals["home_distance_km"] = _from_home(t, profile)
+            signals["delivery_distance_km"] = _delivery_from_home(t, profile)
             risk = self._behaviour_rules(
                 t, amount, per_gbp, features, risk, reasons, signals, skipped
             )
         flags = set(profile["flags"] or ())
         if flags & FLAGS:
             signals["flagged"] = True
-            risk = max(risk, RISK_FLAGGED)
+            risk = hard = max(hard, RISK_FLAGGED)
             reasons.append(f"customer flagged: {', '.join(sorted(flags & FLAGS))}")
+        risk = max(risk, hard)
         if risk >= s.fraud_escalate_min_risk:  # the payment's treatment until the graph decides
             return Screened(t, risk, "escalate", reasons, signals, decided_at,
-                            s.fraud_pending_action, tuple(skipped))  # fmt: skip
-        return Screened(t, risk, "allow", reasons, signals, decided_at, None, tuple(skipped))
+                            s.fraud_pending_action, tuple(skipped), hard)  # fmt: skip
+        return Screened(t, risk, "allow", reasons, signals, decided_at, None, tuple(skipped), hard)
 
     def _behaviour_rules(
         self, t: Transaction, amount: float, per_gbp: float | None, f: Features, risk: float,
@@ -310,6 +370,15 @@ def _from_home(t: Transaction, profile: dict[str, Any]) -> float | None:
     if t.channel == "card_not_present":
         return None
     return round(haversine_km(lat, lon, t.lat, t.lon), 1)
+
+
+def _delivery_from_home(t: Transaction, profile: dict[str, Any]) -> float | None:
+    """How far from the customer's home an online order is delivered (None: no delivery
+    location, as for digital goods, or no home in the profile)."""
+    lat, lon = _number(profile.get("home_lat")), _number(profile.get("home_lon"))
+    if lat is None or lon is None or t.delivery_lat is None or t.delivery_lon is None:
+        return None
+    return round(haversine_km(lat, lon, t.delivery_lat, t.delivery_lon), 1)
 
 
 def _number(value: Any) -> float | None:

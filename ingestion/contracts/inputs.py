@@ -80,11 +80,18 @@ Channel = Literal["card_present", "card_not_present", "atm"]
 
 
 class Transaction(Event):
-    """A card transaction: purchase (present or not) or ATM withdrawal."""
+    """A card transaction: purchase (present or not) or ATM withdrawal.
+
+    Schema 2 adds the terminal (``terminal_id``: the acquirer's id of the device or web
+    shop) and, for a card-not-present order, where it is delivered (``delivery_lat``,
+    ``delivery_lon``); schema 1 records, which carry neither, are still read."""
 
     STREAM = Stream.TRANSACTIONS
     KEY_FIELD = "user_id"
+    SCHEMA_VERSION = 2
+    READS = frozenset({1})
 
+    schema_version: int = 2
     transaction_id: Id
     user_id: Id
     card_id: Id
@@ -98,6 +105,9 @@ class Transaction(Event):
     lon: Longitude | None = None
     city: Label | None = None
     country: Country | None = None
+    terminal_id: Id | None = None
+    delivery_lat: Latitude | None = None
+    delivery_lon: Longitude | None = None
 
     @field_validator("card_id", mode="before")  # before the id's charset: say why
     @classmethod
@@ -117,6 +127,10 @@ class Transaction(Event):
             raise ValueError("lat and lon come together: give both or neither")
         if self.channel != "card_not_present" and self.lat is None:
             raise ValueError(f"a {self.channel} transaction needs lat/lon of where the card was")
+        if (self.delivery_lat is None) != (self.delivery_lon is None):
+            raise ValueError("delivery_lat and delivery_lon come together: give both or neither")
+        if self.delivery_lat is not None and self.channel != "card_not_present":
+            raise ValueError("only a card_not_present order has a delivery location")
         return self
 
 
@@ -281,3 +295,21 @@ class MaintenanceLog(Event):
     parts: list[Id] = Field(default_factory=list)
     technician: Label | None = None
     work_order_id: Id | None = None
+
+
+class FraudLabel(Event):
+    """What became known about a payment after the fact: a chargeback, the customer's
+    confirmation (fraud, or genuine), an analyst's or an investigation's finding.
+
+    Labels arrive days after the payment; ``known_at`` is when this one became known (a
+    model trained on the history may only use what was known by then). ``scenario`` is
+    the kind of fraud when the source knows it (free text, kept as a label)."""
+
+    STREAM = Stream.FRAUD_LABELS
+    KEY_FIELD = "transaction_id"
+
+    transaction_id: Id
+    label: Literal["fraud", "genuine"]
+    source: Literal["chargeback", "customer", "analyst", "investigation"]
+    known_at: Instant
+    scenario: Label | None = None

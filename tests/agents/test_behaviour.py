@@ -54,7 +54,7 @@ def test_state_expires_after_the_ttl_and_answers_after_the_dedupe_window(
     screen: Screener,
 ) -> None:
     screen.screen([online(1)])
-    keys = BehaviourKeys(screen.prefix).of("card-1", "cust-1", "tx-1")
+    keys = BehaviourKeys(screen.prefix).of("card-1", "cust-1", "tx-1", None)
     s = screen.s
     for key in keys[:2]:
         ttl = screen.client.pttl(key)
@@ -66,7 +66,7 @@ def test_state_expires_after_the_ttl_and_answers_after_the_dedupe_window(
 def test_a_redelivered_batch_gets_the_same_answer_and_adds_nothing(screen: Screener) -> None:
     batch = [online(i, seconds=10 * i) for i in range(4)]
     first = screen.screen(batch)
-    card, user, _ = BehaviourKeys(screen.prefix).of("card-1", "cust-1", "tx-0")
+    card, user, *_ = BehaviourKeys(screen.prefix).of("card-1", "cust-1", "tx-0", None)
     state = screen.client.mget([card, user])
     assert None not in state
     again = screen.screen(batch)
@@ -172,7 +172,7 @@ def test_features_can_be_turned_off(redis_client: tuple[Any, str]) -> None:
     off = Screener(client, base_settings(redis_prefix=prefix.rstrip(":"), fraud_features=False))
     (d,) = off.screen([online(1)])
     assert "card_payments_1h" not in d.signals
-    assert client.exists(BehaviourKeys(off.prefix).of("card-1", "cust-1", "tx-1")[0]) == 0
+    assert client.exists(BehaviourKeys(off.prefix).of("card-1", "cust-1", "tx-1", None)[0]) == 0
 
 
 amounts = st.one_of(
@@ -209,13 +209,15 @@ def test_extreme_amounts_and_times_give_finite_features(
 
 def test_features_read_what_the_script_answers() -> None:
     answer = msgpack.packb([1, 30, 2, 60, 3, 90, 4, 120, -1, 1, 30, 2, 60, 3, 90, 4, 120, 7,
-                            31.5, 2.0, 1])  # fmt: skip
+                            31.5, 2.0, 1, -1, -1])  # fmt: skip
     f = Features.parse(answer)
     assert f.card_idle_s is None
+    assert f.terminal_payments is None
+    assert f.terminal_frauds is None
     assert f.user_payments == 7
     assert f.user_std == 2.0
     assert f.new_category is True
     assert f.card_daily_rate() == pytest.approx(3 / 30)
     assert f.signals()["card_payments_30d"] == 4
-    with pytest.raises(ValueError, match="20 values, not 21"):
-        Features.parse(msgpack.packb([0] * 20))
+    with pytest.raises(ValueError, match="21 values, not 23"):
+        Features.parse(msgpack.packb([0] * 21))

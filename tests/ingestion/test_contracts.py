@@ -51,7 +51,7 @@ def tx(**changes: object) -> bytes:
     [
         (b"{not json", "decode", "not valid JSON"),
         (b"[1, 2]", "decode", "expected a JSON object"),
-        (tx(schema_version=2), "schema_version", "schema_version 2 is not readable"),
+        (tx(schema_version=3), "schema_version", "schema_version 3 is not readable"),
         (tx(amount="-5"), "validation", "amount"),
         (tx(currency="pounds"), "validation", "currency"),
         (tx(timestamp="2026-11-03T09:15:00"), "validation", "timezone"),

@@ -8,6 +8,7 @@ from vigil.cli import (  # noqa: F401 - each module registers its commands on th
     bench_commands,
     config_commands,
     eval_commands,
+    fraud_commands,
     llm_commands,
     stack_commands,
 )

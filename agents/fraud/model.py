@@ -1,0 +1,227 @@
+"""The learned risk model: gradient-boosted trees (LightGBM) over screening's signals.
+
+The model reads only what a screening decision carries in its ``signals`` (the behaviour
+features, the velocity and card-testing checks, the terminal's risk), so the history it
+learns from is the decisions already published, joined with the labels that came later,
+and what it scores at run time is computed by the very same code. ``FEATURES`` names its
+columns; a missing value is NaN (the trees learn where it goes).
+
+A decision's explanation is its top contributing signals (the trees' own per-feature
+contributions, TreeSHAP), each said in words from the signal's value: deterministic,
+the same payment always gets the same words.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+
+Signals = Mapping[str, Any]
+
+
+def _num(s: Signals, name: str) -> float:
+    v = s.get(name)
+    if v is None or isinstance(v, str):
+        return math.nan
+    return float(v)
+
+
+def _ratio(s: Signals) -> float:
+    mean = _num(s, "customer_mean_amount")
+    return _num(s, "amount_gbp") / mean if mean > 0 else math.nan
+
+
+def _z(s: Signals) -> float:
+    std = _num(s, "customer_amount_std")
+    return (_num(s, "amount_gbp") - _num(s, "customer_mean_amount")) / std if std > 0 else math.nan
+
+
+def _burst(s: Signals) -> float:
+    history = max(_num(s, "card_payments_30d") - _num(s, "card_payments_1h"), 0.0)
+    return (_num(s, "card_payments_1h") + 1) / max(history / 30, 0.1)
+
+
+def _terminal_rate(s: Signals) -> float:
+    frauds = _num(s, "terminal_frauds")
+    return frauds / (_num(s, "terminal_payments") + 5) if frauds >= 0 else math.nan
+
+
+def _log(name: str) -> Callable[[Signals], float]:
+    return lambda s: math.log1p(max(_num(s, name), 0.0))
+
+
+def _plain(name: str) -> Callable[[Signals], float]:
+    return lambda s: _num(s, name)
+
+
+def _is(name: str, value: str) -> Callable[[Signals], float]:
+    return lambda s: 1.0 if s.get(name) == value else 0.0
+
+
+#: the model's columns: name -> how it is read off a decision's signals
+COLUMNS: dict[str, Callable[[Signals], float]] = {
+    "log_amount_gbp": _log("amount_gbp"),
+    "amount_vs_usual": _ratio,
+    "amount_z": _z,
+    "amount_vs_profile": _plain("amount_ratio"),
+    "card_payments_1h": _plain("card_payments_1h"),
+    "card_payments_1d": _plain("card_payments_1d"),
+    "card_payments_7d": _plain("card_payments_7d"),
+    "card_amount_1h": _log("card_amount_1h"),
+    "card_amount_1d": _log("card_amount_1d"),
+    "card_burst": _burst,
+    "card_idle_s": _log("card_idle_s"),
+    "customer_payments_1d": _plain("customer_payments_1d"),
+    "customer_payments_30d": _plain("customer_payments_30d"),
+    "customer_history": _plain("customer_history"),
+    "new_category": lambda s: 1.0 if s.get("new_category") else 0.0,
+    "home_distance_km": _log("home_distance_km"),
+    "delivery_distance_km": _log("delivery_distance_km"),
+    "card_not_present": _is("channel", "card_not_present"),
+    "atm": _is("channel", "atm"),
+    "terminal_payments": _log("terminal_payments"),
+    "terminal_frauds": _plain("terminal_frauds"),
+    "terminal_fraud_rate": _terminal_rate,
+    "speed_mph": _log("speed_mph"),
+    "card_testing_count": _plain("card_testing_count"),
+}
+FEATURES = tuple(COLUMNS)
+
+
+def matrix(rows: Sequence[Signals], features: Sequence[str] = FEATURES) -> np.ndarray:
+    """The model's input for decisions' signals (rows x features, float64, NaN missing)."""
+    fns = [COLUMNS[f] for f in features]
+    out = np.empty((len(rows), len(fns)), dtype=np.float64)
+    for i, s in enumerate(rows):
+        out[i] = [fn(s) for fn in fns]
+    return out
+
+
+def _money(x: float) -> str:
+    return f"{x:,.0f}" if x >= 10 else f"{x:,.2f}"
+
+
+def _say(feature: str, s: Signals) -> str | None:
+    """One signal in words, from its value (None: nothing worth saying)."""
+
+    def n(name: str) -> float:
+        return _num(s, name)
+
+    match feature:
+        case "log_amount_gbp" | "amount_vs_usual" | "amount_z" | "amount_vs_profile":
+            mean = n("customer_mean_amount")
+            if mean > 0:
+                return (
+                    f"amount {n('amount_gbp') / mean:.1f}x this customer's usual {_money(mean)} GBP"
+                )
+            return f"amount {_money(n('amount_gbp'))} GBP"
+        case "card_payments_1h" | "card_burst" | "card_amount_1h":
+            history = max(n("card_payments_30d") - n("card_payments_1h"), 0.0)
+            return (
+                f"{n('card_payments_1h') + 1:.0f} payments on this card in about the last "
+                f"hour, usual {history / 30:.1f} a day"
+            )
+        case "card_payments_1d" | "card_amount_1d" | "card_payments_7d":
+            return (
+                f"{n('card_payments_1d') + 1:.0f} payments on this card in about a day "
+                f"({_money(n('card_amount_1d'))} GBP before this one)"
+            )
+        case "card_idle_s":
+            idle = n("card_idle_s")
+            return None if math.isnan(idle) else f"card unused for {idle / 86400:.1f} days before"
+        case "new_category":
+            return "a merchant category new for this customer" if s.get("new_category") else None
+        case "home_distance_km":
+            km = n("home_distance_km")
+            return None if math.isnan(km) else f"{km:,.0f} km from the customer's home"
+        case "delivery_distance_km":
+            km = n("delivery_distance_km")
+            return None if math.isnan(km) else f"delivered {km:,.0f} km from the customer's home"
+        case "card_not_present" | "atm":
+            return {"card_not_present": "card not present (online)", "atm": "cash withdrawal"}.get(
+                str(s.get("channel"))
+            )
+        case "terminal_payments" | "terminal_frauds" | "terminal_fraud_rate":
+            if n("terminal_frauds") >= 0:
+                return (
+                    f"terminal had {n('terminal_frauds'):.0f} confirmed frauds in "
+                    f"{n('terminal_payments'):.0f} payments over 28 days"
+                )
+            return None
+        case "customer_payments_1d" | "customer_payments_30d" | "customer_history":
+            return (f"the customer made {n('customer_payments_1d'):.0f} payments in about a day, "
+                    f"{n('customer_payments_30d') / 30:.1f} a day over 30 days")  # fmt: skip
+        case "speed_mph":
+            mph = n("speed_mph")
+            return None if math.isnan(mph) else f"{mph:,.0f} mph from the card's previous use"
+        case "card_testing_count":
+            c = n("card_testing_count")
+            return None if math.isnan(c) else f"{c:.0f} small online payments in minutes"
+        case _:
+            return f"{feature} {s.get(feature)}"
+
+
+@dataclass(frozen=True)
+class Bands:
+    """Risk bands on the model's score: at/above ``high`` the fraud graph, at/above
+    ``medium`` hold and ask the customer, below allow."""
+
+    medium: float
+    high: float
+
+    def of(self, score: float) -> str:
+        return "high" if score >= self.high else "medium" if score >= self.medium else "low"
+
+
+class RiskModel:
+    """A trained booster with its feature list, bands and metrics (``meta``)."""
+
+    def __init__(self, booster: lgb.Booster, meta: dict[str, Any]) -> None:
+        self.booster = booster
+        self.meta = meta
+        self.version: str = meta["version"]
+        self.features: tuple[str, ...] = tuple(meta["features"])
+        unknown = set(self.features) - set(COLUMNS)
+        if unknown:
+            raise ValueError(f"model {self.version} needs features this Vigil lacks: {unknown}")
+        self.bands = Bands(float(meta["bands"]["medium"]), float(meta["bands"]["high"]))
+
+    @classmethod
+    def from_text(cls, model: str, meta: str | dict[str, Any]) -> RiskModel:
+        info = json.loads(meta) if isinstance(meta, str) else meta
+        return cls(lgb.Booster(model_str=model), info)
+
+    def text(self) -> str:
+        return str(self.booster.model_to_string())
+
+    def score(self, rows: Sequence[Signals]) -> np.ndarray:
+        """The fraud probability of each decision (one vectorised call)."""
+        if not rows:
+            return np.empty(0)
+        return np.asarray(self.booster.predict(matrix(rows, self.features)), dtype=np.float64)
+
+    def explain(self, rows: Sequence[Signals], top: int = 3) -> list[list[str]]:
+        """Each row's ``top`` signals that pushed its score up most, in words (signals
+        that say the same thing are said once)."""
+        if not rows:
+            return []
+        contrib = np.asarray(self.booster.predict(matrix(rows, self.features), pred_contrib=True))[
+            :, : len(self.features)
+        ]
+        out: list[list[str]] = []
+        for s, c in zip(rows, contrib, strict=True):
+            words: list[str] = []
+            for j in np.argsort(-c):
+                if c[j] <= 0 or len(words) >= top:
+                    break
+                text = _say(self.features[j], s)
+                if text and text not in words:
+                    words.append(text)
+            out.append(words)
+        return out

@@ -1,0 +1,131 @@
+"""Training the risk model on the labelled history, validated on later days.
+
+The history is decisions' signals with when each payment happened and what was known of
+it by the time of training (a fraud label known by then; otherwise genuine, as a
+chargeback not in yet looks). Validation is a time split: train on the payments before
+``train_until``, hold out those from ``held_from`` to ``held_until``; the caller leaves a
+gap between them, and between the held-out days and the time of training, as long as the
+labels' usual delay (the newest payments' frauds are not known yet).
+
+The bands come from the validation days: ``high`` where ``high_budget`` of genuine
+payments would reach the fraud graph, ``medium`` where ``flag_budget`` of them would be
+held or escalated in all.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+
+from agents.fraud.model import FEATURES, RiskModel, Signals, matrix
+
+PARAMS: dict[str, Any] = {
+    "objective": "binary",
+    "learning_rate": 0.05,
+    "num_leaves": 31,
+    "min_data_in_leaf": 20,
+    "feature_fraction": 0.9,
+    "bagging_fraction": 0.9,
+    "bagging_freq": 1,
+    "lambda_l2": 1.0,
+    "num_threads": 2,
+    "deterministic": True,
+    "force_row_wise": True,
+    "verbosity": -1,
+}
+ROUNDS = 300
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    signals: Signals
+    at: datetime
+    fraud: bool
+
+
+class TrainingError(ValueError):
+    """The history cannot train a model (too few payments or frauds on either side)."""
+
+
+def average_precision(y: np.ndarray, score: np.ndarray) -> float:
+    """The area under the precision-recall curve, as average precision (NaN: no fraud)."""
+    positives = int(y.sum())
+    if positives == 0:
+        return math.nan
+    order = np.argsort(-score, kind="stable")
+    hits = y[order].astype(np.float64)
+    precision = np.cumsum(hits) / np.arange(1, len(hits) + 1)
+    return float((precision * hits).sum() / positives)
+
+
+def evaluate(model: RiskModel, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """The model's figures on rows ``x`` (all of ``FEATURES``) labelled ``y``."""
+    cols = [FEATURES.index(f) for f in model.features]
+    score = np.asarray(model.booster.predict(x[:, cols]), dtype=np.float64)
+    genuine = y == 0
+    flagged = score >= model.bands.medium
+    return {
+        "pr_auc": average_precision(y, score),
+        "recall": float(flagged[~genuine].mean()) if (~genuine).any() else math.nan,
+        "false_flags": float(flagged[genuine].mean()) if genuine.any() else math.nan,
+        "payments": float(len(y)),
+        "frauds": float(y.sum()),
+    }
+
+
+def train(
+    examples: Sequence[Example],
+    *,
+    train_until: datetime,
+    held_from: datetime,
+    held_until: datetime,
+    version: str,
+    flag_budget: float = 0.008,
+    high_budget: float = 0.002,
+    seed: int = 7,
+) -> tuple[RiskModel, np.ndarray, np.ndarray]:
+    """A model trained on the payments before ``train_until``, its bands and figures from
+    the held-out ones; also returns those held-out rows (every feature) and labels, on
+    which a later candidate is compared with it."""
+    if not train_until <= held_from < held_until:
+        raise TrainingError("the held-out days must come after the training days")
+    train_rows = [e for e in examples if e.at < train_until]
+    held = [e for e in examples if held_from <= e.at < held_until]
+    for name, part in (("training", train_rows), ("held-out", held)):
+        frauds = sum(e.fraud for e in part)
+        if frauds < 5 or len(part) - frauds < 50:
+            raise TrainingError(
+                f"the {name} days have {len(part)} payments and {frauds} "
+                "known frauds: too few to train and judge a model"
+            )
+    x = matrix([e.signals for e in train_rows])
+    y = np.array([e.fraud for e in train_rows], dtype=np.int8)
+    hx = matrix([e.signals for e in held])
+    hy = np.array([e.fraud for e in held], dtype=np.int8)
+    params = {**PARAMS, "seed": seed}
+    booster = lgb.train(params, lgb.Dataset(x, y, feature_name=list(FEATURES)), ROUNDS)
+    genuine = np.asarray(booster.predict(hx[hy == 0]), dtype=np.float64)
+    medium = float(np.quantile(genuine, 1 - flag_budget))
+    high = max(float(np.quantile(genuine, 1 - high_budget)), medium)
+    meta: dict[str, Any] = {
+        "version": version,
+        "features": list(FEATURES),
+        "bands": {"medium": medium, "high": high},
+        "params": params,
+        "rounds": ROUNDS,
+        "trained_on": {
+            "payments": len(train_rows),
+            "frauds": int(y.sum()),
+            "until": train_until.isoformat(),
+        },
+        "held_out": {"from": held_from.isoformat(), "until": held_until.isoformat()},
+    }
+    model = RiskModel(booster, meta)
+    meta["metrics"] = evaluate(model, hx, hy)
+    return model, hx, hy
