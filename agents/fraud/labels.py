@@ -27,13 +27,14 @@ from ingestion.runner import Received, Rejection
 
 Outcome = Literal["applied", "changed", "duplicate", "unknown"]
 
-#: Per label: KEYS record, terminal (the record again when none); ARGV label, day.
+#: Per label: KEYS record, terminal (the record again when none); ARGV[1] the slots, then
+#: each label.
 #: Returns per label 0 unknown, 1 applied, 2 changed, 3 the same again.
 _APPLY = r"""
 local SLOTS = tonumber(ARGV[1])
 local out = {}
 for i = 1, #KEYS / 2 do
-  local rec_key, term_key, label = KEYS[2 * i - 1], KEYS[2 * i], ARGV[2 * i]
+  local rec_key, term_key, label = KEYS[2 * i - 1], KEYS[2 * i], ARGV[i + 1]
   local raw = redis.call("GET", rec_key)
   if not raw then
     out[i] = 0

@@ -1,0 +1,190 @@
+"""The learned risk model on a real Redis: trained on a small labelled simulation,
+promoted, loaded by a running screener without a restart, scored in shadow, and its
+bands turned into actions with their reasons in words."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from agents.fraud.agent import confirmation
+from agents.fraud.history import Replayed, examples, replay
+from agents.fraud.labels import LabelStore
+from agents.fraud.model import RiskModel
+from agents.fraud.model_store import ModelError, ModelStore
+from agents.fraud.screening import Screener
+from agents.fraud.training import train
+from ingestion.contracts import Transaction
+from ingestion.simulator.fraud import FraudHistory, FraudSimulation
+from tests.conftest import base_settings
+
+DAYS = 14
+
+
+@pytest.fixture(scope="module")
+def trained(redis_url: str) -> Iterator[tuple[FraudHistory, list[Replayed], RiskModel, Any]]:
+    """A model trained on 80 simulated shoppers' two weeks (days 0-5, held out 8-11)."""
+    client = redis.Redis.from_url(redis_url)
+    prefix = f"t{uuid.uuid4().hex[:8]}"
+    history = FraudSimulation(seed=3, shoppers=80, days=DAYS).run()
+    s = base_settings(redis_prefix=prefix, fraud_features=True, fraud_model=False)
+    rows = replay(history, Screener(client, s), LabelStore(client, prefix))
+
+    def day(d: int) -> Any:
+        return history.start + timedelta(days=d)
+
+    model, hx, hy = train(examples(rows, history.labels, day(DAYS)), train_until=day(6),
+                          held_from=day(8), held_until=day(12), version="m1")  # fmt: skip
+    yield history, rows, model, (hx, hy)
+    keys = list(client.scan_iter(f"{prefix}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
+@pytest.fixture
+def store(redis_client: tuple[Any, str], tmp_path: Path, trained: Any) -> ModelStore:
+    client, prefix = redis_client
+    _history, _rows, model, (hx, hy) = trained
+    store = ModelStore(tmp_path / "models", client, prefix.rstrip(":"))
+    store.save(model, hx, hy)
+    return store
+
+
+def screener(store: ModelStore, **overrides: Any) -> Screener:
+    s = base_settings(redis_prefix=store.key.removesuffix(":fraud:model"), fraud_features=True,
+                      fraud_model_check_s=0.05, **overrides)  # fmt: skip
+    return Screener(store.client, s)
+
+
+def payments(trained: Any, n: int = 300) -> list[Transaction]:
+    history: FraudHistory = trained[0]
+    return [p.tx for p in history.payments[-n:]]
+
+
+def test_the_simulation_is_seeded_labelled_and_late(trained: Any) -> None:
+    history, _rows, _model, _held = trained
+    again = FraudSimulation(seed=3, shoppers=80, days=DAYS).run()
+    assert [p.tx for p in again.payments] == [p.tx for p in history.payments]
+    assert again.labels == history.labels
+    fraud = {p.tx.transaction_id: p for p in history.payments if p.fraud}
+    assert {p.scenario for p in fraud.values()} >= {"stolen_card", "cnp_stolen_number"}
+    when = {p.tx.transaction_id: p.tx.timestamp for p in history.payments}
+    for x in history.labels:
+        assert x.known_at >= when[x.transaction_id]  # never known before it happened
+        assert (x.label == "fraud") == (x.transaction_id in fraud)
+
+
+def test_a_model_is_saved_with_its_features_bands_and_held_out_figures(
+    store: ModelStore, trained: Any
+) -> None:
+    meta = store.load("m1").meta
+    assert meta["features"] == list(trained[2].features)
+    assert 0 < meta["bands"]["medium"] <= meta["bands"]["high"] < 1
+    assert meta["metrics"]["frauds"] >= 5
+    assert 0 < meta["metrics"]["pr_auc"] <= 1
+    with pytest.raises(ModelError, match="exists already"):
+        store.save(trained[2], *trained[3])
+    with pytest.raises(ModelError, match="a model version is"):
+        store.load("../m1")
+
+
+def test_promotion_is_loaded_by_a_running_screener_without_a_restart(
+    store: ModelStore, trained: Any
+) -> None:
+    live = screener(store)
+    batch = payments(trained)
+    before = live.screen(batch[:10])
+    assert "model_risk" not in before[0].signals  # nothing promoted: the rules alone
+    store.promote("m1")
+    time.sleep(0.1)
+    first = live.screen(batch[10:20])
+    assert {d.signals["model_version"] for d in first} == {"m1"}
+    # a second version, promoted with --force (the same trees cannot beat themselves)
+    model = trained[2]
+    twin = RiskModel(model.booster, {**model.meta, "version": "m2"})
+    store.save(twin, *trained[3])
+    with pytest.raises(ModelError, match="does not beat m1"):
+        store.promote("m2")
+    store.promote("m2", force=True)
+    time.sleep(0.1)
+    second = live.screen(batch[20:30])
+    assert {d.signals["model_version"] for d in second} == {"m2"}
+    assert live.models is not None
+    assert live.models.loads == 2
+
+
+def test_a_shadow_model_is_scored_beside_and_decides_nothing(
+    store: ModelStore, trained: Any
+) -> None:
+    store.promote("m1")
+    model = trained[2]
+    cautious = {**model.meta, "version": "m1-shadow", "bands": {"medium": 0.0, "high": 0.0}}
+    store.save(RiskModel(model.booster, cautious), *trained[3])
+    store.publish("m1-shadow")
+    plain = screener(store).screen(payments(trained, 100))
+    shadowed = screener(store, fraud_model_shadow="m1-shadow").screen(payments(trained, 100))
+    assert [d.outcome for d in shadowed] == [d.outcome for d in plain]
+    for d in shadowed:
+        assert d.signals["model_shadow_version"] == "m1-shadow"
+        assert d.signals["model_shadow_risk"] == d.signals["model_risk"]  # the same trees
+
+
+def with_bands(
+    store: ModelStore, model: RiskModel, version: str, medium: float, high: float
+) -> None:
+    """Promote ``model`` with these bands (written as promotion writes it)."""
+    meta = {**model.meta, "version": version, "bands": {"medium": medium, "high": high}}
+    store.client.hset(f"{store.key}:{version}", mapping={"model": model.text(),
+                                                         "meta": json.dumps(meta)})  # fmt: skip
+    store.client.set(f"{store.key}:promoted", version)
+
+
+@pytest.mark.parametrize(
+    ("medium", "high", "outcome"),
+    [(2.0, 2.0, "allow"), (0.0, 2.0, "hold"), (0.0, 0.0, "escalate")],
+)
+def test_each_band_has_its_action_and_every_flag_its_reasons(
+    store: ModelStore, trained: Any, medium: float, high: float, outcome: str
+) -> None:
+    with_bands(store, trained[2], f"b{outcome}", medium, high)
+    decided = screener(store).screen(payments(trained, 60))
+    hard = {d.tx.transaction_id for d in decided if d.hard_risk >= 0.5}
+    for d in decided:
+        expect = "escalate" if d.tx.transaction_id in hard else outcome
+        assert d.outcome == expect, d.reasons
+        if d.outcome == "allow":
+            continue
+        model_line = [r for r in d.reasons if r.startswith(f"risk model b{outcome}:")]
+        if d.tx.transaction_id not in hard:
+            assert model_line, d.reasons
+            assert len(d.reasons) >= 2, "the signals behind the score, in words"
+        if d.outcome == "hold":
+            assert d.pending_action == "hold"
+            alert = confirmation(d)
+            assert alert.audience == "customer"
+            assert alert.refs["transaction_id"] == d.tx.transaction_id
+        if d.outcome == "escalate" and d.tx.transaction_id not in hard:
+            assert d.risk >= 0.8  # the graph proposes a block for an analyst
+
+
+def test_the_hard_rules_stay_floors_whatever_the_model_says(
+    store: ModelStore, trained: Any
+) -> None:
+    from tests.agents.test_screening import LONDON, PARIS, tx
+
+    with_bands(store, trained[2], "lenient", 2.0, 2.0)  # the model would allow everything
+    live = screener(store)
+    live.screen([tx(1, lat=LONDON[0], lon=LONDON[1])])
+    (paris,) = live.screen([tx(2, seconds=40, lat=PARIS[0], lon=PARIS[1])])
+    assert paris.outcome == "escalate"
+    assert paris.risk >= 0.97
+    assert paris.signals["model_band"] == "low"
+    assert any("impossible travel" in r for r in paris.reasons)

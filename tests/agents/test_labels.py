@@ -1,0 +1,79 @@
+"""Labels on a real Redis: a terminal's risk counts confirmed frauds over its window, which
+ends a delay before the payment's day; labels late, twice, changed or for an unknown
+payment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from agents.fraud.labels import LabelStore
+from agents.fraud.screening import Screener
+from ingestion.contracts import FraudLabel
+from tests.agents.test_behaviour import online
+from tests.agents.test_screening import T0
+from tests.conftest import base_settings
+
+DAY = 86400
+
+
+@pytest.fixture
+def parts(redis_client: tuple[Any, str]) -> tuple[Screener, LabelStore]:
+    client, prefix = redis_client
+    p = prefix.rstrip(":")
+    s = base_settings(redis_prefix=p, fraud_features=True, fraud_terminal_delay_days=1)
+    return Screener(client, s), LabelStore(client, p)
+
+
+def at(n: int, seconds: float, terminal: str | None = "term-1") -> Any:
+    return online(n, seconds=seconds, terminal_id=terminal, card=f"card-{n}", user=f"cust-{n}")
+
+
+def label(n: int, verdict: str = "fraud", source: str = "chargeback") -> FraudLabel:
+    return FraudLabel(transaction_id=f"tx-{n}", label=verdict, source=source, known_at=T0)
+
+
+def terminal(screener: Screener, n: int, seconds: float) -> tuple[Any, Any]:
+    (d,) = screener.screen([at(n, seconds)])
+    return d.signals["terminal_payments"], d.signals["terminal_frauds"]
+
+
+def test_a_terminals_frauds_count_after_the_delay_and_leave_with_the_window(
+    parts: tuple[Screener, LabelStore],
+) -> None:
+    screener, labels = parts
+    screener.screen([at(1, 0), at(2, 60), at(3, 120)])  # day 0 (T0 is 09:15)
+    assert labels.apply([label(1)]) == ["applied"]
+    # the same day: the window ends a day before it, nothing in it yet
+    assert terminal(screener, 4, 600) == (0, 0)
+    # the next day: day 0's four payments, one confirmed fraud
+    assert terminal(screener, 5, DAY) == (4, 1)
+    # a label that comes late still lands on its payment's day
+    assert labels.apply([label(2)]) == ["applied"]
+    assert terminal(screener, 6, DAY + 60) == (4, 2)
+    # 28 days after day 0 the window [day 1, day 28] has left it: day 1's two payments
+    assert terminal(screener, 7, 29 * DAY) == (2, 0)
+
+
+def test_labels_twice_changed_or_unknown(parts: tuple[Screener, LabelStore]) -> None:
+    screener, labels = parts
+    screener.screen([at(1, 0), at(2, 60)])
+    assert labels.apply([label(1), label(1)]) == ["applied", "duplicate"]
+    assert labels.apply([label(1, source="customer")]) == ["duplicate"]  # same verdict
+    assert terminal(screener, 3, DAY) == (2, 1)
+    assert labels.apply([label(1, "genuine", "investigation")]) == ["changed"]
+    assert terminal(screener, 4, DAY + 1) == (2, 0)  # the fraud is taken away again
+    assert labels.apply([label(2, "genuine", "customer")]) == ["applied"]
+    assert terminal(screener, 5, DAY + 2) == (2, 0)  # a genuine label moves nothing
+    assert labels.apply([label(99)]) == ["unknown"]
+    assert labels.stats.outcomes == {"applied": 2, "duplicate": 2, "changed": 1, "unknown": 1}
+
+
+def test_a_payment_without_a_terminal_can_still_be_labelled(
+    parts: tuple[Screener, LabelStore],
+) -> None:
+    screener, labels = parts
+    (d,) = screener.screen([at(1, 0, terminal=None)])
+    assert d.signals["terminal_payments"] is None
+    assert labels.apply([label(1)]) == ["applied"]
