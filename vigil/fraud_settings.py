@@ -99,6 +99,13 @@ class FraudSettings(BaseSettings):
         description="A trained model version scored beside the promoted one, its score in "
         "the decision's signals (model_shadow_risk), deciding nothing.",
     )
+    fraud_card_review_s: int = Field(
+        6 * 3600,
+        ge=0,
+        le=30 * 86400,
+        description="After a payment on a card is held or escalated, its later payments are "
+        "held this long (0: never), until the case is decided (needs fraud_features).",
+    )
     fraud_own_amount_factor: float = Field(
         3.0, gt=1, description="x the customer's own mean amount, learned from the stream..."
     )

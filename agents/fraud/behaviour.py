@@ -8,15 +8,16 @@ one update per payment whatever its rate, nothing to expire one by one, and a pa
 arriving late is added with the weight it would have had (the order of arrival does not
 change the result). Per card, the time since its previous use. Per customer, a running
 mean and spread of the amount (exponentially weighted over about the last
-``HORIZON`` payments), and whether the merchant category is new for them (among the first
-2 KiB of their categories).
+``HORIZON`` payments), whether the merchant category is new for them (among the first
+2 KiB of their categories) and whether the terminal is (among their newest 2-4 KiB of
+terminals: a stolen card is used where its owner does not shop).
 
 Per terminal (the contract's ``terminal_id``: a card reader, an ATM, a web shop): its
 payments and the frauds among them that labels have confirmed, over ``TERMINAL_WINDOW_DAYS``
 days that end ``fraud_terminal_delay_days`` before the payment's day (chargebacks come days
 later: the last days' counts are incomplete and would read as safe). Kept in a ring of
 daily slots; a label that arrives late lands in its payment's day (``agents.fraud.labels``).
-Each payment's terminal and day are kept under its transaction id for
+Each payment's terminal, day and card are kept under its transaction id for
 ``fraud_labels_ttl_s``: what a label needs to find it.
 
 Every value describes the history *before* the payment (it is then added). A re-delivered
@@ -45,7 +46,7 @@ TERMINAL_WINDOW_DAYS = 28
 TERMINAL_SLOTS = 64
 
 #: A batch's features, as Lua functions screening's batch script calls: ``behave_batch``
-#: appends each payment's answer (23 numbers, MessagePack: ``Features.parse``) to out.
+#: appends each payment's answer (24 numbers, MessagePack: ``Features.parse``) to out.
 #: Each state is one MessagePack value, all read with one MGET and each written once (a
 #: hash per entity and commands per payment cost 55 us a payment in Redis).
 BEHAVE_FUNCTION = r"""
@@ -66,7 +67,7 @@ local function roll(st, ts, amount, out)
   end
   st[1] = now
 end
-local function behave(card, user, ts, amount, category, horizon)
+local function behave(card, user, ts, amount, category, tid, horizon)
   -- one payment against its card's and customer's states (updated in place): its values
   local priced = amount ~= ""
   local value = priced and tonumber(amount) or 0
@@ -88,7 +89,19 @@ local function behave(card, user, ts, amount, category, horizon)
   local new = string.find(cats, "\31" .. category .. "\31", 1, true) == nil
   out[#out + 1] = new and 1 or 0
   if new and #cats < 2048 then cats = cats .. category .. "\31" end
-  user[10], user[11], user[12], user[13] = n, mean, var, cats
+  -- the customer's recent terminals: the newest ~2-4 KiB of them, the oldest dropped
+  local terms = user[14] or "\31"
+  if tid == "" then
+    out[#out + 1] = -1
+  else
+    local fresh = string.find(terms, "\31" .. tid .. "\31", 1, true) == nil
+    out[#out + 1] = fresh and 1 or 0
+    if fresh then
+      terms = terms .. tid .. "\31"
+      if #terms > 4096 then terms = string.sub(terms, string.find(terms, "\31", 2048, true)) end
+    end
+  end
+  user[10], user[11], user[12], user[13], user[14] = n, mean, var, cats, terms
   return out
 end
 local SLOTS, WINDOW = 64, 28
@@ -113,7 +126,7 @@ local function terminal(st, ts, delay, out)
 end
 local function behave_batch(k, a, n, ttl, dedupe, horizon, delay, label_ttl, out)
   -- n payments: KEYS[k..] card, customer, answer, terminal, record of each; ARGV[a..] ts,
-  -- amount, category, terminal id ("": none). One MGET for all; each state decoded once
+  -- amount, category, terminal id ("": none), card id. One MGET for all; each state decoded once
   -- and written once; a payment already answered (a re-delivery, or twice in the batch)
   -- gets that answer and changes nothing.
   if n == 0 then return end
@@ -138,7 +151,7 @@ local function behave_batch(k, a, n, ttl, dedupe, horizon, delay, label_ttl, out
     if not answer then
       local ts, tid = tonumber(ARGV[a]), ARGV[a + 3]
       local values = behave(state(4 * i - 3), state(4 * i - 2), ts, ARGV[a + 1], ARGV[a + 2],
-                            horizon)
+                            tid, horizon)
       local day = math.floor(ts / 86400000)
       if tid ~= "" then
         day = terminal(state(4 * i), ts, delay, values)
@@ -150,16 +163,17 @@ local function behave_batch(k, a, n, ttl, dedupe, horizon, delay, label_ttl, out
       answer = cmsgpack.pack(values)
       answers[seen] = answer
       redis.call("SET", seen, answer, "PX", dedupe)
-      redis.call("SET", KEYS[k + 5 * i - 1], cmsgpack.pack(tid, day, ""), "PX", label_ttl, "NX")
+      redis.call("SET", KEYS[k + 5 * i - 1], cmsgpack.pack(tid, day, "", ARGV[a + 4]), "PX",
+                 label_ttl, "NX")
     end
     out[#out + 1] = answer
-    a = a + 4
+    a = a + 5
   end
   for key, st in pairs(states) do
     if at[key] then
       redis.call("SET", key, cmsgpack.pack(unpack(st, 1, 3 * SLOTS)), "PX", ttl)
     else
-      redis.call("SET", key, cmsgpack.pack(unpack(st, 1, 13)), "PX", ttl)
+      redis.call("SET", key, cmsgpack.pack(unpack(st, 1, 14)), "PX", ttl)
     end
   end
 end
@@ -173,7 +187,7 @@ SIGNALS = (
     *(f"card_{name}" for name in _WINDOWED), "card_idle_s",
     *(f"customer_{name}" for name in _WINDOWED),
     "customer_history", "customer_mean_amount", "customer_amount_std", "new_category",
-    "terminal_payments", "terminal_frauds",
+    "new_terminal", "terminal_payments", "terminal_frauds",
 )  # fmt: skip
 
 
@@ -195,6 +209,7 @@ class Features:
         out: dict[str, float | int | bool | None] = dict(zip(SIGNALS, self.values, strict=True))
         out["card_idle_s"] = self.card_idle_s
         out["new_category"] = self.new_category
+        out["new_terminal"] = self.new_terminal
         out["terminal_payments"] = self.terminal_payments
         out["terminal_frauds"] = self.terminal_frauds
         return out
@@ -231,14 +246,21 @@ class Features:
     @property
     def terminal_payments(self) -> int | None:
         """The terminal's payments over its window (None: the payment named no terminal)."""
-        n = self.values[21]
+        n = self.values[22]
         return None if n < 0 else int(n)
 
     @property
     def terminal_frauds(self) -> int | None:
         """Of those, the ones labels have confirmed as fraud so far."""
-        n = self.values[22]
+        n = self.values[23]
         return None if n < 0 else int(n)
+
+    @property
+    def new_terminal(self) -> bool | None:
+        """The terminal is not among the customer's recent ones (None: no terminal named;
+        False for a customer's very first payment: nothing to compare with)."""
+        v = self.values[21]
+        return None if v < 0 else bool(v) and self.user_payments > 0
 
     def card_history(self) -> float:
         """The card's payments in 30 days, before the last hour's."""
@@ -271,6 +293,11 @@ class BehaviourKeys:
             term,
             self.record(transaction_id),
         ]
+
+    def flag(self, card_id: str) -> str:
+        """When the card last had a payment flagged (held or escalated) by the rules or the
+        model: its later payments are held while that is recent."""
+        return f"{self.prefix}:flag:{card_id}"
 
     def record(self, transaction_id: str) -> str:
         """Where a screened payment's terminal, day and label are kept."""

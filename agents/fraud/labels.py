@@ -1,9 +1,10 @@
 """Labels: what became known about payments after the fact (``fraud.labels``).
 
 A label finds its payment by the record screening kept under the transaction id (its
-terminal and day, ``behaviour``); a fraud label adds one to its terminal's frauds on the
-payment's day, so the terminal's risk counts it from then on (a label that turns a
-payment back to genuine takes it away again). Applying a label twice changes nothing:
+terminal, day and card, ``behaviour``); a fraud label adds one to its terminal's frauds
+on the payment's day, so the terminal's risk counts it from then on, and marks its card
+as compromised for ``CONFIRMED_MS`` (screening escalates the card's later payments); a
+label that turns a payment back to genuine takes both away again. Applying a label twice changes nothing:
 the record keeps the payment's current label, and only a change moves a count.
 
 A label whose payment is unknown (never screened with features on, or older than
@@ -26,20 +27,23 @@ from ingestion.contracts import FraudLabel
 from ingestion.runner import Received, Rejection
 
 Outcome = Literal["applied", "changed", "duplicate", "unknown"]
+#: how long a confirmed fraud marks its card: its later payments are escalated
+CONFIRMED_MS = 30 * 86_400_000
 
-#: Per label: KEYS record, terminal (the record again when none); ARGV[1] the slots, then
-#: each label.
+#: Per label: KEYS record, terminal (the record again when none), the card's flag; ARGV[1]
+#: the slots, ARGV[2] how long a confirmed fraud marks its card (ms), then each label.
 #: Returns per label 0 unknown, 1 applied, 2 changed, 3 the same again.
 _APPLY = r"""
-local SLOTS = tonumber(ARGV[1])
+local SLOTS, marked = tonumber(ARGV[1]), ARGV[2]
 local out = {}
-for i = 1, #KEYS / 2 do
-  local rec_key, term_key, label = KEYS[2 * i - 1], KEYS[2 * i], ARGV[i + 1]
+for i = 1, #KEYS / 3 do
+  local rec_key, term_key, flag_key, label = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i],
+                                             ARGV[i + 2]
   local raw = redis.call("GET", rec_key)
   if not raw then
     out[i] = 0
   else
-    local tid, day, was = cmsgpack.unpack(raw)
+    local tid, day, was, card = cmsgpack.unpack(raw)
     if was == label then
       out[i] = 3
     else
@@ -56,7 +60,12 @@ for i = 1, #KEYS / 2 do
           end
         end
       end
-      redis.call("SET", rec_key, cmsgpack.pack(tid, day, label), "KEEPTTL")
+      if label == "fraud" then
+        redis.call("SET", flag_key, "fraud", "PX", marked)
+      elseif was == "fraud" and redis.call("GET", flag_key) == "fraud" then
+        redis.call("DEL", flag_key)
+      end
+      redis.call("SET", rec_key, cmsgpack.pack(tid, day, label, card), "KEEPTTL")
       out[i] = was == "" and 1 or 2
     end
   end
@@ -90,10 +99,11 @@ class LabelStore:
         records = [self.keys.record(x.transaction_id) for x in labels]
         got = self.client.mget(records)
         keys: list[str] = []
-        args: list[str] = [str(TERMINAL_SLOTS)]
+        args: list[str] = [str(TERMINAL_SLOTS), str(CONFIRMED_MS)]
         for label, rec, raw in zip(labels, records, got, strict=True):
-            tid = _terminal_of(raw)
-            keys += [rec, self.keys.terminal(tid) if tid else rec]
+            tid, card = _parts(raw)
+            keys += [rec, self.keys.terminal(tid) if tid else rec,
+                     self.keys.flag(card) if card else rec]  # fmt: skip
             args.append(label.label)
         codes = self._apply(keys=keys, args=args)
         out = [_OUTCOMES[int(c)] for c in codes]
@@ -114,12 +124,15 @@ class LabelStore:
         ]
 
 
-def _terminal_of(raw: bytes | str | None) -> str | None:
+def _parts(raw: bytes | str | None) -> tuple[str | None, str | None]:
+    """A payment record's terminal and card (None: not there)."""
     if raw is None:
-        return None
+        return None, None
     if isinstance(raw, str):
         raw = raw.encode("utf-8", "surrogateescape")
     unpacker = msgpack.Unpacker(raw=False)
     unpacker.feed(raw)
-    tid = next(unpacker, "")
-    return tid if isinstance(tid, str) and tid else None
+    values = list(unpacker)
+    tid, card = (values + [None] * 4)[0], (values + [None] * 4)[3]
+    return (tid if isinstance(tid, str) and tid else None,
+            card if isinstance(card, str) and card else None)  # fmt: skip

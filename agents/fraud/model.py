@@ -81,6 +81,9 @@ COLUMNS: dict[str, Callable[[Signals], float]] = {
     "customer_payments_30d": _plain("customer_payments_30d"),
     "customer_history": _plain("customer_history"),
     "new_category": lambda s: 1.0 if s.get("new_category") else 0.0,
+    "new_terminal": lambda s: (
+        math.nan if s.get("new_terminal") is None else float(s["new_terminal"])
+    ),
     "home_distance_km": _log("home_distance_km"),
     "delivery_distance_km": _log("delivery_distance_km"),
     "card_not_present": _is("channel", "card_not_present"),
@@ -89,6 +92,8 @@ COLUMNS: dict[str, Callable[[Signals], float]] = {
     "terminal_frauds": _plain("terminal_frauds"),
     "terminal_fraud_rate": _terminal_rate,
     "speed_mph": _log("speed_mph"),
+    "travel_km": _log("distance_km"),
+    "travel_s": _log("seconds"),
     "card_testing_count": _plain("card_testing_count"),
 }
 FEATURES = tuple(COLUMNS)
@@ -137,6 +142,15 @@ def _say(feature: str, s: Signals) -> str | None:
             return None if math.isnan(idle) else f"card unused for {idle / 86400:.1f} days before"
         case "new_category":
             return "a merchant category new for this customer" if s.get("new_category") else None
+        case "new_terminal":
+            return (
+                "a shop or terminal this customer has not used" if s.get("new_terminal") else None
+            )
+        case "travel_km" | "travel_s":
+            km, sec = n("distance_km"), n("seconds")
+            if math.isnan(km) or math.isnan(sec):
+                return None
+            return f"{km:,.0f} km from the card's previous use {sec / 3600:.1f} h before"
         case "home_distance_km":
             km = n("home_distance_km")
             return None if math.isnan(km) else f"{km:,.0f} km from the customer's home"

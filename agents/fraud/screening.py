@@ -35,6 +35,7 @@ RISK_CARD_TESTING = 0.9
 RISK_FLAGGED = 0.75
 RISK_AMOUNT_SPIKE = 0.6
 RISK_CARD_BURST = 0.6
+RISK_CONFIRMED = 0.95
 FLAGS = {"card_compromised", "account_takeover", "fraud_watch"}
 
 
@@ -89,8 +90,8 @@ _SCREEN_BATCH = r"""
 local n_users, n_located, n_testing = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local card_ttl, window_ms, testing_ttl = ARGV[4], tonumber(ARGV[5]), ARGV[6]
 local n_behave, behave_ttl, dedupe, horizon = tonumber(ARGV[7]), ARGV[8], ARGV[9], ARGV[10]
-local delay, label_ttl = tonumber(ARGV[11]), ARGV[12]
-local out, k, a = {}, n_users + 1, 13
+local delay, label_ttl, n_flags = tonumber(ARGV[11]), ARGV[12], tonumber(ARGV[13])
+local out, k, a = {}, n_users + 1, 14
 read_profiles(1, n_users, out)
 for _ = 1, n_located do
   out[#out + 1] = observe(KEYS[k], KEYS[k + 1], ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3],
@@ -103,6 +104,11 @@ for _ = 1, n_testing do
   out[#out + 1] = redis.call("ZCOUNT", KEYS[k], ms - window_ms, ms)
   redis.call("EXPIRE", KEYS[k], testing_ttl)
   k, a = k + 1, a + 2
+end
+if n_flags > 0 then
+  local got = redis.call("MGET", unpack(KEYS, k, k + n_flags - 1))
+  for i = 1, n_flags do out[#out + 1] = got[i] or "" end
+  k = k + n_flags
 end
 behave_batch(k, a, n_behave, behave_ttl, dedupe, tonumber(horizon), delay, label_ttl, out)
 return out
@@ -164,6 +170,7 @@ class Screener:
             testing_args += [t.transaction_id, str(int(t.timestamp.timestamp() * 1000))]
         behave_args: list[str] = []
         if self._behaviour is not None:
+            keys += [self._behaviour.flag(t.card_id) for t in txs]
             for t in txs:
                 keys += self._behaviour.of(t.card_id, t.user_id, t.transaction_id, t.terminal_id)
                 per_gbp = self._per_gbp.get(t.currency)
@@ -172,12 +179,13 @@ class Screener:
                     "" if per_gbp is None else repr(float(t.amount) / per_gbp),
                     t.merchant_category,
                     t.terminal_id or "",
+                    t.card_id,
                 ]
         window_s = s.fraud_card_testing_window_s
         header = [len(users), len(located), len(testing), self.cards.ttl_s, window_s * 1000,
-                  window_s * 2, len(behave_args) // 4, s.fraud_features_ttl_s * 1000,
+                  window_s * 2, len(behave_args) // 5, s.fraud_features_ttl_s * 1000,
                   s.fraud_features_dedupe_s * 1000, HORIZON, s.fraud_terminal_delay_days,
-                  s.fraud_labels_ttl_s * 1000]  # fmt: skip
+                  s.fraud_labels_ttl_s * 1000, len(txs) if behave_args else 0]  # fmt: skip
         args = [*map(str, header), *located_args, *testing_args, *behave_args]
         replies = self._script(keys=keys, args=args)
         profiles = self.profiles.decode(replies, users)
@@ -186,6 +194,8 @@ class Screener:
         at += len(located)
         bursts = {i: int(replies[at + j]) for j, i in enumerate(testing)}
         at += len(testing)
+        flags: list[bytes | str] = replies[at : at + len(txs)] if behave_args else []
+        at += len(flags)
         behaviour: list[Features | None] = (
             [Features.parse(r) for r in replies[at:]] if behave_args else [None] * len(txs)
         )
@@ -195,7 +205,50 @@ class Screener:
             for i, (t, f) in enumerate(zip(txs, behaviour, strict=True))
         ]
         model = None if self.models is None else self.models.current()
-        return judged if model is None else self._scored(judged, model)
+        decided = judged if model is None else self._scored(judged, model)
+        return self._under_review(decided, flags) if flags else decided
+
+    def _under_review(self, decided: list[Screened], flags: list[bytes | str]) -> list[Screened]:
+        """A card with a payment flagged (held or escalated) in the last
+        ``fraud_card_review_s`` has its later payments held too, until the case is decided
+        (a thief's next payments, a clone's next ones abroad). Only flags of the rules and
+        the model start a review: a payment held for the review does not prolong it."""
+        window_ms = self.s.fraud_card_review_s * 1000
+        assert self._behaviour is not None
+        out: list[Screened] = []
+        started: dict[str, int] = {}
+        confirmed: set[str] = set()
+        for x, raw in zip(decided, flags, strict=True):
+            ts = int(x.tx.timestamp.timestamp() * 1000)
+            if raw in (b"fraud", "fraud"):  # a label confirmed a fraud on this card
+                confirmed.add(x.tx.card_id)
+                reasons = [*x.reasons, "card compromised: a fraud on it was confirmed (a label); "
+                                       "its payments go to an analyst"]  # fmt: skip
+                out.append(replace(x, outcome="escalate", risk=max(x.risk, RISK_CONFIRMED),
+                                   reasons=reasons, pending_action=self.s.fraud_pending_action,
+                                   hard_risk=max(x.hard_risk, RISK_CONFIRMED),
+                                   signals={**x.signals, "card_confirmed_fraud": True}))  # fmt: skip
+                continue
+            if x.outcome != "allow":
+                started[x.tx.card_id] = max(ts, started.get(x.tx.card_id, ts))
+                out.append(x)
+                continue
+            since = ts - int(raw) if raw else None
+            if since is None or not 0 <= since <= window_ms or window_ms <= 0:
+                out.append(x)
+                continue
+            reasons = [*x.reasons, f"card under review: a payment on it was flagged "
+                                   f"{since / 60000:.0f} min before; held until that is decided"]  # fmt: skip
+            signals = {**x.signals, "card_flagged_s_ago": round(since / 1000, 1)}
+            out.append(replace(x, outcome="hold", pending_action="hold", reasons=reasons,
+                               signals=signals))  # fmt: skip
+        if started and window_ms > 0:
+            pipe = self.client.pipeline(transaction=False)
+            for card, ts in started.items():
+                if card not in confirmed:
+                    pipe.set(self._behaviour.flag(card), ts, px=window_ms)
+            pipe.execute()
+        return out
 
     def _scored(self, judged: list[Screened], model: RiskModel) -> list[Screened]:
         """The model's bands over the rules' verdicts: the hard rules stay floors; the

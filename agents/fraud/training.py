@@ -86,7 +86,7 @@ def train(
     held_from: datetime,
     held_until: datetime,
     version: str,
-    flag_budget: float = 0.008,
+    flag_budget: float = 0.01,
     high_budget: float = 0.002,
     seed: int = 7,
 ) -> tuple[RiskModel, np.ndarray, np.ndarray]:

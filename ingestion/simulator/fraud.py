@@ -80,7 +80,7 @@ class FraudSimulation(FraudCases):
         days: int = 30,
         start: datetime | None = None,
         run: str | None = None,
-        case_rate: float = 0.012,
+        case_rate: float = 0.02,
     ) -> None:
         """``case_rate``: fraud cases per card per day (about 5 payments each)."""
         if shoppers < 1 or days < 1:
@@ -181,10 +181,31 @@ class FraudSimulation(FraudCases):
                 stolen[d.card] = min(stolen.get(d.card, d.when), d.when)
         kept = [d for d in genuine if d.card not in stolen or d.when < stolen[d.card]]
         drafts = sorted((d for d in kept + fraud if d.when < end), key=lambda d: d.when)
+        known = self._known(drafts)
+        # a card whose fraud became known is replaced: its owner pays with the new one from
+        # then on (what the thieves try on the old one is still theirs)
+        reissued: dict[str, datetime] = {}
+        for k, (at, _source, scenario) in known.items():
+            if scenario is not None:
+                card = drafts[k].card
+                reissued[card] = min(reissued.get(card, at), at)
+        for d in drafts:
+            if d.scenario is None and d.card in reissued and d.when >= reissued[d.card]:
+                d.card = f"{d.card}-r"
         payments = [Payment(self._tx(d), d.scenario, d.case) for d in drafts]
-        return FraudHistory(
-            self.start, self.days, self._profiles(), payments, self._labels(payments)
-        )
+        labels = [
+            FraudLabel(
+                event_id=self._id("lbl"),
+                transaction_id=payments[k].tx.transaction_id,
+                known_at=at,
+                label="genuine" if scenario is None else "fraud",
+                source=source,
+                scenario=scenario,
+            )
+            for k, (at, source, scenario) in known.items()
+        ]
+        labels.sort(key=lambda x: x.known_at)
+        return FraudHistory(self.start, self.days, self._profiles(), payments, labels)
 
     def _id(self, prefix: str) -> str:
         self._n += 1
@@ -234,40 +255,26 @@ class FraudSimulation(FraudCases):
             for w in self.world.shoppers
         ]
 
-    def _labels(self, payments: list[Payment]) -> list[FraudLabel]:
+    def _known(self, drafts: list[_Draft]) -> dict[int, tuple[datetime, str, str | None]]:
+        """Which payments get a label, when and from whom (by index in ``drafts``): every
+        fraud a chargeback days later, or its customer's report sooner (half of the cases);
+        3% of genuine payments their customer's confirmation."""
         rng = self.rng
-        known: dict[str, tuple[datetime, str, str | None]] = {}
+        known: dict[int, tuple[datetime, str, str | None]] = {}
         reported: dict[str, datetime] = {}
-        for p in payments:
-            tx = p.tx
-            if p.case is not None and p.case not in reported and rng.random() < 0.5:
-                reported[p.case] = tx.timestamp + timedelta(hours=rng.uniform(2, 48))
-            if p.fraud:
-                chargeback = tx.timestamp + timedelta(days=min(rng.lognormvariate(1.6, 0.6), 60))
-                by_customer = reported.get(p.case or "")
+        for k, d in enumerate(drafts):
+            if d.case is not None and d.case not in reported and rng.random() < 0.5:
+                reported[d.case] = d.when + timedelta(hours=rng.uniform(2, 48))
+            if d.scenario is not None:
+                chargeback = d.when + timedelta(days=min(rng.lognormvariate(1.6, 0.6), 60))
+                by_customer = reported.get(d.case or "")
                 if by_customer is not None and by_customer < chargeback:
-                    known[tx.transaction_id] = (
-                        max(by_customer, tx.timestamp),
-                        "customer",
-                        p.scenario,
-                    )
+                    known[k] = (max(by_customer, d.when), "customer", d.scenario)
                 else:
-                    known[tx.transaction_id] = (chargeback, "chargeback", p.scenario)
+                    known[k] = (chargeback, "chargeback", d.scenario)
             elif rng.random() < 0.03:
-                at = tx.timestamp + timedelta(hours=rng.uniform(1, 72))
-                known[tx.transaction_id] = (at, "customer", None)
-        labels = [
-            FraudLabel(
-                event_id=self._id("lbl"),
-                transaction_id=tid,
-                known_at=at,
-                label="genuine" if source == "customer" and scenario is None else "fraud",
-                source=source,
-                scenario=scenario,
-            )
-            for tid, (at, source, scenario) in known.items()
-        ]
-        return sorted(labels, key=lambda x: x.known_at)
+                known[k] = (d.when + timedelta(hours=rng.uniform(1, 72)), "customer", None)
+        return known
 
 
 __all__ = ["SCENARIOS", "FraudHistory", "FraudSimulation", "Payment"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -208,17 +209,20 @@ class FraudCases:
         read out at a few terminals of its own, in another city, days later."""
         rng = self.rng
         out: list[_Draft] = []
-        rings = max(1, round(self.days / 6))
+        rings = max(1, round(self.days / 5))
         for r in range(rings):
-            home = rng.choice(CITIES[:6])
-            where = rng.choice(self.world.terminals[home.name])
+            # a terminal many people use (skimmers pick busy ones)
+            used = Counter(t.terminal_id for w in self.world.shoppers for t in w.favourites)
+            busy = [t for ts in self.world.terminals.values() for t in ts if used[t.terminal_id]]
+            where = rng.choices(busy, weights=[used[t.terminal_id] for t in busy])[0]
+            home = where.city or CITIES[0]
             first = self.start + timedelta(days=rng.uniform(0, max(self.days - 8, 1)))
-            last = first + timedelta(days=rng.uniform(3, 8))
+            last = first + timedelta(days=rng.uniform(5, 12))
             cash = rng.choice([c for c in CITIES if c.name != home.name])
-            outs = rng.sample(self.world.terminals[cash.name], 3)
+            outs = rng.sample(self.world.terminals[cash.name], 2)
             read = {d.card: d for d in genuine if d.terminal is where and first <= d.when <= last}
             for card, d in read.items():
-                if rng.random() > 0.7:
+                if rng.random() > 0.8:
                     continue
                 case = f"ring-{self.tag}-{r}-{card}"
                 when = d.when + timedelta(days=rng.uniform(1, 6))

@@ -77,3 +77,30 @@ def test_a_payment_without_a_terminal_can_still_be_labelled(
     (d,) = screener.screen([at(1, 0, terminal=None)])
     assert d.signals["terminal_payments"] is None
     assert labels.apply([label(1)]) == ["applied"]
+
+
+def test_a_flagged_card_is_held_for_review_and_a_confirmed_one_escalated(
+    parts: tuple[Screener, LabelStore],
+) -> None:
+    from tests.agents.test_screening import LONDON, PARIS, tx
+
+    screener, labels = parts
+    screener.screen([tx(1, lat=LONDON[0], lon=LONDON[1])])
+    (paris,) = screener.screen([tx(2, seconds=40, lat=PARIS[0], lon=PARIS[1])])
+    assert paris.outcome == "escalate"  # impossible travel
+    (next_door,) = screener.screen([tx(3, seconds=640, lat=PARIS[0], lon=PARIS[1])])
+    assert next_door.outcome == "hold"
+    assert any(r.startswith("card under review: a payment on it was flagged 10 min") for r in
+               next_door.reasons), next_door.reasons  # fmt: skip
+    # the hold does not prolong the review: seven hours after the flag, the card is free
+    (later,) = screener.screen([tx(4, seconds=7 * 3600, lat=PARIS[0], lon=PARIS[1])])
+    assert later.outcome == "allow", later.reasons
+    # a confirmed fraud on the card escalates its next payments, until it is taken back
+    assert labels.apply([label(2)]) == ["applied"]
+    (after,) = screener.screen([tx(5, seconds=8 * 3600, lat=PARIS[0], lon=PARIS[1])])
+    assert after.outcome == "escalate"
+    assert after.signals["card_confirmed_fraud"] is True
+    assert any("card compromised" in r for r in after.reasons)
+    assert labels.apply([label(2, "genuine", "investigation")]) == ["changed"]
+    (cleared,) = screener.screen([tx(6, seconds=9 * 3600, lat=PARIS[0], lon=PARIS[1])])
+    assert cleared.outcome == "allow", cleared.reasons
