@@ -67,9 +67,9 @@ def run_fraud_suite(client: redis.Redis, settings: Settings,
         return history.start + timedelta(days=d)
 
     cut = c.train_days
+    held_from = day(cut - c.gap_days - c.held_days)
     model, _hx, _hy = train(
-        examples(rows, history.labels, day(cut)),
-        train_until=day(cut - c.gap_days - c.held_days), held_from=day(cut - c.gap_days - c.held_days),
+        examples(rows, history.labels, day(cut)), train_until=held_from, held_from=held_from,
         held_until=day(cut - c.gap_days), version=f"eval-{c.train_seed}",
     )  # fmt: skip
     test_prefix = f"{settings.redis_prefix}:test"

@@ -4,8 +4,9 @@ A label finds its payment by the record screening kept under the transaction id 
 terminal, day and card, ``behaviour``); a fraud label adds one to its terminal's frauds
 on the payment's day, so the terminal's risk counts it from then on, and marks its card
 as compromised for ``CONFIRMED_MS`` (screening escalates the card's later payments); a
-label that turns a payment back to genuine takes both away again. Applying a label twice changes nothing:
-the record keeps the payment's current label, and only a change moves a count.
+label that turns a payment back to genuine takes both away again. Applying a label twice
+changes nothing: the record keeps the payment's current label, and only a change moves a
+count.
 
 A label whose payment is unknown (never screened with features on, or older than
 ``fraud_labels_ttl_s``) cannot be applied: it goes to ``fraud.labels.dlq`` with that

@@ -224,10 +224,10 @@ class Screener:
                 confirmed.add(x.tx.card_id)
                 reasons = [*x.reasons, "card compromised: a fraud on it was confirmed (a label); "
                                        "its payments go to an analyst"]  # fmt: skip
+                signals = {**x.signals, "card_confirmed_fraud": True}
                 out.append(replace(x, outcome="escalate", risk=max(x.risk, RISK_CONFIRMED),
                                    reasons=reasons, pending_action=self.s.fraud_pending_action,
-                                   hard_risk=max(x.hard_risk, RISK_CONFIRMED),
-                                   signals={**x.signals, "card_confirmed_fraud": True}))  # fmt: skip
+                                   hard_risk=max(x.hard_risk, RISK_CONFIRMED), signals=signals))  # fmt: skip
                 continue
             if x.outcome != "allow":
                 started[x.tx.card_id] = max(ts, started.get(x.tx.card_id, ts))
@@ -237,8 +237,9 @@ class Screener:
             if since is None or not 0 <= since <= window_ms or window_ms <= 0:
                 out.append(x)
                 continue
-            reasons = [*x.reasons, f"card under review: a payment on it was flagged "
-                                   f"{since / 60000:.0f} min before; held until that is decided"]  # fmt: skip
+            why = (f"card under review: a payment on it was flagged {since / 60000:.0f} min "
+                   "before; held until that is decided")  # fmt: skip
+            reasons = [*x.reasons, why]
             signals = {**x.signals, "card_flagged_s_ago": round(since / 1000, 1)}
             out.append(replace(x, outcome="hold", pending_action="hold", reasons=reasons,
                                signals=signals))  # fmt: skip
