@@ -225,9 +225,10 @@ class Screener:
                 reasons = [*x.reasons, "card compromised: a fraud on it was confirmed (a label); "
                                        "its payments go to an analyst"]  # fmt: skip
                 signals = {**x.signals, "card_confirmed_fraud": True}
-                out.append(replace(x, outcome="escalate", risk=max(x.risk, RISK_CONFIRMED),
-                                   reasons=reasons, pending_action=self.s.fraud_pending_action,
-                                   hard_risk=max(x.hard_risk, RISK_CONFIRMED), signals=signals))  # fmt: skip
+                risk = max(x.risk, RISK_CONFIRMED)
+                out.append(replace(x, outcome="escalate", risk=risk, reasons=reasons,
+                                   pending_action=self.s.fraud_pending_action,
+                                   hard_risk=max(x.hard_risk, risk), signals=signals))  # fmt: skip
                 continue
             if x.outcome != "allow":
                 started[x.tx.card_id] = max(ts, started.get(x.tx.card_id, ts))
