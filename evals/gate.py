@@ -13,7 +13,7 @@ import yaml
 from evals.cases import EvalCaseError
 
 #: figures that must stay at or under their threshold (everything else: at or over)
-AT_MOST = ("errors",)
+AT_MOST = ("errors", "false_flags", "frauds_before_caught")
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from evals import charts
 from evals.compare import Change
 from evals.runner import EvalRun
 
+FRAUD_OUTCOMES = ("allow", "hold", "escalate")
 DECISIONS = ("allow", "hold", "block", "dlq", "none", "work_order", "stop_asset", "alert")
 #: figures worth a line in the headline tables, by suite
 HEADLINE = {
@@ -45,6 +46,19 @@ HEADLINE = {
         "latency_p50_s",
         "model_calls_per_case",
         "tokens_per_case",
+    ),
+    "fraud": (
+        "recall",
+        "false_flags",
+        "precision",
+        "pr_auc",
+        "cards_by_third",
+        "frauds_before_caught",
+        "analyst_per_hour",
+        "holds_per_hour",
+        "payments",
+        "frauds",
+        "compromised_cards",
     ),
     "streams": (
         "decision_accuracy",
@@ -108,7 +122,9 @@ def _tables(run: EvalRun) -> list[tuple[str, list[str], list[list[str]]]]:
         ]
         out.append((f"{suite}: figures", ["figure", *summaries], rows))
         cats = sorted({c for s in summaries.values() for c in s.categories})
-        if cats:
+        if suite == "fraud":
+            out.append(_scenarios(summaries))
+        elif cats:
             header = ["category", "cases"]
             for m in summaries:
                 header += [f"{m} pass", f"{m} pass (all checks)"]
@@ -122,6 +138,15 @@ def _tables(run: EvalRun) -> list[tuple[str, list[str], list[list[str]]]]:
                 cat_rows.append(row)
             out.append((f"{suite}: per category", header, cat_rows))
     return out
+
+
+def _scenarios(summaries: dict[str, Any]) -> tuple[str, list[str], list[list[str]]]:
+    """The fraud suite's recall per scenario (its categories)."""
+    rows = []
+    for s in summaries.values():
+        for c, f in sorted(s.categories.items()):
+            rows.append([c, _fmt(int(f["payments"])), _pct(f["recall"])])
+    return ("fraud: recall per scenario", ["scenario", "fraudulent payments", "caught"], rows)
 
 
 def _pct(v: float | None) -> str:
@@ -152,7 +177,17 @@ def markdown(run: EvalRun, changes: list[Change]) -> str:
             "",
         ]
     for s in run.summaries:
-        if s.confusion:
+        if s.suite == "fraud":
+            lines += [
+                "## fraud: payments of the test days (rows truth, columns decided)",
+                "",
+                "| truth | allow | hold | escalate |",
+                "|---|---|---|---|",
+                *(f"| {t} | " + " | ".join(str(row.get(o, 0)) for o in FRAUD_OUTCOMES) + " |"
+                  for t, row in s.confusion.items()),
+                "",
+            ]  # fmt: skip
+        elif s.confusion:
             labels = [
                 d
                 for d in DECISIONS
@@ -286,6 +321,16 @@ def _charts(run: EvalRun) -> list[str]:
             out.append(
                 charts.confusion_matrix(
                     f"golden stream: decisions, {s.model}", s.confusion, DECISIONS
+                )
+            )
+    for s in run.summaries:
+        if s.suite == "fraud":
+            cats = sorted(s.categories)
+            out.append(
+                charts.bars(
+                    "fraud: share of fraudulent payments caught, per scenario (test days)",
+                    cats,
+                    {s.model: [s.categories[c]["recall"] for c in cats]},
                 )
             )
     for suite in ("chat", "events"):

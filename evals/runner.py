@@ -14,14 +14,16 @@ from evals.cases import ChatCase, EventCase, load_chat_cases, load_event_cases
 from evals.chat import run_chat_case
 from evals.env import EvalEnv
 from evals.events import run_event_case
+from evals.fraud import NAME as FRAUD
+from evals.fraud import FraudEvalConfig, run_fraud_suite
 from evals.gate import Thresholds, Verdict, failures, judge
 from evals.metrics import SuiteSummary, summarize_chat, summarize_events
 from evals.results import CaseResult
 from evals.sample import sample_chat, sample_events, sample_stream
 from evals.streams import GoldenStream, StreamResult, load_stream, replay_stream, summarize_stream
 
-SuiteName = Literal["chat", "events", "streams"]
-SUITES: tuple[SuiteName, ...] = ("chat", "events", "streams")
+SuiteName = Literal["chat", "events", "streams", "fraud"]
+SUITES: tuple[SuiteName, ...] = ("chat", "events", "streams", "fraud")
 #: progress: (model, suite, case id) after each case
 Progress = Callable[[str, str, str], None]
 
@@ -62,6 +64,8 @@ class Selection:
     events: Sequence[EventCase] | None = None
     streams: Sequence[str] = ("golden",)
     sample: bool = False
+    #: the fraud suite's simulation (the same with ``sample``: its figures are gated)
+    fraud: FraudEvalConfig = field(default_factory=FraudEvalConfig)
 
     def pick(self, cases: Sequence[Any]) -> list[Any]:
         if self.pattern is None:
@@ -89,6 +93,8 @@ def total_cases(selection: Selection) -> int:
         n += len(selection.event_cases())
     if "streams" in selection.suites and selection.pattern is None:
         n += len(selection.streams)
+    if "fraud" in selection.suites and selection.pattern is None:
+        n += 1
     return n
 
 
@@ -125,6 +131,15 @@ def run_evals(
                 run.summaries.append(summarize_stream(result))
                 tick(model, "streams", name)
         run.verdicts += judge(run.figures(model), model, limits)
+    if "fraud" in selection.suites and selection.pattern is None:
+        # no language model in it: run once, whatever the models
+        scratch = env.case_settings("fraud")
+        try:
+            run.summaries.append(run_fraud_suite(env.redis, scratch, selection.fraud))
+        finally:
+            env.clean(scratch)
+        tick(FRAUD, "fraud", "simulation")
+        run.verdicts += judge(run.figures(FRAUD), FRAUD, limits)
     run.finished_at = datetime.now(UTC)
     return run
 

@@ -10,7 +10,8 @@ change the result). Per card, the time since its previous use. Per customer, a r
 mean and spread of the amount (exponentially weighted over about the last
 ``HORIZON`` payments), whether the merchant category is new for them (among the first
 2 KiB of their categories) and whether the terminal is (among their newest 2-4 KiB of
-terminals: a stolen card is used where its owner does not shop).
+terminals: a stolen card is used where its owner does not shop), and per card how many
+of its payments in about the last hour were at terminals new to the customer.
 
 Per terminal (the contract's ``terminal_id``: a card reader, an ATM, a web shop): its
 payments and the frauds among them that labels have confirmed, over ``TERMINAL_WINDOW_DAYS``
@@ -46,7 +47,7 @@ TERMINAL_WINDOW_DAYS = 28
 TERMINAL_SLOTS = 64
 
 #: A batch's features, as Lua functions screening's batch script calls: ``behave_batch``
-#: appends each payment's answer (24 numbers, MessagePack: ``Features.parse``) to out.
+#: appends each payment's answer (25 numbers, MessagePack: ``Features.parse``) to out.
 #: Each state is one MessagePack value, all read with one MGET and each written once (a
 #: hash per entity and commands per payment cost 55 us a payment in Redis).
 BEHAVE_FUNCTION = r"""
@@ -93,10 +94,17 @@ local function behave(card, user, ts, amount, category, tid, horizon)
   local terms = user[14] or "\31"
   if tid == "" then
     out[#out + 1] = -1
+    out[#out + 1] = -1
   else
     local fresh = string.find(terms, "\31" .. tid .. "\31", 1, true) == nil
     out[#out + 1] = fresh and 1 or 0
+    -- the card's payments at terminals new to the customer, decayed over an hour
+    local t = card[12] or ts
+    local now = math.max(t, ts)
+    local c = (card[11] or 0) * math.exp((t - now) / 3600000)
+    out[#out + 1] = r2(c)
     if fresh then
+      card[11], card[12] = c + math.exp((ts - now) / 3600000), now
       terms = terms .. tid .. "\31"
       if #terms > 4096 then terms = string.sub(terms, string.find(terms, "\31", 2048, true)) end
     end
@@ -187,7 +195,7 @@ SIGNALS = (
     *(f"card_{name}" for name in _WINDOWED), "card_idle_s",
     *(f"customer_{name}" for name in _WINDOWED),
     "customer_history", "customer_mean_amount", "customer_amount_std", "new_category",
-    "new_terminal", "terminal_payments", "terminal_frauds",
+    "new_terminal", "card_new_terminals_1h", "terminal_payments", "terminal_frauds",
 )  # fmt: skip
 
 
@@ -210,6 +218,8 @@ class Features:
         out["card_idle_s"] = self.card_idle_s
         out["new_category"] = self.new_category
         out["new_terminal"] = self.new_terminal
+        novel = self.values[22]
+        out["card_new_terminals_1h"] = None if novel < 0 else novel
         out["terminal_payments"] = self.terminal_payments
         out["terminal_frauds"] = self.terminal_frauds
         return out
@@ -246,13 +256,13 @@ class Features:
     @property
     def terminal_payments(self) -> int | None:
         """The terminal's payments over its window (None: the payment named no terminal)."""
-        n = self.values[22]
+        n = self.values[23]
         return None if n < 0 else int(n)
 
     @property
     def terminal_frauds(self) -> int | None:
         """Of those, the ones labels have confirmed as fraud so far."""
-        n = self.values[23]
+        n = self.values[24]
         return None if n < 0 else int(n)
 
     @property

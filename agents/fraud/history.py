@@ -51,12 +51,21 @@ def replay(
 
 
 def examples(
-    rows: Sequence[Replayed], labels: Sequence[FraudLabel], known_by: datetime
+    rows: Sequence[Replayed],
+    labels: Sequence[FraudLabel],
+    known_by: datetime,
+    escalate_at: float = 0.5,
 ) -> list[Example]:
     """Training examples: each payment's signals, fraud if a fraud label for it was known
-    by ``known_by`` (the rest count as genuine, as they would on that day)."""
+    by ``known_by`` (the rest count as genuine, as they would on that day); ``ruled`` if the
+    rules that stay floors flagged it (hard risk at/above ``escalate_at``)."""
     fraud = {x.transaction_id for x in labels if x.label == "fraud" and x.known_at <= known_by}
     return [
-        Example(r.screened.signals, r.payment.tx.timestamp, r.payment.tx.transaction_id in fraud)
+        Example(
+            r.screened.signals,
+            r.payment.tx.timestamp,
+            r.payment.tx.transaction_id in fraud,
+            r.screened.hard_risk >= escalate_at,
+        )
         for r in rows
     ]

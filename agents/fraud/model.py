@@ -76,6 +76,7 @@ COLUMNS: dict[str, Callable[[Signals], float]] = {
     "card_amount_1h": _log("card_amount_1h"),
     "card_amount_1d": _log("card_amount_1d"),
     "card_burst": _burst,
+    "card_new_terminals_1h": _plain("card_new_terminals_1h"),
     "card_idle_s": _log("card_idle_s"),
     "customer_payments_1d": _plain("customer_payments_1d"),
     "customer_payments_30d": _plain("customer_payments_30d"),
@@ -142,6 +143,13 @@ def _say(feature: str, s: Signals) -> str | None:
             return None if math.isnan(idle) else f"card unused for {idle / 86400:.1f} days before"
         case "new_category":
             return "a merchant category new for this customer" if s.get("new_category") else None
+        case "card_new_terminals_1h":
+            c = n("card_new_terminals_1h")
+            return (
+                None
+                if math.isnan(c) or c < 0.5
+                else (f"{c + 1:.0f} payments on this card at new shops in about an hour")
+            )
         case "new_terminal":
             return (
                 "a shop or terminal this customer has not used" if s.get("new_terminal") else None

@@ -9,7 +9,8 @@ labels' usual delay (the newest payments' frauds are not known yet).
 
 The bands come from the validation days: ``high`` where ``high_budget`` of genuine
 payments would reach the fraud graph, ``medium`` where ``flag_budget`` of them would be
-held or escalated in all.
+held or escalated in all, counting those the rules that stay floors flag anyway (they
+take their share of the budget first).
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ class Example:
     signals: Signals
     at: datetime
     fraud: bool
+    #: the rules that stay floors flagged it (held or escalated whatever the model says)
+    ruled: bool = False
 
 
 class TrainingError(ValueError):
@@ -110,9 +113,13 @@ def train(
     hy = np.array([e.fraud for e in held], dtype=np.int8)
     params = {**PARAMS, "seed": seed}
     booster = lgb.train(params, lgb.Dataset(x, y, feature_name=list(FEATURES)), ROUNDS)
-    genuine = np.asarray(booster.predict(hx[hy == 0]), dtype=np.float64)
-    medium = float(np.quantile(genuine, 1 - flag_budget))
-    high = max(float(np.quantile(genuine, 1 - high_budget)), medium)
+    # the budgets count what the rules flag anyway: the model gets the rest of them
+    ruled = np.array([e.ruled for e in held], dtype=bool)
+    open_genuine = (hy == 0) & ~ruled
+    genuine = np.asarray(booster.predict(hx[open_genuine]), dtype=np.float64)
+    n_genuine = int((hy == 0).sum())
+    medium = _cut(genuine, flag_budget * n_genuine - int(((hy == 0) & ruled).sum()))
+    high = max(_cut(genuine, high_budget * n_genuine), medium)
     meta: dict[str, Any] = {
         "version": version,
         "features": list(FEATURES),
@@ -129,3 +136,13 @@ def train(
     model = RiskModel(booster, meta)
     meta["metrics"] = evaluate(model, hx, hy)
     return model, hx, hy
+
+
+def _cut(scores: np.ndarray, allowed: float) -> float:
+    """The score at/above which at most ``allowed`` of ``scores`` fall (1.0 when none may)."""
+    k = int(allowed)
+    if k <= 0 or len(scores) == 0:
+        return 1.0
+    if k >= len(scores):
+        return 0.0
+    return float(np.sort(scores)[::-1][k - 1] + 1e-12)

@@ -219,7 +219,10 @@ class FraudCases:
             first = self.start + timedelta(days=rng.uniform(0, max(self.days - 8, 1)))
             last = first + timedelta(days=rng.uniform(5, 12))
             cash = rng.choice([c for c in CITIES if c.name != home.name])
-            outs = rng.sample(self.world.terminals[cash.name], 2)
+            # cashed out where a clone turns into money: cash machines, goods that resell
+            resell = [t for t in self.world.terminals[cash.name]
+                      if t.category in ("atm", "electronics", "jewellery")]  # fmt: skip
+            outs = rng.sample(resell, min(2, len(resell)))
             read = {d.card: d for d in genuine if d.terminal is where and first <= d.when <= last}
             for card, d in read.items():
                 if rng.random() > 0.8:

@@ -209,7 +209,7 @@ def test_extreme_amounts_and_times_give_finite_features(
 
 def test_features_read_what_the_script_answers() -> None:
     answer = msgpack.packb([1, 30, 2, 60, 3, 90, 4, 120, -1, 1, 30, 2, 60, 3, 90, 4, 120, 7,
-                            31.5, 2.0, 1, -1, -1, -1])  # fmt: skip
+                            31.5, 2.0, 1, -1, -1, -1, -1])  # fmt: skip
     f = Features.parse(answer)
     assert f.card_idle_s is None
     assert f.terminal_payments is None
@@ -219,5 +219,5 @@ def test_features_read_what_the_script_answers() -> None:
     assert f.new_category is True
     assert f.card_daily_rate() == pytest.approx(3 / 30)
     assert f.signals()["card_payments_30d"] == 4
-    with pytest.raises(ValueError, match="21 values, not 24"):
+    with pytest.raises(ValueError, match="21 values, not 25"):
         Features.parse(msgpack.packb([0] * 21))

@@ -37,6 +37,9 @@ def test_the_offline_model_clears_the_gate_and_the_report_shows_it(env_for, tmp_
     assert figures["chat.category.injection.pass_rate"] == 1.0
     assert figures["events.block_precision"] == 1.0
     assert figures["streams.exactly_once"] == 1.0
+    fraud = run.figures("risk-model")
+    assert fraud["fraud.recall"] >= 0.8
+    assert fraud["fraud.false_flags"] <= 0.01
     # ... and not vacuously: the sample has blocks to find, found them, and applied them once
     [events] = [s for s in run.summaries if s.suite == "events"]
     assert events.confusion["block"]["block"] >= 1
@@ -57,8 +60,9 @@ def test_the_offline_model_clears_the_gate_and_the_report_shows_it(env_for, tmp_
         page.goto(paths["html"].as_uri())
         assert page.text_content("#gate") == "PASS"
         charts = page.locator("svg.chart")
-        # pass rates and latency per suite, the decisions of the events and of the stream
-        assert charts.count() == 6
+        # pass rates and latency per suite, the decisions of the events and of the stream,
+        # the fraud suite's recall per scenario
+        assert charts.count() == 7
         for i in range(charts.count()):
             box = charts.nth(i).bounding_box()
             assert box is not None

@@ -46,7 +46,8 @@ def test_the_models_own_words_are_gated_only_for_real_models() -> None:
 def test_the_shipped_thresholds_gate_every_suite() -> None:
     limits = Thresholds.load()
     suites = {m.split(".")[0] for m in limits.gated}
-    assert suites == {"chat", "events", "streams"}
+    assert suites == {"chat", "events", "streams", "fraud"}
+    assert limits.gated["fraud.false_flags"] == 0.01  # at most: AT_MOST
     assert limits.gated["chat.safety"] == 1.0
     assert limits.gated["events.block_precision"] == 1.0
 

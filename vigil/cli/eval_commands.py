@@ -15,7 +15,8 @@ from vigil.errors import VigilError
 @friendly
 def eval_cmd(
     suite: Annotated[
-        str, typer.Option(help="chat, events, streams or all (comma-separated for several).")
+        str,
+        typer.Option(help="chat, events, streams, fraud or all (comma-separated for several)."),
     ] = "all",
     model: Annotated[
         list[str] | None,
@@ -44,10 +45,11 @@ def eval_cmd(
     """
     from vigil.wiring.evaluation import run_eval
 
-    names = {"all": ["chat", "events", "streams"]}.get(suite, suite.split(","))
-    unknown = sorted(set(names) - {"chat", "events", "streams"})
+    known = ["chat", "events", "streams", "fraud"]
+    names = {"all": known}.get(suite, suite.split(","))
+    unknown = sorted(set(names) - set(known))
     if unknown:
-        raise VigilError(f"unknown suite {', '.join(unknown)}: chat, events, streams or all")
+        raise VigilError(f"unknown suite {', '.join(unknown)}: {', '.join(known)} or all")
     outcome = run_eval(
         load_settings(), console, suites=names, models=model, out_dir=out, pattern=cases,
         baseline=baseline, save_as_baseline=save_baseline, judge=judge,

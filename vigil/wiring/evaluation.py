@@ -149,7 +149,9 @@ def run_eval(
             f"judge {judge or 'none (offline)'}; reports in {folder}"
         )
         with eval_env(eff, chosen, folder, judge=judge) as env, _progress(console) as bar:
-            task = bar.add_task("cases", total=total_cases(selection) * len(chosen))
+            fraud = int("fraud" in suites and pattern is None)  # once, whatever the models
+            per_model = total_cases(selection) - fraud
+            task = bar.add_task("cases", total=per_model * len(chosen) + fraud)
 
             def tick(model: str, suite: str, case: str) -> None:
                 bar.update(task, advance=1, description=f"{model} {suite} {case}")
@@ -182,6 +184,16 @@ def show(
     paths: dict[str, Path],
     saved: Path | None = None,
 ) -> None:
+    for s in run.summaries:
+        if s.suite == "fraud":
+            table = Table(title=f"fraud: {s.cases:,} payments of the test days, "
+                                f"{int(s.metrics['frauds'])} fraudulent")  # fmt: skip
+            table.add_column("scenario")
+            table.add_column("payments", justify="right")
+            table.add_column("caught", justify="right")
+            for c, f in sorted(s.categories.items()):
+                table.add_row(c, f"{f['payments']:.0f}", f"{f['recall']:.0%}")
+            console.print(table)
     for suite in ("chat", "events", "streams"):
         rows = [s for s in run.summaries if s.suite == suite]
         if not rows:
