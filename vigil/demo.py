@@ -42,6 +42,7 @@ from vigil.settings import Settings, Stream
 from vigil.simulate import Produced, SimPlan, plan_events, produce
 from vigil.wiring.clients import redis_client
 from vigil.wiring.feeds import ingestion
+from vigil.wiring.fraud_models import ensure_model
 from vigil.wiring.inbox import decide
 from vigil.wiring.workers import agent as build_agent
 
@@ -63,6 +64,7 @@ def run_demo(
             f"Kafka {eff.kafka_bootstrap}   Redis {eff.redis_url}   data {eff.data_dir}   run {run}"
         )
 
+        ensure_model(eff, console)  # with VIGIL_FRAUD_FEATURES on: a risk model, once
         console.rule("1. seed: customers and the knowledge base, through Kafka")
         people = producer.publish(seed_customers(50))
         docs = producer.publish(seed_documents())

@@ -61,6 +61,10 @@ def agents_run(
 
     names = select(agent)
     settings = discover(load_settings())
+    if "fraud" in names and settings.redis_url:
+        from vigil.wiring.fraud_models import ensure_model
+
+        ensure_model(settings, console)  # the first run with features on trains one
     staged = [n for n in names if spec(n).stage is not None] if escalation_workers else []
     stages = ReplicaSet(settings, staged, backend="ray" if ray else "process", ingest=False,
                         part="escalations")  # fmt: skip
@@ -177,6 +181,10 @@ def agents_status(
 
     names = select(agent)
     settings = discover(load_settings())
+    if "fraud" in names and settings.redis_url:
+        from vigil.wiring.fraud_models import ensure_model
+
+        ensure_model(settings, console)  # the first run with features on trains one
     stages = {n: spec(n).stage for n in names}
     report = status(settings, redis_client(settings), names, stages)
     if as_json:

@@ -52,54 +52,87 @@ def train_simulated(
     if days < 2 * GAP_DAYS + HELD_DAYS + 3:
         raise ValueError(f"--days must be at least {2 * GAP_DAYS + HELD_DAYS + 3}")
     with Stack(discover(settings), kafka=False) as eff:
-        client = redis_client(eff)
-        history = FraudSimulation(seed=seed, shoppers=shoppers, days=days).run()
-        scratch = f"{eff.redis_prefix}:train{uuid.uuid4().hex[:8]}"
-        console.print(
-            f"replaying {len(history.payments):,} simulated payments "
-            f"({sum(p.fraud for p in history.payments):,} fraudulent) through screening"
-        )
-        try:
-            work = eff.model_copy(
-                update={"redis_prefix": scratch, "fraud_features": True, "fraud_model": False}
-            )
-            rows = replay(history, Screener(client, work), LabelStore(client, scratch))
-        finally:
-            keys = list(client.scan_iter(f"{scratch}:*", count=1000))
-            for i in range(0, len(keys), 1000):
-                client.delete(*keys[i : i + 1000])
+        return _train(eff, console, version=version, seed=seed, shoppers=shoppers, days=days,
+                      promote=promote)  # fmt: skip
 
-        def day(d: int) -> datetime:
-            return history.start + timedelta(days=d)
 
-        now = day(days)
-        held_until = day(days - GAP_DAYS)
-        held_from = day(days - GAP_DAYS - HELD_DAYS)
-        model, hx, hy = train(
-            examples(rows, history.labels, now),
-            train_until=day(days - 2 * GAP_DAYS - HELD_DAYS),
-            held_from=held_from,
-            held_until=held_until,
-            version=version,
+#: the model the embedded default trains on its first run with features on
+BOOTSTRAP: dict[str, Any] = {"version": "sim-bootstrap", "seed": 11, "shoppers": 500, "days": 30}
+
+
+def ensure_model(settings: Settings, console: Console) -> str | None:
+    """With behaviour features and the model on and no model promoted yet, train one on
+    the simulated history and promote it (about 15 s, once per Redis): the first run of
+    the embedded default has a model. Returns the promoted version (None: the model is
+    off)."""
+    if not (settings.fraud_features and settings.fraud_model):
+        return None
+    client = redis_client(settings)
+    store = ModelStore(models_dir(settings), client, settings.redis_prefix)
+    current = store.promoted()
+    if current is not None:
+        return current
+    version = str(BOOTSTRAP["version"])
+    if version in store.versions():  # trained before, this Redis is new: publish it again
+        store.promote(version, force=True)
+        return version
+    console.print("no fraud risk model yet: training one on a simulated month (once)")
+    b = BOOTSTRAP
+    _train(settings, console, version=version, seed=int(b["seed"]),
+           shoppers=int(b["shoppers"]), days=int(b["days"]), promote=True)  # fmt: skip
+    return version
+
+
+def _train(eff: Settings, console: Console, *, version: str, seed: int, shoppers: int,
+           days: int, promote: bool) -> dict[str, Any]:  # fmt: skip
+    client = redis_client(eff)
+    history = FraudSimulation(seed=seed, shoppers=shoppers, days=days).run()
+    scratch = f"{eff.redis_prefix}:train{uuid.uuid4().hex[:8]}"
+    console.print(
+        f"replaying {len(history.payments):,} simulated payments "
+        f"({sum(p.fraud for p in history.payments):,} fraudulent) through screening"
+    )
+    try:
+        work = eff.model_copy(
+            update={"redis_prefix": scratch, "fraud_features": True, "fraud_model": False}
         )
-        model.meta["history"] = {
-            "kind": "simulated",
-            "seed": seed,
-            "shoppers": shoppers,
-            "days": days,
-        }
-        store = ModelStore(models_dir(eff), client, eff.redis_prefix)
-        where = store.save(model, hx, hy)
-        store.publish(version)
-        m = model.meta["metrics"]
-        console.print(
-            f"model {version} saved in {where}: held-out PR-AUC {m['pr_auc']:.3f}, "
-            f"recall {m['recall']:.1%} at {m['false_flags']:.2%} genuine flagged"
-        )
-        if promote:
-            figures = store.promote(version)
-            console.print(f"model {version} promoted ({_against(figures)})")
-        return model.meta
+        rows = replay(history, Screener(client, work), LabelStore(client, scratch))
+    finally:
+        keys = list(client.scan_iter(f"{scratch}:*", count=1000))
+        for i in range(0, len(keys), 1000):
+            client.delete(*keys[i : i + 1000])
+
+    def day(d: int) -> datetime:
+        return history.start + timedelta(days=d)
+
+    now = day(days)
+    held_until = day(days - GAP_DAYS)
+    held_from = day(days - GAP_DAYS - HELD_DAYS)
+    model, hx, hy = train(
+        examples(rows, history.labels, now),
+        train_until=day(days - 2 * GAP_DAYS - HELD_DAYS),
+        held_from=held_from,
+        held_until=held_until,
+        version=version,
+    )
+    model.meta["history"] = {
+        "kind": "simulated",
+        "seed": seed,
+        "shoppers": shoppers,
+        "days": days,
+    }
+    store = ModelStore(models_dir(eff), client, eff.redis_prefix)
+    where = store.save(model, hx, hy)
+    store.publish(version)
+    m = model.meta["metrics"]
+    console.print(
+        f"model {version} saved in {where}: held-out PR-AUC {m['pr_auc']:.3f}, "
+        f"recall {m['recall']:.1%} at {m['false_flags']:.2%} genuine flagged"
+    )
+    if promote:
+        figures = store.promote(version)
+        console.print(f"model {version} promoted ({_against(figures)})")
+    return model.meta
 
 
 def promote(settings: Settings, console: Console, version: str, force: bool) -> None:
