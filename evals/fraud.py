@@ -32,6 +32,7 @@ import redis
 from agents.fraud.history import Replayed, examples, replay
 from agents.fraud.labels import LabelStore
 from agents.fraud.model import RiskModel
+from agents.fraud.model_store import publish_model
 from agents.fraud.screening import Screener
 from agents.fraud.training import average_precision, train
 from evals.metrics import SuiteSummary
@@ -73,7 +74,7 @@ def run_fraud_suite(client: redis.Redis, settings: Settings,
         held_until=day(cut - c.gap_days), version=f"eval-{c.train_seed}",
     )  # fmt: skip
     test_prefix = f"{settings.redis_prefix}:test"
-    _promote(client, test_prefix, model)
+    publish_model(client, test_prefix, model, promote=True)
     live = base.model_copy(update={"redis_prefix": test_prefix, "fraud_model": True,
                                    "fraud_model_check_s": 1e-3})  # fmt: skip
     test = FraudSimulation(seed=c.test_seed, shoppers=c.shoppers, days=c.days).run()
@@ -81,16 +82,6 @@ def run_fraud_suite(client: redis.Redis, settings: Settings,
     start = test.start + timedelta(days=cut)
     judged = [r for r in replayed if r.payment.tx.timestamp >= start]
     return summarize(judged, model, hours=(c.days - cut) * 24)
-
-
-def _promote(client: redis.Redis, prefix: str, model: RiskModel) -> None:
-    """Make ``model`` the one screening under ``prefix`` loads (as promotion does)."""
-    import json
-
-    key = f"{prefix}:fraud:model"
-    client.hset(f"{key}:{model.version}", mapping={"model": model.text(),
-                                                  "meta": json.dumps(model.meta)})  # fmt: skip
-    client.set(f"{key}:promoted", model.version)
 
 
 def summarize(judged: list[Replayed], model: RiskModel, hours: float) -> SuiteSummary:

@@ -124,5 +124,6 @@ def binding(deps: AgentDeps) -> Binding[Transaction, FraudState, FraudContext]:
             Stream.APPROVAL_REQUESTS,
             Stream.BLOCK_ACTIONS,
             Stream.ALERTS,
+            Stream.FRAUD_LABELS,
         ),
     )

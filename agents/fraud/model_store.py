@@ -124,6 +124,17 @@ class ModelStore:
         )
 
 
+def publish_model(client: redis.Redis, service_prefix: str, model: RiskModel, *,
+                  promote: bool) -> None:  # fmt: skip
+    """Put a model (trained in memory, not saved) where agents load it, as promotion does
+    (an eval's or a benchmark's model, under its own prefix)."""
+    key = f"{service_prefix}:fraud:model"
+    client.hset(f"{key}:{model.version}", mapping={"model": model.text(),
+                                                  "meta": json.dumps(model.meta)})  # fmt: skip
+    if promote:
+        client.set(f"{key}:promoted", model.version)
+
+
 class ModelWatch:
     """An agent's view of the promoted model (and a shadow one, scored beside it):
     re-read at most every ``check_s``; a new promotion is loaded without a restart."""

@@ -79,6 +79,7 @@ class Screened:
                 "decided_at": self.decided_at,
                 "approval_id": None,
                 "pending_action": self.pending_action,
+                "model_note": None,
             },
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import weakref
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -13,7 +14,7 @@ from graphs.errors import ModelUnavailableError
 from graphs.fraud.context import FraudContext
 from graphs.fraud.state import SEVERITY, Action, Assessment, FraudState
 from graphs.llm import structured
-from ingestion.contracts import FraudDecision
+from ingestion.contracts import FraudDecision, FraudLabel
 from ingestion.failpoints import failpoint
 from ingestion.knowledge.types import Embedder
 from tools.block import block_proposal
@@ -100,6 +101,8 @@ def policy_gate(state: FraudState, runtime: Runtime[FraudContext]) -> FraudState
             "decided_by": "policy",
             "rationale": f"Deterministic policy decided ({state.get('assessment_error')}): "
             f"{reasons}",
+            "verdict": f"no model assessment ({state.get('assessment_error')}): the rules "
+            f"decided {rule}",
         }
     model_action: Action = assessment["action"]
     raises = SEVERITY[model_action] > SEVERITY[rule]
@@ -111,6 +114,8 @@ def policy_gate(state: FraudState, runtime: Runtime[FraudContext]) -> FraudState
             "rationale": f"{assessment['rationale']} (rules: {reasons}; the model's "
             f"{model_action!r} is advice only: {runtime.context.gateway.primary.name} does not "
             "decide)",
+            "verdict": f"the rules decided {rule}; the model advised {model_action} "
+            f"({runtime.context.gateway.primary.name} does not decide)",
         }
     action = model_action if raises else rule
     return {
@@ -118,6 +123,9 @@ def policy_gate(state: FraudState, runtime: Runtime[FraudContext]) -> FraudState
         "risk": max(float(screening["risk"]), float(assessment["risk"])),
         "decided_by": "graph",
         "rationale": f"{assessment['rationale']} (rules: {reasons})",
+        "verdict": f"the rules required {rule}; the model's assessment raised it to {action}"
+        if raises
+        else f"the rules decided {rule}; the model assessed {model_action}",
     }
 
 
@@ -167,6 +175,7 @@ def apply_block(state: FraudState, runtime: Runtime[FraudContext]) -> FraudState
            f"{tx['amount']} {tx['currency']} at {tx['merchant']} was blocked as suspected "
            "fraud; confirm with the customer and offer a new card.", tx)  # fmt: skip
     _finalize(runtime, state, "block", "analyst", approval_id=answer["approval_id"])
+    _label(runtime, state, "fraud")
     return {"outcome": "blocked"}
 
 
@@ -176,6 +185,7 @@ def release(state: FraudState, runtime: Runtime[FraudContext]) -> FraudState:
         runtime, state, "release", "analyst", approval_id=answer["approval_id"],
         extra=[f"false positive: rejected by {answer.get('analyst')}: {answer.get('reason', '')}"],
     )  # fmt: skip
+    _label(runtime, state, "genuine")
     return {"outcome": "released (false positive)"}
 
 
@@ -249,11 +259,41 @@ def _finalize(
         card_id=tx["card_id"],
         outcome=outcome,
         risk_score=min(1.0, float(state["risk"])),
-        reasons=[*state["screening"]["reasons"], state["rationale"], *(extra or [])],
+        reasons=[*state["screening"]["reasons"], *_verdict(state), *(extra or [])],
         signals=state["screening"]["signals"],
         decided_by=decided_by,
         approval_id=approval_id,
+        model_note=_note(state),
     )
     tools = runtime.context.tools
     tools.lake.write_decision(decision, model_calls=state.get("model_calls", []))
     runtime.context.emitter.emit_once("decision", decision.event_id, decision)
+
+
+def _verdict(state: FraudState) -> list[str]:
+    verdict = state.get("verdict")
+    return [verdict] if verdict else []
+
+
+def _note(state: FraudState) -> str | None:
+    """The model's rationale, as its note (cut to the contract's 4,000 characters)."""
+    assessment = state.get("assessment")
+    if not assessment:
+        return None
+    return str(assessment.get("rationale") or "")[:4000] or None
+
+
+def _label(
+    runtime: Runtime[FraudContext], state: FraudState, label: Literal["fraud", "genuine"]
+) -> None:
+    """An analyst's answer is a label too (``fraud.labels``: terminal risk, the training
+    set), published once."""
+    tx = state["transaction"]
+    event = FraudLabel(
+        event_id=f"label-{tx['transaction_id']}",
+        transaction_id=tx["transaction_id"],
+        label=label,
+        source="analyst",
+        known_at=datetime.now(UTC),
+    )
+    runtime.context.emitter.emit_once("label", event.event_id, event)

@@ -42,6 +42,8 @@ class FraudState(TypedDict, total=False):
     action: Action
     risk: float
     rationale: str
+    #: how the action was decided, in the policy's own words (deterministic)
+    verdict: str
     decided_by: Literal["graph", "policy"]
     request: ApprovalAsk
     response: ApprovalAnswer

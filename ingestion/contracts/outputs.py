@@ -30,6 +30,9 @@ class FraudDecision(Event):
     approval_id: DerivedId | None = None
     #: an escalated payment's treatment until the graph decides (``fraud_pending_action``)
     pending_action: Literal["hold", "allow"] | None = None
+    #: the model's own words about the payment: advice, never one of the ``reasons`` (which
+    #: are the rules' and the policy's, deterministic)
+    model_note: str | None = Field(None, max_length=4000)
 
 
 #: a screening signal's value

@@ -20,6 +20,7 @@ from ingestion.contracts import (
     ApprovalResponse,
     BlockAction,
     FraudDecision,
+    FraudLabel,
     Transaction,
 )
 from ingestion.dlq import DeadLetter
@@ -133,6 +134,15 @@ def test_london_paris_waits_for_one_approval_then_blocks_once(world: World) -> N
     assert [(r["transaction_id"], r["outcome"]) for r in lake] == [(coffee.transaction_id, "block")]
     assert pending_count(world) == 0
     assert len(world.model.calls) == 1  # one assessment, for the one escalated event
+    # the model's words are its note, never a reason; the analyst's answer is a label
+    final = [d for d in world.topic(Stream.FRAUD_DECISIONS, 3, FraudDecision)
+             if d.decided_by == "analyst"]  # fmt: skip
+    assert [d.model_note for d in final] == ["Same card in London and Paris 40 s apart."]
+    assert not any("London and Paris 40 s" in r for r in final[0].reasons), final[0].reasons
+    [label] = world.topic(Stream.FRAUD_LABELS, 1, FraudLabel)
+    assert (label.transaction_id, label.label, label.source) == (
+        coffee.transaction_id, "fraud", "analyst",
+    )  # fmt: skip
 
 
 def test_a_rejected_proposal_blocks_nothing_and_records_a_false_positive(world: World) -> None:
@@ -144,6 +154,8 @@ def test_a_rejected_proposal_blocks_nothing_and_records_a_false_positive(world: 
     [row] = world.agent.worker.ctx.tools.lake.decisions().to_pylist()
     assert row["outcome"] == "release"
     assert any("false positive" in r for r in row["reasons"])
+    [label] = world.topic(Stream.FRAUD_LABELS, 1, FraudLabel)
+    assert (label.label, label.source) == ("genuine", "analyst")
     assert world.topic(Stream.BLOCK_ACTIONS, 0, BlockAction) == []
     assert world.topic(Stream.ALERTS, 0, Alert) == []
 
