@@ -61,6 +61,11 @@ NEEDS: dict[str, frozenset[str]] = {
         "streams.escalation_recall": ["streams:label=hold", "streams:label=block"],
         "streams.exactly_once": ["streams:label=block"],
         "streams.dead_lettered": ["streams:dlq"],
+        # the fraud suite simulates its own month, the same in the sample as in full
+        **{
+            f"fraud.{name}": []
+            for name in ("recall", "false_flags", "pr_auc", "cards_by_third", "scenario_min_recall")
+        },
     }.items()
 }
 

@@ -112,6 +112,18 @@ local function behave(card, user, ts, amount, category, tid, horizon)
   user[10], user[11], user[12], user[13], user[14] = n, mean, var, cats, terms
   return out
 end
+local function fields(s)
+  local out, i = {}, 1
+  while true do
+    local j = string.find(s, "\31", i, true)
+    if not j then
+      out[#out + 1] = string.sub(s, i)
+      return out
+    end
+    out[#out + 1] = string.sub(s, i, j - 1)
+    i = j + 1
+  end
+end
 local SLOTS, WINDOW = 64, 28
 local function terminal(st, ts, delay, out)
   -- st: {day of slot 1..SLOTS, payments 1..SLOTS, frauds 1..SLOTS}; appends the
@@ -133,10 +145,11 @@ local function terminal(st, ts, delay, out)
   return day
 end
 local function behave_batch(k, a, n, ttl, dedupe, horizon, delay, label_ttl, out)
-  -- n payments: KEYS[k..] card, customer, answer, terminal, record of each; ARGV[a..] ts,
-  -- amount, category, terminal id ("": none), card id. One MGET for all; each state decoded once
-  -- and written once; a payment already answered (a re-delivery, or twice in the batch)
-  -- gets that answer and changes nothing.
+  -- n payments: KEYS[k..] card, customer, answer, terminal, record of each; ARGV[a..] one
+  -- a payment: ts, amount, category, terminal id ("": none), card id, joined by \31 (which
+  -- no id, label or number holds: one argument a payment, not five, for the client to
+  -- encode). One MGET for all; each state decoded once and written once; a payment already
+  -- answered (a re-delivery, or twice in the batch) gets that answer and changes nothing.
   if n == 0 then return end
   local keys, at = {}, {}
   for i = 0, n - 1 do
@@ -157,8 +170,9 @@ local function behave_batch(k, a, n, ttl, dedupe, horizon, delay, label_ttl, out
     local seen = keys[4 * i - 1]
     local answer = answers[seen] or got[4 * i - 1]
     if not answer then
-      local ts, tid = tonumber(ARGV[a]), ARGV[a + 3]
-      local values = behave(state(4 * i - 3), state(4 * i - 2), ts, ARGV[a + 1], ARGV[a + 2],
+      local f = fields(ARGV[a])
+      local ts, tid = tonumber(f[1]), f[4]
+      local values = behave(state(4 * i - 3), state(4 * i - 2), ts, f[2], f[3],
                             tid, horizon)
       local day = math.floor(ts / 86400000)
       if tid ~= "" then
@@ -171,11 +185,11 @@ local function behave_batch(k, a, n, ttl, dedupe, horizon, delay, label_ttl, out
       answer = cmsgpack.pack(values)
       answers[seen] = answer
       redis.call("SET", seen, answer, "PX", dedupe)
-      redis.call("SET", KEYS[k + 5 * i - 1], cmsgpack.pack(tid, day, "", ARGV[a + 4]), "PX",
+      redis.call("SET", KEYS[k + 5 * i - 1], cmsgpack.pack(tid, day, "", f[5]), "PX",
                  label_ttl, "NX")
     end
     out[#out + 1] = answer
-    a = a + 5
+    a = a + 1
   end
   for key, st in pairs(states) do
     if at[key] then

@@ -26,46 +26,79 @@ Signals = Mapping[str, Any]
 
 
 def _num(s: Signals, name: str) -> float:
-    v = s.get(name)
+    return _value(s.get(name))
+
+
+def _value(v: Any) -> float:
     if v is None or isinstance(v, str):
         return math.nan
     return float(v)
 
 
-def _ratio(s: Signals) -> float:
-    mean = _num(s, "customer_mean_amount")
-    return _num(s, "amount_gbp") / mean if mean > 0 else math.nan
+class Raw:
+    """A batch's signals as columns (float64, NaN for missing), each read once."""
+
+    def __init__(self, rows: Sequence[Signals]) -> None:
+        self.rows = rows
+        self._cols: dict[str, np.ndarray] = {}
+
+    def __call__(self, name: str) -> np.ndarray:
+        col = self._cols.get(name)
+        if col is None:
+            col = np.fromiter((_value(r.get(name)) for r in self.rows), np.float64, len(self.rows))
+            self._cols[name] = col
+        return col
+
+    def flag(self, name: str) -> np.ndarray:
+        """1.0 where the signal is truthy, else 0.0 (missing included)."""
+        return np.fromiter((1.0 if r.get(name) else 0.0 for r in self.rows), np.float64,
+                           len(self.rows))  # fmt: skip
+
+    def equals(self, name: str, value: str) -> np.ndarray:
+        return np.fromiter((1.0 if r.get(name) == value else 0.0 for r in self.rows),
+                           np.float64, len(self.rows))  # fmt: skip
 
 
-def _z(s: Signals) -> float:
-    std = _num(s, "customer_amount_std")
-    return (_num(s, "amount_gbp") - _num(s, "customer_mean_amount")) / std if std > 0 else math.nan
+Column = Callable[[Raw], np.ndarray]
 
 
-def _burst(s: Signals) -> float:
-    history = max(_num(s, "card_payments_30d") - _num(s, "card_payments_1h"), 0.0)
-    return (_num(s, "card_payments_1h") + 1) / max(history / 30, 0.1)
+def _ratio(r: Raw) -> np.ndarray:
+    mean = r("customer_mean_amount")
+    return np.where(mean > 0, r("amount_gbp") / np.where(mean > 0, mean, 1.0), np.nan)
 
 
-def _terminal_rate(s: Signals) -> float:
-    frauds = _num(s, "terminal_frauds")
-    return frauds / (_num(s, "terminal_payments") + 5) if frauds >= 0 else math.nan
+def _z(r: Raw) -> np.ndarray:
+    std = r("customer_amount_std")
+    z = (r("amount_gbp") - r("customer_mean_amount")) / np.where(std > 0, std, 1.0)
+    return np.where(std > 0, z, np.nan)
 
 
-def _log(name: str) -> Callable[[Signals], float]:
-    return lambda s: math.log1p(max(_num(s, name), 0.0))
+def _burst(r: Raw) -> np.ndarray:
+    hour = r("card_payments_1h")
+    history = np.maximum(r("card_payments_30d") - hour, 0.0)
+    out: np.ndarray = (hour + 1) / np.maximum(history / 30, 0.1)
+    return out
 
 
-def _plain(name: str) -> Callable[[Signals], float]:
-    return lambda s: _num(s, name)
+def _terminal_rate(r: Raw) -> np.ndarray:
+    frauds = r("terminal_frauds")
+    return np.where(frauds >= 0, frauds / (r("terminal_payments") + 5), np.nan)
 
 
-def _is(name: str, value: str) -> Callable[[Signals], float]:
-    return lambda s: 1.0 if s.get(name) == value else 0.0
+def _log(name: str) -> Column:
+    return lambda r: np.log1p(np.maximum(r(name), 0.0))
 
 
-#: the model's columns: name -> how it is read off a decision's signals
-COLUMNS: dict[str, Callable[[Signals], float]] = {
+def _plain(name: str) -> Column:
+    return lambda r: r(name)
+
+
+def _is(name: str, value: str) -> Column:
+    return lambda r: r.equals(name, value)
+
+
+#: the model's columns: name -> how it is computed from a batch's signals
+COLUMNS: dict[str, Column] = {
     "log_amount_gbp": _log("amount_gbp"),
     "amount_vs_usual": _ratio,
     "amount_z": _z,
@@ -81,10 +114,8 @@ COLUMNS: dict[str, Callable[[Signals], float]] = {
     "customer_payments_1d": _plain("customer_payments_1d"),
     "customer_payments_30d": _plain("customer_payments_30d"),
     "customer_history": _plain("customer_history"),
-    "new_category": lambda s: 1.0 if s.get("new_category") else 0.0,
-    "new_terminal": lambda s: (
-        math.nan if s.get("new_terminal") is None else float(s["new_terminal"])
-    ),
+    "new_category": lambda r: r.flag("new_category"),
+    "new_terminal": _plain("new_terminal"),
     "home_distance_km": _log("home_distance_km"),
     "delivery_distance_km": _log("delivery_distance_km"),
     "card_not_present": _is("channel", "card_not_present"),
@@ -102,10 +133,11 @@ FEATURES = tuple(COLUMNS)
 
 def matrix(rows: Sequence[Signals], features: Sequence[str] = FEATURES) -> np.ndarray:
     """The model's input for decisions' signals (rows x features, float64, NaN missing)."""
-    fns = [COLUMNS[f] for f in features]
-    out = np.empty((len(rows), len(fns)), dtype=np.float64)
-    for i, s in enumerate(rows):
-        out[i] = [fn(s) for fn in fns]
+    raw = Raw(rows)
+    out = np.empty((len(rows), len(features)), dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for j, f in enumerate(features):
+            out[:, j] = COLUMNS[f](raw)
     return out
 
 

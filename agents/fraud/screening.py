@@ -175,16 +175,14 @@ class Screener:
             for t in txs:
                 keys += self._behaviour.of(t.card_id, t.user_id, t.transaction_id, t.terminal_id)
                 per_gbp = self._per_gbp.get(t.currency)
-                behave_args += [
-                    str(int(t.timestamp.timestamp() * 1000)),
-                    "" if per_gbp is None else repr(float(t.amount) / per_gbp),
-                    t.merchant_category,
-                    t.terminal_id or "",
-                    t.card_id,
-                ]
+                behave_args.append(
+                    f"{int(t.timestamp.timestamp() * 1000)}\x1f"
+                    f"{'' if per_gbp is None else repr(float(t.amount) / per_gbp)}\x1f"
+                    f"{t.merchant_category}\x1f{t.terminal_id or ''}\x1f{t.card_id}"
+                )
         window_s = s.fraud_card_testing_window_s
         header = [len(users), len(located), len(testing), self.cards.ttl_s, window_s * 1000,
-                  window_s * 2, len(behave_args) // 5, s.fraud_features_ttl_s * 1000,
+                  window_s * 2, len(behave_args), s.fraud_features_ttl_s * 1000,
                   s.fraud_features_dedupe_s * 1000, HORIZON, s.fraud_terminal_delay_days,
                   s.fraud_labels_ttl_s * 1000, len(txs) if behave_args else 0]  # fmt: skip
         args = [*map(str, header), *located_args, *testing_args, *behave_args]
