@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from vigil.fraud_settings import FX_PER_GBP as FX_PER_GBP
 from vigil.fraud_settings import FraudSettings
 
 

@@ -42,7 +42,7 @@ from ingestion.simulator.fraud_cases import (
 from ingestion.simulator.fraud_world import ONLINE, PRESENT, FraudWorld, Shopper, Terminal
 from ingestion.simulator.units import _FLIGHT_KMH, _km, _money, check_run_id
 from ingestion.simulator.world import CITIES
-from vigil.fraud_settings import FX_PER_GBP
+from vigil.settings import FX_PER_GBP
 
 
 @dataclass(frozen=True, slots=True)

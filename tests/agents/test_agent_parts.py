@@ -44,7 +44,8 @@ def test_the_two_parts_tell_the_founding_story_between_them(
         scripted = ModelGateway([ModelEntry("scripted", model, structured="json")])
         escalations = part("escalations", scripted)
         topics = {n: {r.topic for r in p.runners} for n, p in [("e", events), ("x", escalations)]}
-        assert topics["e"] == {s.topic(Stream.TRANSACTIONS)}  # fraud has no side inputs
+        # the input, and its side input: the labels
+        assert topics["e"] == {s.topic(Stream.TRANSACTIONS), s.topic(Stream.FRAUD_LABELS)}
         answers = s.topic(Stream.APPROVAL_RESPONSES)
         assert topics["x"] == {s.topic(Stream.FRAUD_ESCALATIONS), answers}
         assert (events.graphs, escalations.graphs) == (False, True)

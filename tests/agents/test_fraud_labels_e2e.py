@@ -4,6 +4,7 @@ DLQ with their reasons, and the partition goes on."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,9 +12,11 @@ import msgpack
 import pytest
 
 from agents.fraud.behaviour import BehaviourKeys
+from agents.fraud.model_store import publish_model
 from ingestion.contracts import FraudDecision, FraudLabel, Transaction
 from ingestion.dlq import DeadLetter
 from tests.agents.test_fraud_e2e import World, world  # noqa: F401 - the fixture
+from tests.agents.test_fraud_model import trained  # noqa: F401 - the fixture
 from tests.conftest import wait_for
 from tests.ingestion.kafkautil import produce_raw, read_all
 from vigil.settings import Stream
@@ -69,3 +72,25 @@ def test_labels_are_applied_once_and_bad_ones_dead_lettered(
     slots = len(values) // 3
     assert sum(v or 0 for v in values[2 * slots :]) == 1
     assert sum(v or 0 for v in values[slots : 2 * slots]) == 2
+
+
+@pytest.mark.script(fraud_features=True, fraud_model_check_s=0.2)
+def test_a_running_agent_scores_with_a_model_promoted_while_it_runs(
+    world: World,  # noqa: F811 - the fixture imported above
+    redis_client: tuple[Any, str],
+    trained: Any,  # noqa: F811 - the fixture imported above
+) -> None:
+    s = world.settings
+    client, _prefix = redis_client
+    world.producer.publish([payment(1)])
+    [before] = world.topic(Stream.FRAUD_DECISIONS, 1, FraudDecision)
+    assert "model_version" not in before.signals  # none promoted: the rules alone
+    model = trained[2]
+    publish_model(client, s.redis_prefix, model, promote=True)
+    time.sleep(0.5)
+    world.producer.publish([payment(2)])
+    decided = world.topic(Stream.FRAUD_DECISIONS, 2, FraudDecision)
+    [after] = [d for d in decided if d.transaction_id == "tx-l2"]
+    assert after.signals["model_version"] == model.version
+    assert isinstance(after.signals["model_risk"], float)
+    assert after.signals["model_band"] in ("low", "medium", "high")

@@ -1,0 +1,150 @@
+"""What screening decides beyond its rules: the risk model's bands over the rules'
+verdicts, and cards under review (a recent flag) or with a confirmed fraud (a label)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Literal
+
+import redis
+
+from agents.fraud.behaviour import BehaviourKeys
+from agents.fraud.model import RiskModel
+from ingestion.contracts import FraudDecision, Transaction, construct
+from vigil.settings import Settings
+
+Signal = float | int | str | bool | None
+
+RISK_CONFIRMED = 0.95
+
+
+@dataclass(frozen=True)
+class Screened:
+    tx: Transaction
+    risk: float
+    #: hold: the model's medium band (the customer is asked to confirm)
+    outcome: Literal["allow", "hold", "escalate"]
+    reasons: list[str] = field(default_factory=list)
+    signals: dict[str, Signal] = field(default_factory=dict)
+    decided_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    #: what an escalated payment gets until the graph decides
+    pending_action: Literal["hold", "allow"] | None = None
+    #: the rules that could not be applied to it: (rule, why)
+    not_applied: tuple[tuple[str, str], ...] = ()
+    #: the risk of the rules that are floors whatever a model says (impossible travel,
+    #: card testing, a flagged customer)
+    hard_risk: float = 0.0
+
+    def decision(self) -> FraudDecision:
+        """The screening decision published for every event (id stable per transaction).
+
+        Built without re-validation: every field comes from a validated transaction and
+        from this module's own rules (this is the hot path: one per event).
+        """
+        tx = self.tx
+        return construct(
+            FraudDecision,
+            {
+                "schema_version": 1,
+                "event_id": f"screen-{tx.transaction_id}",
+                "transaction_id": tx.transaction_id,
+                "user_id": tx.user_id,
+                "card_id": tx.card_id,
+                "outcome": self.outcome,
+                "risk_score": self.risk,
+                "reasons": self.reasons,
+                "signals": self.signals,
+                "decided_by": "screening",
+                "decided_at": self.decided_at,
+                "approval_id": None,
+                "pending_action": self.pending_action,
+                "model_note": None,
+            },
+        )
+
+
+def under_review(decided: list[Screened], flags: Sequence[bytes | str], s: Settings,
+             client: redis.Redis, keys: BehaviourKeys) -> list[Screened]:  # fmt: skip
+    """A card with a payment flagged (held or escalated) in the last
+    ``fraud_card_review_s`` has its later payments held too, until the case is decided
+    (a thief's next payments, a clone's next ones abroad). Only flags of the rules and
+    the model start a review: a payment held for the review does not prolong it."""
+    window_ms = s.fraud_card_review_s * 1000
+    out: list[Screened] = []
+    started: dict[str, int] = {}
+    confirmed: set[str] = set()
+    for x, raw in zip(decided, flags, strict=True):
+        ts = int(x.tx.timestamp.timestamp() * 1000)
+        if raw in (b"fraud", "fraud"):  # a label confirmed a fraud on this card
+            confirmed.add(x.tx.card_id)
+            reasons = [*x.reasons, "card compromised: a fraud on it was confirmed (a label); "
+                                   "its payments go to an analyst"]  # fmt: skip
+            signals = {**x.signals, "card_confirmed_fraud": True}
+            risk = max(x.risk, RISK_CONFIRMED)
+            out.append(replace(x, outcome="escalate", risk=risk, reasons=reasons,
+                               pending_action=s.fraud_pending_action,
+                               hard_risk=max(x.hard_risk, risk), signals=signals))  # fmt: skip
+            continue
+        if x.outcome != "allow":
+            started[x.tx.card_id] = max(ts, started.get(x.tx.card_id, ts))
+            out.append(x)
+            continue
+        since = ts - int(raw) if raw else None
+        if since is None or not 0 <= since <= window_ms or window_ms <= 0:
+            out.append(x)
+            continue
+        why = (f"card under review: a payment on it was flagged {since / 60000:.0f} min "
+               "before; held until that is decided")  # fmt: skip
+        reasons = [*x.reasons, why]
+        signals = {**x.signals, "card_flagged_s_ago": round(since / 1000, 1)}
+        out.append(replace(x, outcome="hold", pending_action="hold", reasons=reasons,
+                           signals=signals))  # fmt: skip
+    if started and window_ms > 0:
+        pipe = client.pipeline(transaction=False)
+        for card, ts in started.items():
+            if card not in confirmed:
+                pipe.set(keys.flag(card), ts, px=window_ms)
+        pipe.execute()
+    return out
+
+
+def scored(judged: list[Screened], model: RiskModel, shadow: RiskModel | None,
+       s: Settings) -> list[Screened]:  # fmt: skip
+    """The model's bands over the rules' verdicts: the hard rules stay floors; the
+    others are the model's inputs (its signals), not verdicts of their own."""
+    rows = [x.signals for x in judged]
+    scores = model.score(rows)
+    shadows = None if shadow is None else shadow.score(rows)
+    bands = [model.bands.of(float(p)) for p in scores]
+    hard = [x.hard_risk >= s.fraud_escalate_min_risk for x in judged]
+    told = [i for i, b in enumerate(bands) if b != "low"]
+    words = dict(zip(told, model.explain([rows[i] for i in told]), strict=True))
+    out: list[Screened] = []
+    for i, x in enumerate(judged):
+        p, band = float(scores[i]), bands[i]
+        signals = {**x.signals, "model_risk": round(p, 4), "model_band": band,
+                   "model_version": model.version}  # fmt: skip
+        if shadows is not None and shadow is not None:
+            signals["model_shadow_risk"] = round(float(shadows[i]), 4)
+            signals["model_shadow_version"] = shadow.version
+        reasons = list(x.reasons)
+        if band != "low":
+            cut = model.bands.high if band == "high" else model.bands.medium
+            reasons.append(f"risk model {model.version}: fraud probability {p:.2f}, "
+                           f"{band} band (from {cut:.2f})")  # fmt: skip
+            reasons += [w for w in words[i] if not any(r.startswith(w) for r in reasons)]
+        if hard[i] or band == "high":
+            risk = max(x.hard_risk, p, s.fraud_block_min_risk if band == "high" else 0.0)
+            out.append(
+                replace(x, risk=min(risk, 1.0), outcome="escalate", reasons=reasons,
+                        signals=signals, pending_action=s.fraud_pending_action)
+            )  # fmt: skip
+        elif band == "medium":
+            out.append(replace(x, risk=p, outcome="hold", reasons=reasons, signals=signals,
+                               pending_action="hold"))  # fmt: skip
+        else:
+            out.append(replace(x, risk=p, outcome="allow", reasons=reasons, signals=signals,
+                               pending_action=None))  # fmt: skip
+    return out
