@@ -115,7 +115,12 @@ def binding(deps: AgentDeps) -> Binding[Transaction, FraudState, FraudContext]:
             wait_for_model=s.fraud_wait_for_model,
         ),
         stage=STAGE,
-        side_inputs=(SideInput(Stream.FRAUD_LABELS, FraudLabel, labels.handler),),
+        # labels find their payments by what the features keep: without them, nothing to do
+        side_inputs=(
+            (SideInput(Stream.FRAUD_LABELS, FraudLabel, labels.handler),)
+            if s.fraud_features
+            else ()
+        ),
         warm=lambda: policy_vector(deps.tools.embedder),
         approval_prefix=APPROVAL_PREFIX,
         claims_unknown_approvals=True,

@@ -1,9 +1,11 @@
-"""Screening: every transaction, in batches, without a model.
+"""Screening: every transaction, in batches, without a language model.
 
-One Redis pipeline per batch carries the velocity check of every located transaction,
-the card-testing window of every small online payment and the profile fields of every
-customer in the batch. The rules are plain and their thresholds are settings; only what
-they flag goes on to the fraud graph.
+One Redis round trip per batch carries the velocity check of every located transaction,
+the card-testing window of every small online payment, the profile fields of every
+customer in the batch and, with ``fraud_features``, the behaviour features and each
+card's review flag. The rules are plain and their thresholds are settings; with a risk
+model promoted, its bands decide over the rules that are not floors (``verdicts``). Only
+what is escalated goes on to the fraud graph.
 """
 
 from __future__ import annotations

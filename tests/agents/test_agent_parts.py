@@ -44,8 +44,8 @@ def test_the_two_parts_tell_the_founding_story_between_them(
         scripted = ModelGateway([ModelEntry("scripted", model, structured="json")])
         escalations = part("escalations", scripted)
         topics = {n: {r.topic for r in p.runners} for n, p in [("e", events), ("x", escalations)]}
-        # the input, and its side input: the labels
-        assert topics["e"] == {s.topic(Stream.TRANSACTIONS), s.topic(Stream.FRAUD_LABELS)}
+        # the input (its labels are a side input only with the features on)
+        assert topics["e"] == {s.topic(Stream.TRANSACTIONS)}
         answers = s.topic(Stream.APPROVAL_RESPONSES)
         assert topics["x"] == {s.topic(Stream.FRAUD_ESCALATIONS), answers}
         assert (events.graphs, escalations.graphs) == (False, True)

@@ -26,20 +26,20 @@ pytestmark = [pytest.mark.slow, pytest.mark.real_model, pytest.mark.timeout(900)
 def test_the_offline_model_clears_the_gate_and_the_report_shows_it(env_for, tmp_path: Path) -> None:
     env = env_for(["local"])
     thresholds = Thresholds.load()
-    run = run_evals(env, ["local"], Selection(sample=True), thresholds)
+    # the fraud suite runs no language model: tests/evals/test_fraud_suite.py gates it, on
+    # the other worker
+    run = run_evals(env, ["local"], Selection(("chat", "events", "streams"), sample=True),
+                    thresholds)  # fmt: skip
     lines = [v.line for v in run.verdicts]
     assert failures(run.verdicts) == [], "\n".join(lines)
     # every gated figure of every suite was measured on the sample, and judged
-    assert {v.metric for v in run.verdicts if v.gated and v.value is not None} == set(
-        thresholds.gated
-    )
+    assert {v.metric for v in run.verdicts if v.gated and v.value is not None} == {
+        m for m in thresholds.gated if not m.startswith("fraud.")
+    }
     figures = run.figures("local")
     assert figures["chat.category.injection.pass_rate"] == 1.0
     assert figures["events.block_precision"] == 1.0
     assert figures["streams.exactly_once"] == 1.0
-    fraud = run.figures("risk-model")
-    assert fraud["fraud.recall"] >= 0.8
-    assert fraud["fraud.false_flags"] <= 0.01
     # ... and not vacuously: the sample has blocks to find, found them, and applied them once
     [events] = [s for s in run.summaries if s.suite == "events"]
     assert events.confusion["block"]["block"] >= 1
@@ -60,9 +60,8 @@ def test_the_offline_model_clears_the_gate_and_the_report_shows_it(env_for, tmp_
         page.goto(paths["html"].as_uri())
         assert page.text_content("#gate") == "PASS"
         charts = page.locator("svg.chart")
-        # pass rates and latency per suite, the decisions of the events and of the stream,
-        # the fraud suite's recall per scenario
-        assert charts.count() == 7
+        # pass rates and latency per suite, the decisions of the events and of the stream
+        assert charts.count() == 6
         for i in range(charts.count()):
             box = charts.nth(i).bounding_box()
             assert box is not None

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from evals.fraud import NAME, FraudEvalConfig, run_fraud_suite
+from evals.gate import Thresholds, failures, judge
 from evals.report import write_reports
 from evals.runner import EvalRun
 from tests.conftest import base_settings, clean_env, run_vigil
@@ -41,6 +42,21 @@ def test_the_suite_measures_every_figure_and_reports_them(
     assert f"| {first} |" in md
     assert "| fraud | " in md  # the truth x decision table
     assert "fraud: share of fraudulent payments caught, per scenario" in paths["html"].read_text()
+
+
+@pytest.mark.timeout(600)
+def test_the_full_suite_clears_the_gate(redis_client: tuple[Any, str]) -> None:
+    """The month ``vigil eval --suite fraud`` runs, judged by ``evals/thresholds.yaml``
+    (about 30 s; seeded, so the same figures every run)."""
+    client, prefix = redis_client
+    thresholds = Thresholds.load()
+    summary = run_fraud_suite(client, base_settings(redis_prefix=prefix.rstrip(":")))
+    figures = {f"fraud.{k}": v for k, v in summary.metrics.items()}
+    verdicts = judge(figures, NAME, thresholds)
+    assert {v.metric for v in verdicts} == {m for m in thresholds.gated if m.startswith("fraud.")}
+    assert failures(verdicts) == [], [v.line for v in verdicts]
+    assert figures["fraud.recall"] >= 0.8
+    assert figures["fraud.false_flags"] <= 0.01
 
 
 @pytest.mark.timeout(300)
