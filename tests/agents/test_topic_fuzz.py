@@ -195,6 +195,8 @@ def consumers(settings: Settings, redis_client: tuple[Any, str], tmp_path: Path)
         "redis_prefix": prefix.rstrip(":"), "checkpoint_prefix": prefix + "cp",
         "data_dir": tmp_path / "data", "runner_retry_backoff_s": 0.01,
         "runner_retry_backoff_max_s": 0.05,
+        # with its features the fraud agent reads fraud.labels too: every input is read
+        "fraud_features": True,
     })  # fmt: skip
     running = Consumers(s, client)
     running.start()
