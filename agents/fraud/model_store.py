@@ -115,13 +115,8 @@ class ModelStore:
     def publish(self, version: str) -> None:
         """Put ``version`` where agents can load it (as the promoted or a shadow model)."""
         where = self.folder / check_version(version)
-        self.client.hset(
-            f"{self.key}:{version}",
-            mapping={
-                "model": (where / "model.txt").read_text(),
-                "meta": (where / "meta.json").read_text(),
-            },
-        )
+        _put(self.client, self.key, version, (where / "model.txt").read_text(),
+             (where / "meta.json").read_text())  # fmt: skip
 
 
 def publish_model(client: redis.Redis, service_prefix: str, model: RiskModel, *,
@@ -129,10 +124,14 @@ def publish_model(client: redis.Redis, service_prefix: str, model: RiskModel, *,
     """Put a model (trained in memory, not saved) where agents load it, as promotion does
     (an eval's or a benchmark's model, under its own prefix)."""
     key = f"{service_prefix}:fraud:model"
-    client.hset(f"{key}:{model.version}", mapping={"model": model.text(),
-                                                  "meta": json.dumps(model.meta)})  # fmt: skip
+    _put(client, key, model.version, model.text(), json.dumps(model.meta))
     if promote:
         client.set(f"{key}:promoted", model.version)
+
+
+def _put(client: redis.Redis, key: str, version: str, model: str, meta: str) -> None:
+    """A version's trees and meta under ``<key>:<version>``, where ``ModelWatch`` reads them."""
+    client.hset(f"{key}:{version}", mapping={"model": model, "meta": meta})
 
 
 class ModelWatch:

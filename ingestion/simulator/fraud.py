@@ -36,10 +36,9 @@ from ingestion.simulator.fraud_cases import (
     FraudCases,
     _Draft,
     _near,
-    _pick,
     _poisson,
 )
-from ingestion.simulator.fraud_world import ONLINE, PRESENT, FraudWorld, Shopper, Terminal
+from ingestion.simulator.fraud_world import ONLINE, PRESENT, FraudWorld, Shopper, Terminal, _pick
 from ingestion.simulator.units import _FLIGHT_KMH, _km, _money, check_run_id
 from ingestion.simulator.world import CITIES
 from vigil.settings import FX_PER_GBP

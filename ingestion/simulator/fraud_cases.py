@@ -263,10 +263,6 @@ def _poisson(rng: random.Random, lam: float) -> int:
         k += 1
 
 
-def _pick(rng: random.Random, weights: dict[str, float]) -> str:
-    return rng.choices(list(weights), weights=list(weights.values()))[0]
-
-
 def _near(rng: random.Random, at: tuple[float, float], km: float) -> tuple[float, float]:
     r = km * math.sqrt(rng.random())
     a = rng.uniform(0, 2 * math.pi)
