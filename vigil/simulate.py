@@ -8,12 +8,13 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ingestion.contracts import Event
 from ingestion.producer import EventProducer
 from ingestion.simulator import SCENARIOS, Simulator, check_run_id
+from ingestion.simulator.fraud import FraudSimulation
 from vigil.settings import Settings
 
 
@@ -30,6 +31,9 @@ class SimPlan:
     #: tags every id (see ``Simulator``): a fresh one per run makes a run new events on a
     #: used data folder; None leaves ids untagged (the same seed and start: the same ids)
     run: str | None = None
+    #: > 0: instead of the scenarios traffic, a labelled fraud history of this many days
+    #: (``ingestion.simulator.fraud``): profiles, payments, and each label once it is known
+    fraud_days: int = 0
 
     def validate(self) -> None:
         unknown = [s for s in [*self.scenarios, *self.inject] if s not in SCENARIOS]
@@ -39,11 +43,19 @@ class SimPlan:
             raise ValueError("count and rate must be >= 0 and customers >= 1")
         if self.run is not None:
             check_run_id(self.run)
+        if not 0 <= self.fraud_days <= 120:
+            raise ValueError("--fraud-days must be from 0 (off) to 120")
+        if self.fraud_days and (self.scenarios or self.inject):
+            raise ValueError("--fraud-days publishes a fraud history of its own: no --scenario "
+                             "or --inject with it")  # fmt: skip
 
 
 def plan_events(plan: SimPlan) -> Iterator[Event]:
     """The events a plan produces, in order: reproducible for a seed, start time and run."""
     plan.validate()
+    if plan.fraud_days:
+        yield from fraud_history(plan)
+        return
     sim = Simulator(
         seed=plan.seed, customers=plan.customers, start=plan.start, rate=plan.rate, run=plan.run
     )
@@ -66,6 +78,27 @@ def plan_events(plan: SimPlan) -> Iterator[Event]:
             yield from SCENARIOS[pending.pop(0)](sim)
     for name in pending:
         yield from SCENARIOS[name](sim)
+
+
+def fraud_history(plan: SimPlan) -> Iterator[Event]:
+    """A labelled fraud history as the topics would see it: every customer's profile, then
+    the payments in time order, each label published before the first payment made after
+    it became known (chargebacks days later, customers' reports within hours). Starts
+    ``fraud_days`` before now (midnight UTC) unless the plan says when."""
+    start = plan.start or (datetime.now(UTC) - timedelta(days=plan.fraud_days)).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    history = FraudSimulation(seed=plan.seed, shoppers=plan.customers, days=plan.fraud_days,
+                              start=start, run=plan.run).run()  # fmt: skip
+    if plan.profiles:
+        yield from history.profiles
+    labels, j = history.labels, 0
+    for p in history.payments:
+        while j < len(labels) and labels[j].known_at <= p.tx.timestamp:
+            yield labels[j]
+            j += 1
+        yield p.tx
+    yield from labels[j:]
 
 
 @dataclass

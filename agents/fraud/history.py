@@ -6,13 +6,18 @@ label is applied through the same ``LabelStore`` as ``fraud.labels`` feeds, once
 known (before the first payment screened after its ``known_at``). So the signals a model
 is trained on are exactly the signals it will score, and a terminal's risk only counts
 what was known at each payment's time.
+
+A deployment's own history is the same thing recorded: the screening decisions the
+archive kept in the lake, joined with the labels it kept (``lake_examples``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from agents.fraud.labels import LabelStore
 from agents.fraud.screening import Screened, Screener
@@ -69,3 +74,28 @@ def examples(
         )
         for r in rows
     ]
+
+
+def lake_examples(
+    screenings: Sequence[Mapping[str, Any]],
+    labels: Sequence[Mapping[str, Any]],
+    escalate_at: float = 0.5,
+) -> list[Example]:
+    """Training examples from a deployment's own history (the lake's ``screenings`` and
+    ``labels`` rows): each payment's recorded signals, fraud if the last verdict on it is
+    fraud (labels in the order they became known: a changed verdict wins), ``ruled`` if
+    the rules that stay floors flagged it (its ``hard_risk`` signal)."""
+    verdict: dict[str, bool] = {}
+    for x in labels:
+        verdict[x["transaction_id"]] = x["label"] == "fraud"
+    out: list[Example] = []
+    for row in screenings:
+        signals = json.loads(row["signals"])
+        if not isinstance(signals, dict):
+            continue
+        hard = signals.get("hard_risk")
+        ruled = isinstance(hard, int | float) and hard >= escalate_at
+        out.append(Example(signals, row["paid_at"], verdict.get(row["transaction_id"], False),
+                           ruled))  # fmt: skip
+    out.sort(key=lambda e: e.at)
+    return out

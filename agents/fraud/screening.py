@@ -179,7 +179,10 @@ class Screener:
         reasons: list[str] = []
         skipped: list[tuple[str, str]] = []
         amount = float(t.amount)
-        signals: dict[str, Signal] = {"amount": amount, "channel": t.channel}
+        # when it was paid: the history a model trains on is split by it (the lake's)
+        signals: dict[str, Signal] = {
+            "amount": amount, "channel": t.channel, "paid_at": t.timestamp.isoformat()
+        }  # fmt: skip
         if velocity is not None:  # located: the card's previous use and this one
             v = assess(*velocity, max_kmh=s.velocity_max_kmh,
                        same_place_km=s.velocity_same_place_km)  # fmt: skip
@@ -234,6 +237,8 @@ class Screener:
             risk = hard = max(hard, RISK_FLAGGED)
             reasons.append(f"customer flagged: {', '.join(sorted(flags & FLAGS))}")
         risk = max(risk, hard)
+        if hard > 0:  # the rules' floor, apart from what a model may add (training's budget)
+            signals["hard_risk"] = hard
         if risk >= s.fraud_escalate_min_risk:  # the payment's treatment until the graph decides
             return Screened(t, risk, "escalate", reasons, signals, decided_at,
                             s.fraud_pending_action, tuple(skipped), hard)  # fmt: skip

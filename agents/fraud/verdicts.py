@@ -81,11 +81,12 @@ def under_review(decided: list[Screened], flags: Sequence[bytes | str], s: Setti
             confirmed.add(x.tx.card_id)
             reasons = [*x.reasons, "card compromised: a fraud on it was confirmed (a label); "
                                    "its payments go to an analyst"]  # fmt: skip
-            signals = {**x.signals, "card_confirmed_fraud": True}
             risk = max(x.risk, RISK_CONFIRMED)
+            hard = max(x.hard_risk, risk)
+            signals = {**x.signals, "card_confirmed_fraud": True, "hard_risk": hard}
             out.append(replace(x, outcome="escalate", risk=risk, reasons=reasons,
                                pending_action=s.fraud_pending_action,
-                               hard_risk=max(x.hard_risk, risk), signals=signals))  # fmt: skip
+                               hard_risk=hard, signals=signals))  # fmt: skip
             continue
         if x.outcome != "allow":
             started[x.tx.card_id] = max(ts, started.get(x.tx.card_id, ts))

@@ -7,9 +7,12 @@ from typing import Annotated
 import typer
 
 from vigil.cli.common import app, console, friendly, load_settings
+from vigil.errors import VigilError
 
 fraud_app = typer.Typer(help="The fraud agent's risk models: train, list, promote.")
 app.add_typer(fraud_app, name="fraud")
+lake_app = typer.Typer(help="The data lake: decisions and labels kept as Parquet.")
+app.add_typer(lake_app, name="lake")
 
 
 @fraud_app.command("train")
@@ -22,10 +25,22 @@ def fraud_train(
     promote: Annotated[
         bool, typer.Option(help="Promote it if it beats the current model on its held-out days.")
     ] = False,
+    from_lake: Annotated[
+        bool,
+        typer.Option(
+            "--from-lake",
+            help="Train on this deployment's history: the screening decisions and labels "
+            "`vigil lake archive` kept (the simulation options do not apply).",
+        ),
+    ] = False,
 ) -> None:
-    """Train a risk model on a labelled simulated history, the last days held out."""
-    from vigil.wiring.fraud_models import train_simulated
+    """Train a risk model on a labelled history (simulated, or the lake's), the last days
+    held out."""
+    from vigil.wiring.fraud_models import train_lake, train_simulated
 
+    if from_lake:
+        train_lake(load_settings(), console, version=version, promote=promote)
+        return
     train_simulated(
         load_settings(),
         console,
@@ -58,3 +73,44 @@ def fraud_models() -> None:
     from vigil.wiring.fraud_models import list_models
 
     list_models(load_settings(), console)
+
+
+@lake_app.command("archive")
+@friendly
+def lake_archive(
+    follow: Annotated[
+        bool, typer.Option(help="Keep archiving until Ctrl-C (else: until caught up).")
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option(min=1, help="Seconds to catch up in (without --follow).")
+    ] = 600.0,
+) -> None:
+    """Keep the screening decisions and fraud labels published so far in the lake (the
+    history `vigil fraud train --from-lake` learns from)."""
+    from agents.archive import LakeArchive
+    from tools.lake import ParquetLake
+    from vigil.cli.common import stop_on_signals
+    from vigil.runtime.stack import Stack, discover
+
+    with Stack(discover(load_settings())) as eff:
+        archive = LakeArchive(eff, ParquetLake(eff.lake_path, eff.lake_hash_key.get_secret_value()))
+        try:
+            if follow:
+                with stop_on_signals() as stop:
+                    archive.start()
+                    console.print(f"archiving {', '.join(r.topic for r in archive.runners)} "
+                                  f"into {eff.lake_path}; Ctrl-C stops")  # fmt: skip
+                    while not stop.wait(0.5) and archive.alive():
+                        pass
+                    archive.stop()
+                    archive.join()
+                if archive.failed:
+                    raise VigilError(f"the archive's consumer of {archive.failed} died")
+            else:
+                archive.drain(timeout)
+        finally:
+            archive.close()
+        a = archive.archived
+        console.print(f"archived {a.screenings:,} screening decisions and {a.labels:,} labels "
+                      f"into {eff.lake_path} ({a.files:,} files; {a.skipped_decisions:,} other "
+                      "decisions are the lake's decisions table already)")  # fmt: skip

@@ -150,6 +150,13 @@ def simulate(
         str | None,
         typer.Option(help="Tag in every event id; default: a fresh one (a rerun is new events)."),
     ] = None,
+    fraud_days: Annotated[
+        int,
+        typer.Option(
+            help="Instead: a labelled fraud history of this many days (--customers shoppers): "
+            "payments, and their fraud labels once known, for the fraud agent and the lake."
+        ),
+    ] = 0,
 ) -> None:
     """Produce realistic, seeded traffic to the topics, with scenarios on demand.
 
@@ -177,9 +184,10 @@ def simulate(
         inject=inject or [],
         profiles=profiles,
         run=run_id or new_run_id(),
+        fraud_days=fraud_days,
     )
     plan.validate()
-    total = None if plan.scenarios else count + (customers if profiles else 0)
+    total = None if plan.scenarios or fraud_days else count + (customers if profiles else 0)
     verbose = bool(plan.scenarios) if show is None else show
     console.print(f"run {plan.run}: in every id; --run-id {plan.run} with the same --seed and "
                   "--start replays these events")  # fmt: skip

@@ -3,8 +3,9 @@
 The history is a labelled simulation (``ingestion.simulator.fraud``) replayed through the
 fraud agent's own screening on a scratch key space of the configured Redis (removed
 afterwards): the signals the model learns from are computed by the code that will feed
-it. Training on the recorded decisions and ``fraud.labels`` of a live deployment is the
-next step (this module is where it goes).
+it. Or the deployment's own history: the screening decisions and ``fraud.labels`` the
+archive kept in the lake (``agents.archive``), each payment with the signals it was
+screened on.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from agents.fraud.history import examples, replay
+from agents.fraud.history import examples, lake_examples, replay
 from agents.fraud.labels import LabelStore
 from agents.fraud.model_store import ModelStore, check_version
 from agents.fraud.screening import Screener
-from agents.fraud.training import train
+from agents.fraud.training import Example, train
 from ingestion.simulator.fraud import FraudSimulation
+from tools.lake import ParquetLake
 from vigil.runtime.stack import Stack, discover
 from vigil.settings import Settings
 from vigil.wiring.clients import redis_client
@@ -30,6 +32,8 @@ from vigil.wiring.clients import redis_client
 #: training (most customer reports are in by then)
 GAP_DAYS = 2
 HELD_DAYS = 4
+#: the shortest history that leaves training days before the held-out ones and the gaps
+MIN_DAYS = 2 * GAP_DAYS + HELD_DAYS + 3
 
 
 def models_dir(settings: Settings) -> Any:
@@ -49,8 +53,8 @@ def train_simulated(
     """Simulate ``days`` of labelled payments, replay them, train with the last days held
     out; save (and promote, if asked and it beats the current model). Returns its meta."""
     check_version(version)
-    if days < 2 * GAP_DAYS + HELD_DAYS + 3:
-        raise ValueError(f"--days must be at least {2 * GAP_DAYS + HELD_DAYS + 3}")
+    if days < MIN_DAYS:
+        raise ValueError(f"--days must be at least {MIN_DAYS}")
     with Stack(discover(settings), kafka=False) as eff:
         return _train(eff, console, version=version, seed=seed, shoppers=shoppers, days=days,
                       promote=promote)  # fmt: skip
@@ -102,25 +106,55 @@ def _train(eff: Settings, console: Console, *, version: str, seed: int, shoppers
         for i in range(0, len(keys), 1000):
             client.delete(*keys[i : i + 1000])
 
-    def day(d: int) -> datetime:
-        return history.start + timedelta(days=d)
+    meta = {"kind": "simulated", "seed": seed, "shoppers": shoppers, "days": days}
+    return _fit(eff, console, examples(rows, history.labels, history.start + timedelta(days=days)),
+                until=history.start + timedelta(days=days), history=meta, version=version,
+                promote=promote)  # fmt: skip
 
-    now = day(days)
-    held_until = day(days - GAP_DAYS)
-    held_from = day(days - GAP_DAYS - HELD_DAYS)
-    model, hx, hy = train(
-        examples(rows, history.labels, now),
-        train_until=day(days - 2 * GAP_DAYS - HELD_DAYS),
-        held_from=held_from,
-        held_until=held_until,
-        version=version,
-    )
-    model.meta["history"] = {
-        "kind": "simulated",
-        "seed": seed,
-        "shoppers": shoppers,
-        "days": days,
-    }
+
+def train_lake(
+    settings: Settings, console: Console, *, version: str, promote: bool
+) -> dict[str, Any]:
+    """Train on the deployment's own history: the screening decisions and labels the
+    archive kept in the lake (``vigil lake archive``), the last days held out."""
+    check_version(version)
+    with Stack(discover(settings), kafka=False) as eff:
+        lake = ParquetLake(eff.lake_path, eff.lake_hash_key.get_secret_value())
+        screenings, labels = lake.screenings(), lake.labels()
+        rows = lake_examples(screenings, labels)
+        if not rows:
+            raise ValueError(
+                f"the lake ({eff.lake_path}) has no screening decisions: run `vigil lake "
+                "archive` where the fraud agent publishes its decisions"
+            )
+        first, until = rows[0].at, rows[-1].at
+        span = (until - first).total_seconds() / 86400
+        if span < MIN_DAYS:
+            raise ValueError(
+                f"the lake's screenings span {span:.1f} days ({first:%Y-%m-%d} to "
+                f"{until:%Y-%m-%d}); training needs at least {MIN_DAYS}"
+            )
+        console.print(
+            f"{len(rows):,} screened payments in the lake from {first:%Y-%m-%d} to "
+            f"{until:%Y-%m-%d}, {sum(r.fraud for r in rows):,} with a fraud label "
+            f"({len(labels):,} labels)"
+        )
+        meta = {"kind": "lake", "payments": len(rows), "from": first.isoformat(),
+                "until": until.isoformat(), "labels": len(labels)}  # fmt: skip
+        return _fit(eff, console, rows, until=until, history=meta, version=version,
+                    promote=promote)  # fmt: skip
+
+
+def _fit(eff: Settings, console: Console, rows: list[Example], *, until: datetime,
+         history: dict[str, Any], version: str, promote: bool) -> dict[str, Any]:  # fmt: skip
+    """Train on ``rows`` with the days before ``until`` held out (a gap for the labels'
+    delay on each side); save, publish, and promote if asked and better."""
+    held_until = until - timedelta(days=GAP_DAYS)
+    held_from = held_until - timedelta(days=HELD_DAYS)
+    model, hx, hy = train(rows, train_until=held_from - timedelta(days=GAP_DAYS),
+                          held_from=held_from, held_until=held_until, version=version)  # fmt: skip
+    model.meta["history"] = history
+    client = redis_client(eff)
     store = ModelStore(models_dir(eff), client, eff.redis_prefix)
     where = store.save(model, hx, hy)
     store.publish(version)
