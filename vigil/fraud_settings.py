@@ -103,8 +103,8 @@ class FraudSettings(BaseSettings):
         6 * 3600,
         ge=0,
         le=30 * 86400,
-        description="After a payment on a card is held or escalated, its later payments are "
-        "held this long (0: never), until the case is decided (needs fraud_features).",
+        description="After a payment on a card is escalated, its later payments are held "
+        "this long (0: never), until the case is decided (needs fraud_features).",
     )
     fraud_own_amount_factor: float = Field(
         3.0, gt=1, description="x the customer's own mean amount, learned from the stream..."

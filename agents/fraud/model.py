@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -85,6 +86,20 @@ def _terminal_rate(r: Raw) -> np.ndarray:
     return np.where(frauds >= 0, frauds / (r("terminal_payments") + 5), np.nan)
 
 
+#: a category's code: a stable hash of its name (the model learns what each means; an
+#: unseen category reads as one the trees never split on)
+CATEGORY_CODES = 1021
+
+
+def _category(r: Raw) -> np.ndarray:
+    return np.fromiter(
+        (math.nan if not isinstance(c := row.get("merchant_category"), str)
+         else float(zlib.crc32(c.encode("utf-8", "surrogatepass")) % CATEGORY_CODES)
+         for row in r.rows),
+        np.float64, len(r.rows),
+    )  # fmt: skip
+
+
 def _log(name: str) -> Column:
     return lambda r: np.log1p(np.maximum(r(name), 0.0))
 
@@ -118,6 +133,7 @@ COLUMNS: dict[str, Column] = {
     "new_terminal": _plain("new_terminal"),
     "home_distance_km": _log("home_distance_km"),
     "delivery_distance_km": _log("delivery_distance_km"),
+    "merchant_category": _category,
     "card_not_present": _is("channel", "card_not_present"),
     "atm": _is("channel", "atm"),
     "terminal_payments": _log("terminal_payments"),
@@ -129,6 +145,8 @@ COLUMNS: dict[str, Column] = {
     "card_testing_count": _plain("card_testing_count"),
 }
 FEATURES = tuple(COLUMNS)
+#: the columns the trees split as categories, not as numbers
+CATEGORICAL = ("merchant_category",)
 
 
 def matrix(rows: Sequence[Signals], features: Sequence[str] = FEATURES) -> np.ndarray:

@@ -226,6 +226,7 @@ class Screener:
                 reasons.append(f"amount {ratio:.0f}x the customer's usual")
         if features is not None:
             signals.update(features.signals())
+            signals["merchant_category"] = t.merchant_category
             signals["home_distance_km"] = _from_home(t, profile)
             signals["delivery_distance_km"] = _delivery_from_home(t, profile)
             risk = self._behaviour_rules(

@@ -67,10 +67,11 @@ class Screened:
 
 def under_review(decided: list[Screened], flags: Sequence[bytes | str], s: Settings,
              client: redis.Redis, keys: BehaviourKeys) -> list[Screened]:  # fmt: skip
-    """A card with a payment flagged (held or escalated) in the last
-    ``fraud_card_review_s`` has its later payments held too, until the case is decided
-    (a thief's next payments, a clone's next ones abroad). Only flags of the rules and
-    the model start a review: a payment held for the review does not prolong it."""
+    """A card with a payment escalated in the last ``fraud_card_review_s`` has its later
+    payments held too, until the case is decided (a thief's next payments, a clone's next
+    ones abroad), those later in the same batch included. Only escalations (the rules'
+    floors, the model's high band) start a review: a hold is a question to the customer,
+    and a payment held for a review does not prolong it."""
     window_ms = s.fraud_card_review_s * 1000
     out: list[Screened] = []
     started: dict[str, int] = {}
@@ -88,11 +89,17 @@ def under_review(decided: list[Screened], flags: Sequence[bytes | str], s: Setti
                                pending_action=s.fraud_pending_action,
                                hard_risk=hard, signals=signals))  # fmt: skip
             continue
+        card = x.tx.card_id
         if x.outcome != "allow":
-            started[x.tx.card_id] = max(ts, started.get(x.tx.card_id, ts))
+            if x.outcome == "escalate":  # a hold is a question to the customer, no review
+                started[card] = max(ts, started.get(card, ts))
             out.append(x)
             continue
-        since = ts - int(raw) if raw else None
+        # the latest flag before it: from an earlier batch (Redis), or earlier in this one
+        flagged = [int(raw)] if raw else []
+        if card in started and started[card] <= ts:
+            flagged.append(started[card])
+        since = ts - max(flagged) if flagged else None
         if since is None or not 0 <= since <= window_ms or window_ms <= 0:
             out.append(x)
             continue

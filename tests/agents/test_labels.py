@@ -104,3 +104,48 @@ def test_a_flagged_card_is_held_for_review_and_a_confirmed_one_escalated(
     assert labels.apply([label(2, "genuine", "investigation")]) == ["changed"]
     (cleared,) = screener.screen([tx(6, seconds=9 * 3600, lat=PARIS[0], lon=PARIS[1])])
     assert cleared.outcome == "allow", cleared.reasons
+
+
+def test_a_flag_puts_the_cards_later_payments_in_the_same_batch_under_review(
+    parts: tuple[Screener, LabelStore],
+) -> None:
+    """A thief's next payments minutes after the flag often come in the same poll: the
+    review covers them too, not only the batches after it."""
+    from tests.agents.test_screening import LONDON, PARIS, tx
+
+    screener, _labels = parts
+    screener.screen([tx(1, lat=LONDON[0], lon=LONDON[1])])
+    paris, next_door, other = screener.screen(
+        [tx(2, seconds=40, lat=PARIS[0], lon=PARIS[1]),
+         tx(3, seconds=640, lat=PARIS[0], lon=PARIS[1]),
+         tx(4, seconds=700, lat=LONDON[0], lon=LONDON[1], card="card-other")]
+    )  # fmt: skip
+    assert paris.outcome == "escalate"  # impossible travel
+    assert next_door.outcome == "hold"
+    assert next_door.signals["card_flagged_s_ago"] == 600.0
+    assert other.outcome == "allow", other.reasons  # another card: no review
+
+
+def test_a_hold_asks_the_customer_and_starts_no_review(
+    parts: tuple[Screener, LabelStore],
+) -> None:
+    """Only escalations (the rules' floors, the model's high band) put a card under
+    review; a hold (the medium band) is a question to the customer."""
+    from dataclasses import replace
+
+    from agents.fraud.verdicts import under_review
+    from tests.agents.test_screening import tx
+
+    screener, _labels = parts
+    first, second = screener.screen([tx(1), tx(2, seconds=60)])
+    assert (first.outcome, second.outcome) == ("allow", "allow")
+    held = replace(first, outcome="hold")
+    keys = screener._behaviour
+    assert keys is not None
+    out = under_review([held, second], [b"", b""], screener.s, screener.client, keys)
+    assert [x.outcome for x in out] == ["hold", "allow"]
+    assert screener.client.get(keys.flag(first.tx.card_id)) is None
+    escalated = replace(first, outcome="escalate")
+    out = under_review([escalated, second], [b"", b""], screener.s, screener.client, keys)
+    assert [x.outcome for x in out] == ["escalate", "hold"]
+    assert screener.client.get(keys.flag(first.tx.card_id)) is not None
