@@ -144,16 +144,25 @@ local function terminal(st, ts, delay, out)
   st[SLOTS + s] = st[SLOTS + s] + 1
   return day
 end
-local function behave_batch(k, a, n, ttl, dedupe, horizon, delay, label_ttl, out)
-  -- n payments: KEYS[k..] card, customer, answer, terminal, record of each; ARGV[a..] one
-  -- a payment: ts, amount, category, terminal id ("": none), card id, joined by \31 (which
-  -- no id, label or number holds: one argument a payment, not five, for the client to
-  -- encode). One MGET for all; each state decoded once and written once; a payment already
-  -- answered (a re-delivery, or twice in the batch) gets that answer and changes nothing.
+local function behave_keys(P, f)
+  -- a payment's card, customer, answer and terminal keys (its answer's again when it names
+  -- no terminal: never read), the layout of BehaviourKeys, under P ("<prefix>:bhv")
+  local seen = P .. ":seen:" .. f[7]
+  return P .. ":card:" .. f[5], P .. ":cust:" .. f[6], seen,
+         f[4] == "" and seen or (P .. ":term:" .. f[4])
+end
+local function behave_batch(P, parsed, n, ttl, dedupe, horizon, delay, label_ttl, out)
+  -- n payments, parsed[i] the fields of one: ts, amount, category, terminal id ("": none),
+  -- card, customer and transaction ids (one argument a payment, joined by \31, which no
+  -- id, label or number holds: the client encodes one string a payment, and the keys are
+  -- made here from the ids, which the contracts checked). One MGET for all; each state
+  -- decoded once and written once; a payment already answered (a re-delivery, or twice in
+  -- the batch) gets that answer and changes nothing.
   if n == 0 then return end
   local keys, at = {}, {}
-  for i = 0, n - 1 do
-    for j = 0, 3 do keys[#keys + 1] = KEYS[k + 5 * i + j] end
+  for i = 1, n do
+    local c, u, s, t = behave_keys(P, parsed[i])
+    keys[#keys + 1], keys[#keys + 2], keys[#keys + 3], keys[#keys + 4] = c, u, s, t
   end
   local got = redis.call("MGET", unpack(keys))
   local states, answers = {}, {}
@@ -170,7 +179,7 @@ local function behave_batch(k, a, n, ttl, dedupe, horizon, delay, label_ttl, out
     local seen = keys[4 * i - 1]
     local answer = answers[seen] or got[4 * i - 1]
     if not answer then
-      local f = fields(ARGV[a])
+      local f = parsed[i]
       local ts, tid = tonumber(f[1]), f[4]
       local values = behave(state(4 * i - 3), state(4 * i - 2), ts, f[2], f[3],
                             tid, horizon)
@@ -185,11 +194,10 @@ local function behave_batch(k, a, n, ttl, dedupe, horizon, delay, label_ttl, out
       answer = cmsgpack.pack(values)
       answers[seen] = answer
       redis.call("SET", seen, answer, "PX", dedupe)
-      redis.call("SET", KEYS[k + 5 * i - 1], cmsgpack.pack(tid, day, "", f[5]), "PX",
+      redis.call("SET", P .. ":tx:" .. f[7], cmsgpack.pack(tid, day, "", f[5]), "PX",
                  label_ttl, "NX")
     end
     out[#out + 1] = answer
-    a = a + 1
   end
   for key, st in pairs(states) do
     if at[key] then
@@ -296,7 +304,11 @@ class Features:
 
 
 class BehaviourKeys:
-    """The Redis keys of the features, under the service's prefix."""
+    """The Redis keys of the features, under the service's prefix. The batch script
+    makes a payment's own from its ids (``behave_keys``: ``card:<card>``,
+    ``cust:<customer>``, ``seen:<transaction>``, ``term:<terminal>``, ``tx:<transaction>``,
+    ``flag:<card>``); the ids are contract ``Id`` values, their charset and length checked
+    before they reach a key."""
 
     def __init__(self, service_prefix: str) -> None:
         self.prefix = f"{service_prefix}:{NAMESPACE}"
@@ -304,19 +316,12 @@ class BehaviourKeys:
     def of(self, card_id: str, user_id: str, transaction_id: str,
            terminal_id: str | None) -> list[str]:  # fmt: skip
         """The card's, the customer's, the payment's answer, the terminal's (the answer's
-        again when there is none: never read) and the payment's record for its labels.
-        (The ids are contract ``Id`` values: charset and length checked before they reach
-        a key.)"""
+        again when there is none) and the payment's record: what the script makes."""
         p = self.prefix
         seen = f"{p}:seen:{transaction_id}"
         term = seen if terminal_id is None else f"{p}:term:{terminal_id}"
-        return [
-            f"{p}:card:{card_id}",
-            f"{p}:cust:{user_id}",
-            seen,
-            term,
-            self.record(transaction_id),
-        ]
+        return [f"{p}:card:{card_id}", f"{p}:cust:{user_id}", seen, term,
+                self.record(transaction_id)]  # fmt: skip
 
     def flag(self, card_id: str) -> str:
         """When the card last had a payment flagged (held or escalated) by the rules or the

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -20,6 +21,7 @@ import redis
 
 from agents.fraud.behaviour import BEHAVE_FUNCTION, HORIZON, BehaviourKeys, Features
 from agents.fraud.model_store import ModelWatch
+from agents.fraud.pipelined import replies as part_replies
 from agents.fraud.verdicts import Screened as Screened
 from agents.fraud.verdicts import Signal, scored, under_review
 from ingestion.contracts import Transaction
@@ -46,7 +48,8 @@ local n_users, n_located, n_testing = tonumber(ARGV[1]), tonumber(ARGV[2]), tonu
 local card_ttl, window_ms, testing_ttl = ARGV[4], tonumber(ARGV[5]), ARGV[6]
 local n_behave, behave_ttl, dedupe, horizon = tonumber(ARGV[7]), ARGV[8], ARGV[9], ARGV[10]
 local delay, label_ttl, n_flags = tonumber(ARGV[11]), ARGV[12], tonumber(ARGV[13])
-local out, k, a = {}, n_users + 1, 14
+local P = ARGV[14]
+local out, k, a = {}, n_users + 1, 15
 read_profiles(1, n_users, out)
 for _ = 1, n_located do
   out[#out + 1] = observe(KEYS[k], KEYS[k + 1], ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3],
@@ -60,14 +63,35 @@ for _ = 1, n_testing do
   redis.call("EXPIRE", KEYS[k], testing_ttl)
   k, a = k + 1, a + 2
 end
-if n_flags > 0 then
-  local got = redis.call("MGET", unpack(KEYS, k, k + n_flags - 1))
+local parsed = {}
+for i = 1, n_behave do parsed[i] = fields(ARGV[a + i - 1]) end
+if n_flags > 0 then  -- each card's review flag
+  local flags = {}
+  for i = 1, n_flags do flags[i] = P .. ":flag:" .. parsed[i][5] end
+  local got = redis.call("MGET", unpack(flags))
   for i = 1, n_flags do out[#out + 1] = got[i] or "" end
-  k = k + n_flags
 end
-behave_batch(k, a, n_behave, behave_ttl, dedupe, tonumber(horizon), delay, label_ttl, out)
+behave_batch(P, parsed, n_behave, behave_ttl, dedupe, tonumber(horizon), delay, label_ttl, out)
 return out
 """
+
+
+#: with the behaviour features, a batch of at least 2 x PART payments goes to Redis in up
+#: to PARTS parts (``screen``)
+PART = 100
+PARTS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    txs: Sequence[Transaction]
+    users: list[str]
+    located: list[int]
+    testing: list[int]
+    sightings: dict[int, Sighting]
+    keys: list[str]
+    args: list[str]
+    behave: bool
 
 
 class Screener:
@@ -98,9 +122,28 @@ class Screener:
         return f"{self.prefix}:cardtest:{card_id}"
 
     def screen(self, txs: Sequence[Transaction]) -> list[Screened]:
-        """Screen a batch: one Redis round trip, then the rules; one verdict per event."""
+        """Screen a batch: one Redis round trip, then the rules; one verdict per event.
+
+        With the behaviour features, a large batch goes to Redis in consecutive parts
+        (``PART``), all sent at once: Redis computes the next part while this process
+        judges the one before. Redis runs them in order, so every state sees the batch's
+        payments in the order they came, as one call would; a card's review started in
+        one part covers its payments in the next."""
         if not txs:
             return []
+        n_parts = min(PARTS, len(txs) // PART) if self._behaviour is not None else 1
+        size = -(-len(txs) // max(n_parts, 1))
+        prepared = [self._prepare(txs[i : i + size]) for i in range(0, len(txs), size)]
+        calls = [(p.keys, p.args) for p in prepared]
+        reviews: dict[str, int] = {}  # the batch's escalated cards so far (under_review)
+        out: list[Screened] = []
+        for p, answer in zip(prepared, part_replies(self.client, self._script, calls),
+                             strict=True):  # fmt: skip
+            out += self._finish(p, answer, reviews)
+        return out
+
+    def _prepare(self, txs: Sequence[Transaction]) -> _Prepared:
+        """The keys and arguments of the batch script for ``txs``."""
         s = self.s
         users = list(dict.fromkeys(t.user_id for t in txs))
         keys = self.profiles.keys(users)
@@ -124,33 +167,39 @@ class Screener:
             keys.append(self._testing_key(t.card_id))
             testing_args += [t.transaction_id, str(int(t.timestamp.timestamp() * 1000))]
         behave_args: list[str] = []
-        if self._behaviour is not None:
-            keys += [self._behaviour.flag(t.card_id) for t in txs]
-            for t in txs:
-                keys += self._behaviour.of(t.card_id, t.user_id, t.transaction_id, t.terminal_id)
-                per_gbp = self._per_gbp.get(t.currency)
-                behave_args.append(
-                    f"{int(t.timestamp.timestamp() * 1000)}\x1f"
-                    f"{'' if per_gbp is None else repr(float(t.amount) / per_gbp)}\x1f"
-                    f"{t.merchant_category}\x1f{t.terminal_id or ''}\x1f{t.card_id}"
-                )
+        if self._behaviour is not None:  # its keys are made in the script, from the ids
+            per = self._per_gbp
+            behave_args = [
+                f"{int(t.timestamp.timestamp() * 1000)}\x1f"
+                f"{'' if (g := per.get(t.currency)) is None else repr(float(t.amount) / g)}"
+                f"\x1f{t.merchant_category}\x1f{t.terminal_id or ''}\x1f{t.card_id}\x1f"
+                f"{t.user_id}\x1f{t.transaction_id}"
+                for t in txs
+            ]
         window_s = s.fraud_card_testing_window_s
         header = [len(users), len(located), len(testing), self.cards.ttl_s, window_s * 1000,
                   window_s * 2, len(behave_args), s.fraud_features_ttl_s * 1000,
                   s.fraud_features_dedupe_s * 1000, HORIZON, s.fraud_terminal_delay_days,
-                  s.fraud_labels_ttl_s * 1000, len(txs) if behave_args else 0]  # fmt: skip
+                  s.fraud_labels_ttl_s * 1000, len(txs) if behave_args else 0,
+                  self._behaviour.prefix if self._behaviour is not None else ""]  # fmt: skip
         args = [*map(str, header), *located_args, *testing_args, *behave_args]
-        replies = self._script(keys=keys, args=args)
+        return _Prepared(txs, users, located, testing, sightings, keys, args, bool(behave_args))
+
+    def _finish(self, p: _Prepared, replies: list[Any], reviews: dict[str, int]) -> list[Screened]:
+        """The verdicts of a part from its script's reply."""
+        txs, users, located, testing = p.txs, p.users, p.located, p.testing
         profiles = self.profiles.decode(replies, users)
         at = len(users) * len(self.profiles.names)
-        velocity = {i: (parse_answer(replies[at + j]), sightings[i]) for j, i in enumerate(located)}
+        velocity = {
+            i: (parse_answer(replies[at + j]), p.sightings[i]) for j, i in enumerate(located)
+        }
         at += len(located)
         bursts = {i: int(replies[at + j]) for j, i in enumerate(testing)}
         at += len(testing)
-        flags: list[bytes | str] = replies[at : at + len(txs)] if behave_args else []
+        flags: list[bytes | str] = replies[at : at + len(txs)] if p.behave else []
         at += len(flags)
         behaviour: list[Features | None] = (
-            [Features.parse(r) for r in replies[at:]] if behave_args else [None] * len(txs)
+            [Features.parse(r) for r in replies[at:]] if p.behave else [None] * len(txs)
         )
         decided_at = datetime.now(UTC)
         judged = [
@@ -163,7 +212,7 @@ class Screener:
             judged = scored(judged, model, shadow, self.s)
         if not flags or self._behaviour is None:
             return judged
-        return under_review(judged, flags, self.s, self.client, self._behaviour)
+        return under_review(judged, flags, self.s, self.client, self._behaviour, reviews)
 
     def _judge(
         self,

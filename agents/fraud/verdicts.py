@@ -66,15 +66,18 @@ class Screened:
 
 
 def under_review(decided: list[Screened], flags: Sequence[bytes | str], s: Settings,
-             client: redis.Redis, keys: BehaviourKeys) -> list[Screened]:  # fmt: skip
+                 client: redis.Redis, keys: BehaviourKeys,
+                 started: dict[str, int] | None = None) -> list[Screened]:  # fmt: skip
     """A card with a payment escalated in the last ``fraud_card_review_s`` has its later
     payments held too, until the case is decided (a thief's next payments, a clone's next
     ones abroad), those later in the same batch included. Only escalations (the rules'
     floors, the model's high band) start a review: a hold is a question to the customer,
-    and a payment held for a review does not prolong it."""
+    and a payment held for a review does not prolong it. ``started``: the cards escalated
+    earlier in the batch (its parts share it), when; updated."""
     window_ms = s.fraud_card_review_s * 1000
     out: list[Screened] = []
-    started: dict[str, int] = {}
+    started = {} if started is None else started
+    new: set[str] = set()
     confirmed: set[str] = set()
     for x, raw in zip(decided, flags, strict=True):
         ts = int(x.tx.timestamp.timestamp() * 1000)
@@ -93,6 +96,7 @@ def under_review(decided: list[Screened], flags: Sequence[bytes | str], s: Setti
         if x.outcome != "allow":
             if x.outcome == "escalate":  # a hold is a question to the customer, no review
                 started[card] = max(ts, started.get(card, ts))
+                new.add(card)
             out.append(x)
             continue
         # the latest flag before it: from an earlier batch (Redis), or earlier in this one
@@ -109,11 +113,10 @@ def under_review(decided: list[Screened], flags: Sequence[bytes | str], s: Setti
         signals = {**x.signals, "card_flagged_s_ago": round(since / 1000, 1)}
         out.append(replace(x, outcome="hold", pending_action="hold", reasons=reasons,
                            signals=signals))  # fmt: skip
-    if started and window_ms > 0:
+    if new and window_ms > 0:
         pipe = client.pipeline(transaction=False)
-        for card, ts in started.items():
-            if card not in confirmed:
-                pipe.set(keys.flag(card), ts, px=window_ms)
+        for card in new - confirmed:
+            pipe.set(keys.flag(card), started[card], px=window_ms)
         pipe.execute()
     return out
 

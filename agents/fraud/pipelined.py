@@ -1,0 +1,63 @@
+"""One script over several parts of a batch, sent at once and read one at a time.
+
+Screening with its behaviour features spends about as long waiting for Redis (the batch's
+script) as it spends in Python on the answers. Redis runs on another core: with the batch
+cut in parts whose keys do not overlap (by customer: a card belongs to one), every part's
+call is written to the connection first, and each reply is read when the caller is done
+with the previous one, so Redis computes part k+1 while Python works on part k.
+
+A script Redis does not know yet (a restart flushed its cache) makes every call of the
+round fail alike: the replies are read off the connection, the script is loaded, and the
+parts are called again one by one. Any other failure drops the connection (replies may
+still be on their way) and is raised to the caller (the batch is retried).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+from typing import Any
+
+import redis
+from redis.commands.core import Script
+from redis.exceptions import NoScriptError
+
+Call = tuple[Sequence[Any], Sequence[Any]]  # (keys, args)
+
+
+def replies(
+    client: redis.Redis, script: Script, calls: Sequence[Call]
+) -> Generator[Any, None, None]:
+    """Each call's reply, in order; the calls after the first are computed by Redis while
+    the caller works on the replies before them."""
+    if len(calls) <= 1:
+        for keys, args in calls:
+            yield script(keys=keys, args=args)
+        return
+    pool = client.connection_pool
+    conn = pool.get_connection()
+    redo: int | None = None  # the first call Redis did not know the script for
+    try:
+        for keys, args in calls:
+            conn.send_command(  # type: ignore[no-untyped-call]
+                "EVALSHA", script.sha, len(keys), *keys, *args
+            )
+        for i in range(len(calls)):
+            try:
+                reply = conn.read_response()
+            except NoScriptError:
+                redo = i if redo is None else redo
+                continue
+            if redo is None:
+                yield reply
+            # else: a reply after a failed call (the script came back meanwhile): it is
+            # asked again below, in order (the script's work is idempotent per payment)
+    except BaseException:
+        # replies may still be on their way: never reuse it
+        conn.disconnect()  # type: ignore[no-untyped-call]
+        raise
+    finally:
+        pool.release(conn)
+    if redo is not None:
+        script.sha = client.script_load(script.script)
+        for keys, args in calls[redo:]:
+            yield script(keys=keys, args=args)
