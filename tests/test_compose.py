@@ -17,14 +17,15 @@ def load() -> dict[str, Any]:
 
 def test_services_of_the_production_stack_are_there() -> None:
     services = load()["services"]
-    assert set(services) == {"kafka", "redis", "weaviate", "api", "agents"}
+    assert set(services) == {"kafka", "redis", "weaviate", "api", "agents", "archive"}
+    assert services["archive"]["command"] == ["lake", "archive", "--follow"]
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert services["redis"]["image"].startswith("redis:8")
 
 
 def test_every_vigil_variable_is_a_real_setting() -> None:
     fields = {f"VIGIL_{name.upper()}" for name in Settings.model_fields}
-    for name in ("api", "agents"):
+    for name in ("api", "agents", "archive"):
         env = load()["services"][name]["environment"]
         unknown = {k for k in env if k.startswith("VIGIL_")} - fields
         assert not unknown, f"{name} sets variables no setting reads: {unknown}"
@@ -37,7 +38,7 @@ def test_health_volumes_and_loopback_ports() -> None:
     services = data["services"]
     for name in ("kafka", "redis", "weaviate", "api"):
         assert "healthcheck" in services[name], name
-    for name in ("api", "agents"):
+    for name in ("api", "agents", "archive"):
         for dep, cond in services[name]["depends_on"].items():
             assert cond == {"condition": "service_healthy"}, (name, dep)
     declared = set(data["volumes"])
