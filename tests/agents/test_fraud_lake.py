@@ -1,8 +1,8 @@
 """A deployment's own history: the fraud agent's screening decisions and the labels kept
 in the lake by the archive, and a risk model trained on them, on real servers.
 
-A labelled fraud history goes through the topics as `vigil simulate --fraud-days` sends
-it; the running fraud agent screens it; `vigil lake archive` keeps its decisions and the
+A labelled fraud history goes through the topics by `vigil simulate --fraud-days`; the
+running fraud agent screens it; `vigil lake archive` keeps its decisions and the
 labels; `vigil fraud train --from-lake` learns from them."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from tests.conftest import clean_env, run_vigil, wait_for
 from tests.ingestion.test_contracts import HOSTILE_TEXT
 from tools.lake import ParquetLake
 from vigil.settings import Settings, Stream
-from vigil.simulate import SimPlan, fraud_history, produce
+from vigil.simulate import SimPlan, fraud_history
 
 KEY = "test-only-key"
 AT = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -97,8 +97,8 @@ def test_an_agents_own_history_trains_a_model(
     redis_client: tuple[Any, str],
 ) -> None:
     s = world.settings
-    plan = SimPlan(seed=3, customers=60, fraud_days=14, run="lake",
-                   start=datetime.now(UTC) - timedelta(days=14))  # fmt: skip
+    start = (datetime.now(UTC) - timedelta(days=14)).replace(microsecond=0)
+    plan = SimPlan(seed=3, customers=60, fraud_days=14, run="lake", start=start)
     events = list(fraud_history(plan))
     payments = [e for e in events if isinstance(e, Transaction)]
     labels = [e for e in events if isinstance(e, FraudLabel)]
@@ -110,7 +110,13 @@ def test_an_agents_own_history_trains_a_model(
     for x in labels:
         later = [i for t, i in paid if t >= x.known_at]
         assert not later or place[id(x)] < later[0]
-    produce(s, events, producer=world.producer)
+    env = _env(s)
+    # published as a user would: the same plan through `vigil simulate --fraud-days`
+    sent = run_vigil("simulate", "--fraud-days", "14", "--customers", "60", "--seed", "3",
+                     "--run-id", "lake", "--start", start.isoformat(), "--rate", "0",
+                     "--quiet", env=env, timeout=200)  # fmt: skip
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    assert f"produced {len(events)} events" in sent.stdout
 
     lake = ParquetLake(s.lake_path, s.lake_hash_key.get_secret_value())
     archive = LakeArchive(s, lake)
@@ -127,7 +133,6 @@ def test_an_agents_own_history_trains_a_model(
     assert len(lake.labels()) == len(labels)
 
     # the commands, as a platform team runs them: archive (nothing new), then train
-    env = _env(s)
     again = run_vigil("lake", "archive", "--timeout", "60", env=env)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "archived 0 screening decisions and 0 labels" in again.stdout

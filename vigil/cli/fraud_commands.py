@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 import typer
@@ -82,11 +83,14 @@ def lake_archive(
         bool, typer.Option(help="Keep archiving until Ctrl-C (else: until caught up).")
     ] = False,
     timeout: Annotated[
-        float, typer.Option(min=1, help="Seconds to catch up in (without --follow).")
+        float,
+        typer.Option(min=1, max=86400, help="Seconds to catch up in (without --follow)."),
     ] = 600.0,
 ) -> None:
     """Keep the screening decisions and fraud labels published so far in the lake (the
     history `vigil fraud train --from-lake` learns from)."""
+    if not math.isfinite(timeout):  # NaN passes any range check
+        raise typer.BadParameter(f"{timeout} is not a number of seconds", param_hint="--timeout")
     from agents.archive import LakeArchive
     from tools.lake import ParquetLake
     from vigil.cli.common import stop_on_signals

@@ -153,8 +153,10 @@ def simulate(
     fraud_days: Annotated[
         int,
         typer.Option(
+            min=0,
+            max=120,
             help="Instead: a labelled fraud history of this many days (--customers shoppers): "
-            "payments, and their fraud labels once known, for the fraud agent and the lake."
+            "payments, and their fraud labels once known, for the fraud agent and the lake.",
         ),
     ] = 0,
 ) -> None:
