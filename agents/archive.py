@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,29 +65,35 @@ class LakeArchive:
         first = got[0]
         return f"{first.topic}:{first.partition}:{first.offset}:{got[-1].offset}"
 
-    def _decisions(self, got: Sequence[Received[FraudDecision]]) -> None:
-        by_partition: dict[int, list[Received[FraudDecision]]] = {}
+    def _write(self, table: str, got: Sequence[Received[Any]],
+               row: Callable[[Any], dict[str, Any] | None]) -> int:  # fmt: skip
+        """Each partition's records of the batch as one batch of ``table`` (``row``: a
+        record's row, None to leave it out); returns the rows written."""
+        by_partition: dict[int, list[Received[Any]]] = {}
         for r in got:
             by_partition.setdefault(r.partition, []).append(r)
+        kept = 0
         for part in by_partition.values():
-            rows = [self.lake.screening_row(r.event) for r in part
-                    if r.event.decided_by == "screening"]  # fmt: skip
-            files = self.lake.write_batch("screenings", self._batch(part), rows) if rows else 0
+            rows = [x for x in (row(r.event) for r in part) if x is not None]
+            files = self.lake.write_batch(table, self._batch(part), rows) if rows else 0
+            kept += len(rows)
             with self._lock:
-                self.archived.screenings += len(rows)
-                self.archived.skipped_decisions += len(part) - len(rows)
                 self.archived.files += files
+        return kept
+
+    def _decisions(self, got: Sequence[Received[FraudDecision]]) -> None:
+        def screening(d: FraudDecision) -> dict[str, Any] | None:
+            return self.lake.screening_row(d) if d.decided_by == "screening" else None
+
+        kept = self._write("screenings", got, screening)
+        with self._lock:
+            self.archived.screenings += kept
+            self.archived.skipped_decisions += len(got) - kept
 
     def _labels(self, got: Sequence[Received[FraudLabel]]) -> None:
-        by_partition: dict[int, list[Received[FraudLabel]]] = {}
-        for r in got:
-            by_partition.setdefault(r.partition, []).append(r)
-        for part in by_partition.values():
-            rows = [self.lake.label_row(r.event) for r in part]
-            files = self.lake.write_batch("labels", self._batch(part), rows)
-            with self._lock:
-                self.archived.labels += len(rows)
-                self.archived.files += files
+        kept = self._write("labels", got, self.lake.label_row)
+        with self._lock:
+            self.archived.labels += kept
 
     def drain(self, timeout: float = 300.0) -> Archived:
         """Archive everything published so far (each group caught up with its topic's end

@@ -106,17 +106,10 @@ class ParquetLake:
         if path.exists():
             return path, False
         row = {
-            "event_id": decision.event_id,
-            "decided_at": at,
-            "transaction_id": decision.transaction_id,
-            "customer": pseudonymize(decision.user_id, self.key),
-            "card": pseudonymize(decision.card_id, self.key),
-            "outcome": decision.outcome,
-            "risk_score": decision.risk_score,
+            **self._decided(decision),
             "reasons": list(decision.reasons),
             "decided_by": decision.decided_by,
             "approval_id": decision.approval_id,
-            "signals": json.dumps(decision.signals, sort_keys=True),
             "model_calls": json.dumps(model_calls or []),
         }
         return path, self._atomic(path, pa.Table.from_pylist([row], schema=SCHEMA))
@@ -145,10 +138,13 @@ class ParquetLake:
             paid_at = None
         if paid_at is None or paid_at.tzinfo is None:
             paid_at = decision.decided_at
+        return {**self._decided(decision), "paid_at": paid_at.astimezone(UTC)}
+
+    def _decided(self, decision: FraudDecision) -> dict[str, Any]:
+        """The columns every decision table has (ids pseudonymized)."""
         return {
             "event_id": decision.event_id,
             "decided_at": decision.decided_at.astimezone(UTC),
-            "paid_at": paid_at.astimezone(UTC),
             "transaction_id": decision.transaction_id,
             "customer": pseudonymize(decision.user_id, self.key),
             "card": pseudonymize(decision.card_id, self.key),
@@ -185,7 +181,7 @@ class ParquetLake:
         """Everything in table ``name`` (decisions, screenings, labels) so far."""
         schema = SCHEMA if name == "decisions" else TABLES[name]
         folder = self.root / name
-        if not folder.exists() or not any(folder.rglob("*.parquet")):
+        if not folder.exists():
             return schema.empty_table()
         import pyarrow.dataset as ds
 
