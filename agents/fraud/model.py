@@ -147,6 +147,18 @@ COLUMNS: dict[str, Column] = {
 FEATURES = tuple(COLUMNS)
 #: the columns the trees split as categories, not as numbers
 CATEGORICAL = ("merchant_category",)
+#: Columns along which risk may only rise (LightGBM's monotone constraints): further from
+#: the customer's own amounts, faster, busier, newer, a terminal with more confirmed
+#: fraud. What an analyst knows of fraud holds everywhere: the trees may not learn the
+#: opposite from a quirk of the history (where the history had no fraud at some high
+#: value, a higher value read as safer). Columns whose direction depends on context (the
+#: amount alone: card testing is small; the time since the card's previous use) are free.
+RISING = frozenset({
+    "amount_vs_usual", "amount_z", "amount_vs_profile", "card_payments_1h", "card_amount_1h",
+    "card_burst", "card_new_terminals_1h", "new_category", "new_terminal", "home_distance_km",
+    "delivery_distance_km", "terminal_frauds", "terminal_fraud_rate", "speed_mph",
+    "card_testing_count",
+})  # fmt: skip
 
 
 def matrix(rows: Sequence[Signals], features: Sequence[str] = FEATURES) -> np.ndarray:

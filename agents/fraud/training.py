@@ -24,7 +24,7 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 
-from agents.fraud.model import CATEGORICAL, FEATURES, RiskModel, Signals, matrix
+from agents.fraud.model import CATEGORICAL, FEATURES, RISING, RiskModel, Signals, matrix
 
 PARAMS: dict[str, Any] = {
     "objective": "binary",
@@ -39,6 +39,11 @@ PARAMS: dict[str, Any] = {
     "deterministic": True,
     "force_row_wise": True,
     "verbosity": -1,
+    # risk never falls as these rise (model.RISING); "intermediate" keeps more of the
+    # trees' fit than "basic" under the constraints (held-out PR-AUC 0.907 against 0.890
+    # without them, seeds 11/12)
+    "monotone_constraints": [1 if f in RISING else 0 for f in FEATURES],
+    "monotone_constraints_method": "intermediate",
 }
 ROUNDS = 120
 

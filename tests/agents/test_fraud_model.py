@@ -12,13 +12,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import redis
 
 from agents.fraud.agent import confirmation
 from agents.fraud.history import Replayed, examples, replay
 from agents.fraud.labels import LabelStore
-from agents.fraud.model import RiskModel
+from agents.fraud.model import FEATURES, RISING, RiskModel
 from agents.fraud.model_store import ModelError, ModelStore
 from agents.fraud.screening import Screener
 from agents.fraud.training import train
@@ -191,3 +192,22 @@ def test_the_hard_rules_stay_floors_whatever_the_model_says(
     assert paris.risk >= 0.97
     assert paris.signals["model_band"] == "low"
     assert any("impossible travel" in r for r in paris.reasons)
+
+
+def test_risk_never_falls_as_a_rising_signal_rises(trained: Any) -> None:
+    """The model's monotone columns (``RISING``): on the held-out rows, raising one of
+    them (the amount against the customer's usual, the card's last hour, the terminal's
+    confirmed frauds, the distance from home) never lowers a payment's score."""
+    _history, _rows, model, (hx, _hy) = trained
+    assert model.meta["params"]["monotone_constraints"] == [int(f in RISING) for f in FEATURES]
+    base = np.asarray(model.booster.predict(hx))
+    moved = 0
+    for name in ("amount_vs_usual", "card_payments_1h", "terminal_frauds", "home_distance_km"):
+        j = FEATURES.index(name)
+        up = hx.copy()
+        col = np.nan_to_num(up[:, j], nan=0.0)
+        up[:, j] = col + np.maximum(np.abs(col), 1.0) * 4  # well above where it was
+        higher = np.asarray(model.booster.predict(up))
+        assert (higher >= base - 1e-12).all(), name
+        moved += int((higher > base + 1e-9).sum())
+    assert moved > 0  # the constraints hold on columns the trees do use
