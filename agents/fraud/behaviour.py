@@ -236,14 +236,17 @@ class Features:
         return cls(tuple(values))
 
     def signals(self) -> dict[str, float | int | bool | None]:
-        out: dict[str, float | int | bool | None] = dict(zip(SIGNALS, self.values, strict=True))
-        out["card_idle_s"] = self.card_idle_s
-        out["new_category"] = self.new_category
-        out["new_terminal"] = self.new_terminal
-        novel = self.values[22]
-        out["card_new_terminals_1h"] = None if novel < 0 else novel
-        out["terminal_payments"] = self.terminal_payments
-        out["terminal_frauds"] = self.terminal_frauds
+        v = self.values
+        out: dict[str, float | int | bool | None] = dict(zip(SIGNALS, v, strict=True))
+        # the values that say "none" with a negative number, and the flags (the
+        # properties below, inline: one decision per payment)
+        seen = int(v[17]) > 0  # the customer has history to compare with
+        out["card_idle_s"] = None if v[8] < 0 else v[8] / 1000
+        out["new_category"] = bool(v[20]) and seen
+        out["new_terminal"] = None if v[21] < 0 else bool(v[21]) and seen
+        out["card_new_terminals_1h"] = None if v[22] < 0 else v[22]
+        out["terminal_payments"] = None if v[23] < 0 else int(v[23])
+        out["terminal_frauds"] = None if v[24] < 0 else int(v[24])
         return out
 
     def card_count(self, window: int) -> float:

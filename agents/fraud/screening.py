@@ -202,8 +202,17 @@ class Screener:
             [Features.parse(r) for r in replies[at:]] if p.behave else [None] * len(txs)
         )
         decided_at = datetime.now(UTC)
+        homes = {u: _home(prof) for u, prof in profiles.items()} if p.behave else {}
         judged = [
-            self._judge(t, velocity.get(i), bursts.get(i), profiles[t.user_id], decided_at, f)
+            self._judge(
+                t,
+                velocity.get(i),
+                bursts.get(i),
+                profiles[t.user_id],
+                decided_at,
+                f,
+                homes.get(t.user_id),
+            )
             for i, (t, f) in enumerate(zip(txs, behaviour, strict=True))
         ]
         model = None if self.models is None else self.models.current()
@@ -222,6 +231,7 @@ class Screener:
         profile: dict[str, Any],
         decided_at: datetime,
         features: Features | None = None,
+        home: tuple[float, float] | None = None,
     ) -> Screened:
         s = self.s
         risk = hard = 0.0
@@ -276,8 +286,8 @@ class Screener:
         if features is not None:
             signals.update(features.signals())
             signals["merchant_category"] = t.merchant_category
-            signals["home_distance_km"] = _from_home(t, profile)
-            signals["delivery_distance_km"] = _delivery_from_home(t, profile)
+            signals["home_distance_km"] = _from_home(t, home)
+            signals["delivery_distance_km"] = _delivery_from_home(t, home)
             risk = self._behaviour_rules(
                 t, amount, per_gbp, features, risk, reasons, signals, skipped
             )
@@ -344,24 +354,26 @@ class Screener:
         skipped.append((rule, why))
 
 
-def _from_home(t: Transaction, profile: dict[str, Any]) -> float | None:
+def _home(profile: dict[str, Any]) -> tuple[float, float] | None:
+    """The customer's home (None: a profile without one: schema 1 changes carry none)."""
+    lat, lon = _number(profile.get("home_lat")), _number(profile.get("home_lon"))
+    return None if lat is None or lon is None else (lat, lon)
+
+
+def _from_home(t: Transaction, home: tuple[float, float] | None) -> float | None:
     """How far from the customer's home a located payment was (None: a payment online,
-    or a profile without a home: schema 1 changes carry none)."""
-    lat, lon = _number(profile.get("home_lat")), _number(profile.get("home_lon"))
-    if lat is None or lon is None or t.lat is None or t.lon is None:
+    or no home known)."""
+    if home is None or t.lat is None or t.lon is None or t.channel == "card_not_present":
         return None
-    if t.channel == "card_not_present":
-        return None
-    return round(haversine_km(lat, lon, t.lat, t.lon), 1)
+    return round(haversine_km(home[0], home[1], t.lat, t.lon), 1)
 
 
-def _delivery_from_home(t: Transaction, profile: dict[str, Any]) -> float | None:
+def _delivery_from_home(t: Transaction, home: tuple[float, float] | None) -> float | None:
     """How far from the customer's home an online order is delivered (None: no delivery
-    location, as for digital goods, or no home in the profile)."""
-    lat, lon = _number(profile.get("home_lat")), _number(profile.get("home_lon"))
-    if lat is None or lon is None or t.delivery_lat is None or t.delivery_lon is None:
+    location, as for digital goods, or no home known)."""
+    if home is None or t.delivery_lat is None or t.delivery_lon is None:
         return None
-    return round(haversine_km(lat, lon, t.delivery_lat, t.delivery_lon), 1)
+    return round(haversine_km(home[0], home[1], t.delivery_lat, t.delivery_lon), 1)
 
 
 def _number(value: Any) -> float | None:

@@ -124,38 +124,42 @@ def under_review(decided: list[Screened], flags: Sequence[bytes | str], s: Setti
 def scored(judged: list[Screened], model: RiskModel, shadow: RiskModel | None,
        s: Settings) -> list[Screened]:  # fmt: skip
     """The model's bands over the rules' verdicts: the hard rules stay floors; the
-    others are the model's inputs (its signals), not verdicts of their own."""
+    others are the model's inputs (its signals), not verdicts of their own. Each
+    decision's signals gain the model's figures in place: ``judged`` is the batch's own,
+    made by screening's rules and handed over."""
     rows = [x.signals for x in judged]
-    scores = model.score(rows)
-    shadows = None if shadow is None else shadow.score(rows)
-    bands = [model.bands.of(float(p)) for p in scores]
-    hard = [x.hard_risk >= s.fraud_escalate_min_risk for x in judged]
+    scores: list[float] = model.score(rows).tolist()
+    shadows: list[float] | None = None if shadow is None else shadow.score(rows).tolist()
+    medium, high = model.bands.medium, model.bands.high
+    bands = ["high" if p >= high else "medium" if p >= medium else "low" for p in scores]
     told = [i for i, b in enumerate(bands) if b != "low"]
     words = dict(zip(told, model.explain([rows[i] for i in told]), strict=True))
+    floor, version = s.fraud_escalate_min_risk, model.version
     out: list[Screened] = []
     for i, x in enumerate(judged):
-        p, band = float(scores[i]), bands[i]
-        signals = {**x.signals, "model_risk": round(p, 4), "model_band": band,
-                   "model_version": model.version}  # fmt: skip
+        p, band = scores[i], bands[i]
+        signals = x.signals
+        signals["model_risk"] = round(p, 4)
+        signals["model_band"] = band
+        signals["model_version"] = version
         if shadows is not None and shadow is not None:
-            signals["model_shadow_risk"] = round(float(shadows[i]), 4)
+            signals["model_shadow_risk"] = round(shadows[i], 4)
             signals["model_shadow_version"] = shadow.version
-        reasons = list(x.reasons)
+        reasons = x.reasons
         if band != "low":
-            cut = model.bands.high if band == "high" else model.bands.medium
-            reasons.append(f"risk model {model.version}: fraud probability {p:.2f}, "
-                           f"{band} band (from {cut:.2f})")  # fmt: skip
+            cut = high if band == "high" else medium
+            reasons = [*reasons, f"risk model {version}: fraud probability {p:.2f}, {band} "
+                                 f"band (from {cut:.2f})"]  # fmt: skip
             reasons += [w for w in words[i] if not any(r.startswith(w) for r in reasons)]
-        if hard[i] or band == "high":
+        # built directly, not with dataclasses.replace (a fifth of this function's time)
+        if x.hard_risk >= floor or band == "high":
             risk = max(x.hard_risk, p, s.fraud_block_min_risk if band == "high" else 0.0)
-            out.append(
-                replace(x, risk=min(risk, 1.0), outcome="escalate", reasons=reasons,
-                        signals=signals, pending_action=s.fraud_pending_action)
-            )  # fmt: skip
+            out.append(Screened(x.tx, min(risk, 1.0), "escalate", reasons, signals, x.decided_at,
+                                s.fraud_pending_action, x.not_applied, x.hard_risk))  # fmt: skip
         elif band == "medium":
-            out.append(replace(x, risk=p, outcome="hold", reasons=reasons, signals=signals,
-                               pending_action="hold"))  # fmt: skip
+            out.append(Screened(x.tx, p, "hold", reasons, signals, x.decided_at, "hold",
+                                x.not_applied, x.hard_risk))  # fmt: skip
         else:
-            out.append(replace(x, risk=p, outcome="allow", reasons=reasons, signals=signals,
-                               pending_action=None))  # fmt: skip
+            out.append(Screened(x.tx, p, "allow", reasons, signals, x.decided_at, None,
+                                x.not_applied, x.hard_risk))  # fmt: skip
     return out
