@@ -53,11 +53,17 @@ class Raw:
 
     def __init__(self, rows: Sequence[Signals]) -> None:
         self.rows = rows
-        table = np.array(
-            [[v if (c := v.__class__) is float or c is int else _value(v)
-              for v in map(row.get, NUMERIC)] for row in rows],
-            dtype=np.float64,
-        ).reshape(len(rows), len(NUMERIC))  # fmt: skip
+        nan = math.nan  # None and text read as missing, as _value reads them
+        try:
+            table = np.array(
+                [[nan if v is None or v.__class__ is str else v for v in map(row.get, NUMERIC)]
+                 for row in rows],
+                dtype=np.float64,
+            )  # fmt: skip
+        except (TypeError, ValueError):  # a value of some other type: _value's verdict
+            table = np.array([[_value(v) for v in map(row.get, NUMERIC)] for row in rows],
+                             dtype=np.float64)  # fmt: skip
+        table = table.reshape(len(rows), len(NUMERIC))
         self._cols: dict[str, np.ndarray] = {n: table[:, j] for j, n in enumerate(NUMERIC)}
 
     def __call__(self, name: str) -> np.ndarray:
