@@ -56,7 +56,7 @@ class Raw:
         nan = math.nan  # None and text read as missing, as _value reads them
         try:
             table = np.array(
-                [[nan if v is None or v.__class__ is str else v for v in map(row.get, NUMERIC)]
+                [[nan if v is None or isinstance(v, str) else v for v in map(row.get, NUMERIC)]
                  for row in rows],
                 dtype=np.float64,
             )  # fmt: skip
