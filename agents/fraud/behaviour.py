@@ -238,8 +238,8 @@ class Features:
     def signals(self) -> dict[str, float | int | bool | None]:
         v = self.values
         out: dict[str, float | int | bool | None] = dict(zip(SIGNALS, v, strict=True))
-        # the values that say "none" with a negative number, and the flags (the
-        # properties below, inline: one decision per payment)
+        # the values that say "none" with a negative number, and the flags: said here
+        # only (one decision per payment); the properties below read them from here
         seen = int(v[17]) > 0  # the customer has history to compare with
         out["card_idle_s"] = None if v[8] < 0 else v[8] / 1000
         out["new_category"] = bool(v[20]) and seen
@@ -256,8 +256,7 @@ class Features:
     @property
     def card_idle_s(self) -> float | None:
         """Since the card's previous use (None: its first, or the payment came late)."""
-        idle = self.values[8]
-        return None if idle < 0 else idle / 1000
+        return self.signals()["card_idle_s"]
 
     @property
     def user_payments(self) -> int:
@@ -276,26 +275,23 @@ class Features:
     @property
     def new_category(self) -> bool:
         """The merchant category is new for a customer with history."""
-        return bool(self.values[20]) and self.user_payments > 0
+        return bool(self.signals()["new_category"])
 
     @property
     def terminal_payments(self) -> int | None:
         """The terminal's payments over its window (None: the payment named no terminal)."""
-        n = self.values[23]
-        return None if n < 0 else int(n)
+        return self.signals()["terminal_payments"]  # type: ignore[return-value]
 
     @property
     def terminal_frauds(self) -> int | None:
         """Of those, the ones labels have confirmed as fraud so far."""
-        n = self.values[24]
-        return None if n < 0 else int(n)
+        return self.signals()["terminal_frauds"]  # type: ignore[return-value]
 
     @property
     def new_terminal(self) -> bool | None:
         """The terminal is not among the customer's recent ones (None: no terminal named;
         False for a customer's very first payment: nothing to compare with)."""
-        v = self.values[21]
-        return None if v < 0 else bool(v) and self.user_payments > 0
+        return self.signals()["new_terminal"]  # type: ignore[return-value]
 
     def card_history(self) -> float:
         """The card's payments in 30 days, before the last hour's."""
