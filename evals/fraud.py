@@ -72,6 +72,7 @@ def run_fraud_suite(client: redis.Redis, settings: Settings,
     model, _hx, _hy = train(
         examples(rows, history.labels, day(cut)), train_until=held_from, held_from=held_from,
         held_until=day(cut - c.gap_days), version=f"eval-{c.train_seed}",
+        review_s=base.fraud_card_review_s,
     )  # fmt: skip
     test_prefix = f"{settings.redis_prefix}:test"
     publish_model(client, test_prefix, model, promote=True)

@@ -71,6 +71,7 @@ def examples(
             r.payment.tx.timestamp,
             r.payment.tx.transaction_id in fraud,
             r.screened.hard_risk >= escalate_at,
+            r.payment.tx.card_id,
         )
         for r in rows
     ]
@@ -95,7 +96,8 @@ def lake_examples(
             continue
         hard = signals.get("hard_risk")
         ruled = isinstance(hard, int | float) and hard >= escalate_at
+        card = row.get("card")
         out.append(Example(signals, row["paid_at"], verdict.get(row["transaction_id"], False),
-                           ruled))  # fmt: skip
+                           ruled, card if isinstance(card, str) else None))  # fmt: skip
     out.sort(key=lambda e: e.at)
     return out

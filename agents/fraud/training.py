@@ -9,8 +9,11 @@ labels' usual delay (the newest payments' frauds are not known yet).
 
 The bands come from the validation days: ``high`` where ``high_budget`` of genuine
 payments would reach the fraud graph, ``medium`` where ``flag_budget`` of them would be
-held or escalated in all, counting those the rules that stay floors flag anyway (they
-take their share of the budget first).
+held or escalated in all, counting those the rules that stay floors flag anyway and
+those a card's review would hold after an escalation (they take their share of the budget
+first). Only settled payments count as genuine there: an unlabelled payment within
+``UNSETTLED`` of a known fraud on its card may be the thief's (its label not in yet),
+and would otherwise push the bands up.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import lightgbm as lgb
@@ -46,6 +49,9 @@ PARAMS: dict[str, Any] = {
     "monotone_constraints_method": "intermediate",
 }
 ROUNDS = 120
+#: a payment this close to a known fraud on its card is not counted as genuine when the
+#: bands are set (``unsettled``)
+UNSETTLED = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +61,8 @@ class Example:
     fraud: bool
     #: the rules that stay floors flagged it (held or escalated whatever the model says)
     ruled: bool = False
+    #: the payment's card (a pseudonym will do): what ties it to the card's known frauds
+    card: str | None = None
 
 
 class TrainingError(ValueError):
@@ -96,6 +104,7 @@ def train(
     version: str,
     flag_budget: float = 0.01,
     high_budget: float = 0.002,
+    review_s: float = 6 * 3600,
     seed: int = 7,
 ) -> tuple[RiskModel, np.ndarray, np.ndarray]:
     """A model trained on the payments before ``train_until``, its bands and figures from
@@ -119,13 +128,18 @@ def train(
     params = {**PARAMS, "seed": seed}
     data = lgb.Dataset(x, y, feature_name=list(FEATURES), categorical_feature=list(CATEGORICAL))
     booster = lgb.train(params, data, ROUNDS)
-    # the budgets count what the rules flag anyway: the model gets the rest of them
+    # the budgets count what the rules flag anyway, and the payments held because their
+    # card is under review (after an escalation): the model's medium band gets the rest;
+    # only genuine payments that are settled count (not around a card's known fraud)
     ruled = np.array([e.ruled for e in held], dtype=bool)
-    open_genuine = (hy == 0) & ~ruled
-    genuine = np.asarray(booster.predict(hx[open_genuine]), dtype=np.float64)
-    n_genuine = int((hy == 0).sum())
-    medium = _cut(genuine, flag_budget * n_genuine - int(((hy == 0) & ruled).sum()))
-    high = max(_cut(genuine, high_budget * n_genuine), medium)
+    settled = (hy == 0) & ~unsettled(examples, held)
+    n_genuine = int(settled.sum())
+    scores = np.asarray(booster.predict(hx), dtype=np.float64)
+    high = _cut(scores[settled & ~ruled], high_budget * n_genuine)
+    reviewed = under_review(held, ruled | (scores >= high), review_s) & ~ruled
+    taken = int((settled & ruled).sum()) + int((settled & reviewed).sum())
+    medium = _cut(scores[settled & ~ruled & ~reviewed], flag_budget * n_genuine - taken)
+    high = max(high, medium)
     meta: dict[str, Any] = {
         "version": version,
         "features": list(FEATURES),
@@ -142,6 +156,66 @@ def train(
     model = RiskModel(booster, meta)
     meta["metrics"] = evaluate(model, hx, hy)
     return model, hx, hy
+
+
+def unsettled(examples: Sequence[Example], rows: Sequence[Example]) -> np.ndarray:
+    """Which of ``rows`` are not known to be fraud but lie within ``UNSETTLED`` of a
+    known fraud on the same card: a compromised card's other payments then are of unknown
+    truth (a customer reports the frauds they notice; a chargeback comes for one payment).
+    Counted as genuine, those the thief made would take the false-flag budget of the
+    bands and set them too high."""
+    frauds: dict[str, list[datetime]] = {}
+    for e in examples:
+        if e.fraud and e.card is not None:
+            frauds.setdefault(e.card, []).append(e.at)
+    return np.array(
+        [not e.fraud and e.card is not None
+         and any(abs(e.at - t) <= UNSETTLED for t in frauds.get(e.card, ()))
+         for e in rows],
+        dtype=bool,
+    )  # fmt: skip
+
+
+#: a payment on a card under review is the owner's routine (not held) at a terminal the
+#: customer already used, this close to home, under this many times their usual amount
+ROUTINE_KM = 50.0
+ROUTINE_AMOUNT = 2.0
+
+
+def routine(s: Signals) -> bool:
+    """The payment looks like the card owner's routine: a terminal the customer already
+    used, near their home, an ordinary amount for them (a thief shops where the owner
+    does not, or far away, or big)."""
+    km, amount, mean = (_real(s.get(k)) for k in ("home_distance_km", "amount_gbp",
+                                                   "customer_mean_amount"))  # fmt: skip
+    return (
+        s.get("new_terminal") is False
+        and km is not None and 0 <= km < ROUTINE_KM
+        and amount is not None and mean is not None and 0 < mean < math.inf
+        and amount < ROUTINE_AMOUNT * mean
+    )  # fmt: skip
+
+
+def _real(v: Any) -> float | None:
+    """A number (a flag is not one); None for anything else."""
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+
+def under_review(rows: Sequence[Example], escalated: np.ndarray, review_s: float) -> np.ndarray:
+    """Which of ``rows`` come within ``review_s`` after an escalated payment on their card
+    and are not the owner's ``routine`` (screening holds them: ``verdicts.under_review``);
+    an escalated one itself is not."""
+    out = np.zeros(len(rows), dtype=bool)
+    last: dict[str, datetime] = {}
+    for i in sorted(range(len(rows)), key=lambda i: rows[i].at):
+        e = rows[i]
+        if e.card is None:
+            continue
+        if escalated[i]:
+            last[e.card] = e.at
+        elif e.card in last and (e.at - last[e.card]).total_seconds() <= review_s:
+            out[i] = not routine(e.signals)
+    return out
 
 
 def _cut(scores: np.ndarray, allowed: float) -> float:

@@ -12,6 +12,7 @@ import redis
 
 from agents.fraud.behaviour import BehaviourKeys
 from agents.fraud.model import RiskModel
+from agents.fraud.training import routine
 from ingestion.contracts import FraudDecision, Transaction, construct
 from vigil.settings import Settings
 
@@ -107,10 +108,16 @@ def under_review(decided: list[Screened], flags: Sequence[bytes | str], s: Setti
         if since is None or not 0 <= since <= window_ms or window_ms <= 0:
             out.append(x)
             continue
+        signals = {**x.signals, "card_flagged_s_ago": round(since / 1000, 1)}
+        if routine(x.signals):  # the owner's own shopping goes on during a review
+            why = (f"card under review (a payment on it was flagged {since / 60000:.0f} min "
+                   "before), not held: a shop this customer already uses, near home, an "
+                   "ordinary amount for them")  # fmt: skip
+            out.append(replace(x, reasons=[*x.reasons, why], signals=signals))
+            continue
         why = (f"card under review: a payment on it was flagged {since / 60000:.0f} min "
                "before; held until that is decided")  # fmt: skip
         reasons = [*x.reasons, why]
-        signals = {**x.signals, "card_flagged_s_ago": round(since / 1000, 1)}
         out.append(replace(x, outcome="hold", pending_action="hold", reasons=reasons,
                            signals=signals))  # fmt: skip
     if new and window_ms > 0:

@@ -149,3 +149,31 @@ def test_a_hold_asks_the_customer_and_starts_no_review(
     out = under_review([escalated, second], [b"", b""], screener.s, screener.client, keys)
     assert [x.outcome for x in out] == ["escalate", "hold"]
     assert screener.client.get(keys.flag(first.tx.card_id)) is not None
+
+
+def test_the_owners_routine_goes_on_while_the_card_is_under_review(
+    parts: tuple[Screener, LabelStore],
+) -> None:
+    """A review holds what a thief or a clone would do next (a new shop, far from home, a
+    big amount), not the owner's usual shopping near home; that payment says why."""
+    from dataclasses import replace
+
+    from agents.fraud.verdicts import under_review
+    from tests.agents.test_screening import tx
+
+    screener, _labels = parts
+    first, second = screener.screen([tx(1), tx(2, seconds=60)])
+    keys = screener._behaviour
+    assert keys is not None
+    usual = {"new_terminal": False, "home_distance_km": 2.0, "amount_gbp": 20.0,
+             "customer_mean_amount": 25.0}  # fmt: skip
+    escalated = replace(first, outcome="escalate")
+    own = replace(second, signals={**second.signals, **usual})
+    out = under_review([escalated, own], [b"", b""], screener.s, screener.client, keys)
+    assert out[1].outcome == "allow"
+    assert out[1].signals["card_flagged_s_ago"] == 60.0
+    assert any("not held: a shop this customer already uses" in r for r in out[1].reasons)
+    for change in ({"new_terminal": True}, {"home_distance_km": 300.0}, {"amount_gbp": 80.0}):
+        odd = replace(second, signals={**second.signals, **usual, **change})
+        out = under_review([escalated, odd], [b"", b""], screener.s, screener.client, keys)
+        assert out[1].outcome == "hold", change

@@ -195,7 +195,7 @@ def bench_model(client: redis.Redis, s: Settings) -> RiskModel:
     at = history.start + timedelta(days=days)
     model, _x, _y = train(examples(rows, history.labels, at), train_until=at - timedelta(days=8),
                           held_from=at - timedelta(days=8), held_until=at - timedelta(days=2),
-                          version="bench")  # fmt: skip
+                          version="bench", review_s=s.fraud_card_review_s)  # fmt: skip
     return model
 
 

@@ -152,7 +152,8 @@ def _fit(eff: Settings, console: Console, rows: list[Example], *, until: datetim
     held_until = until - timedelta(days=GAP_DAYS)
     held_from = held_until - timedelta(days=HELD_DAYS)
     model, hx, hy = train(rows, train_until=held_from - timedelta(days=GAP_DAYS),
-                          held_from=held_from, held_until=held_until, version=version)  # fmt: skip
+                          held_from=held_from, held_until=held_until, version=version,
+                          review_s=eff.fraud_card_review_s)  # fmt: skip
     model.meta["history"] = history
     client = redis_client(eff)
     store = ModelStore(models_dir(eff), client, eff.redis_prefix)
