@@ -31,6 +31,7 @@ rate is counted but adds no amount, and the customer's mean is left alone.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import msgpack
 
@@ -236,8 +237,15 @@ class Features:
         return cls(tuple(values))
 
     def signals(self) -> dict[str, float | int | bool | None]:
+        out: dict[str, float | int | bool | None] = {}
+        self.into(out)
+        return out
+
+    def into(self, out: dict[str, Any]) -> None:
+        """Write the signals into a decision's ``out`` (no dict of their own in between:
+        one per payment, the hot path)."""
         v = self.values
-        out: dict[str, float | int | bool | None] = dict(zip(SIGNALS, v, strict=True))
+        out.update(zip(SIGNALS, v, strict=True))
         # the values that say "none" with a negative number, and the flags: said here
         # only (one decision per payment); the properties below read them from here
         seen = int(v[17]) > 0  # the customer has history to compare with
@@ -247,7 +255,6 @@ class Features:
         out["card_new_terminals_1h"] = None if v[22] < 0 else v[22]
         out["terminal_payments"] = None if v[23] < 0 else int(v[23])
         out["terminal_frauds"] = None if v[24] < 0 else int(v[24])
-        return out
 
     def card_count(self, window: int) -> float:
         """The card's payments in window ``window`` (0: 1 h ... 3: 30 d)."""

@@ -7,8 +7,8 @@ and what it scores at run time is computed by the very same code. ``FEATURES`` n
 columns; a missing value is NaN (the trees learn where it goes).
 
 A decision's explanation is its top contributing signals (the trees' own per-feature
-contributions, TreeSHAP), each said in words from the signal's value: deterministic,
-the same payment always gets the same words.
+contributions along the payment's path through each tree), each said in words from the
+signal's value: deterministic, the same payment always gets the same words.
 """
 
 from __future__ import annotations
@@ -18,10 +18,13 @@ import math
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import lightgbm as lgb
 import numpy as np
+
+from agents.fraud.attribution import leaf_paths
 
 Signals = Mapping[str, Any]
 
@@ -48,21 +51,20 @@ NUMERIC = (
 )  # fmt: skip
 
 
+#: the types numpy reads as _value does (None as NaN); any other goes value by value
+_PLAIN = frozenset({float, int, bool, type(None)})
+
+
 class Raw:
     """A batch's signals as columns (float64, NaN for missing), each read once."""
 
     def __init__(self, rows: Sequence[Signals]) -> None:
         self.rows = rows
-        nan = math.nan  # None and text read as missing, as _value reads them
-        try:
-            table = np.array(
-                [[nan if v is None or isinstance(v, str) else v for v in map(row.get, NUMERIC)]
-                 for row in rows],
-                dtype=np.float64,
-            )  # fmt: skip
-        except (TypeError, ValueError):  # a value of some other type: _value's verdict
-            table = np.array([[_value(v) for v in map(row.get, NUMERIC)] for row in rows],
-                             dtype=np.float64)  # fmt: skip
+        values = [list(map(row.get, NUMERIC)) for row in rows]
+        if set(map(type, chain.from_iterable(values))) <= _PLAIN:  # numpy reads None as NaN
+            table = np.array(values, dtype=np.float64)
+        else:  # text, or a value of some other type: each read as _value reads it
+            table = np.array([list(map(_value, v)) for v in values], dtype=np.float64)
         table = table.reshape(len(rows), len(NUMERIC))
         self._cols: dict[str, np.ndarray] = {n: table[:, j] for j, n in enumerate(NUMERIC)}
 
@@ -309,6 +311,7 @@ class RiskModel:
         if unknown:
             raise ValueError(f"model {self.version} needs features this Vigil lacks: {unknown}")
         self.bands = Bands(float(meta["bands"]["medium"]), float(meta["bands"]["high"]))
+        self._leaf_paths: tuple[np.ndarray, np.ndarray, float] | None = None
 
     @classmethod
     def from_text(cls, model: str, meta: str | dict[str, Any]) -> RiskModel:
@@ -318,22 +321,40 @@ class RiskModel:
     def text(self) -> str:
         return str(self.booster.model_to_string())
 
-    def score(self, rows: Sequence[Signals]) -> np.ndarray:
-        """The fraud probability of each decision (one vectorised call)."""
+    def inputs(self, rows: Sequence[Signals]) -> np.ndarray:
+        """The model's input for ``rows`` (its own features, in its order)."""
+        return matrix(rows, self.features)
+
+    def score(self, rows: Sequence[Signals], x: np.ndarray | None = None) -> np.ndarray:
+        """The fraud probability of each decision (one vectorised call; ``x``: the rows'
+        ``inputs`` when the caller has them)."""
         if not rows:
             return np.empty(0)
-        return np.asarray(
-            self.booster.predict(matrix(rows, self.features), num_threads=1), dtype=np.float64
-        )
+        x = self.inputs(rows) if x is None else x
+        return np.asarray(self.booster.predict(x, num_threads=1), dtype=np.float64)
 
-    def explain(self, rows: Sequence[Signals], top: int = 3) -> list[list[str]]:
+    def contributions(self, rows: Sequence[Signals], x: np.ndarray | None = None) -> np.ndarray:
+        """Each row's contribution of each feature to its raw score (rows x features):
+        the sum, over the trees, of the leaf the row reaches (``_paths``). With the trees'
+        root values, a row's contributions add up to its raw score."""
+        x = self.inputs(rows) if x is None else x
+        leaves = self.booster.predict(x, pred_leaf=True, num_threads=1)
+        paths, offsets, _roots = self._paths()
+        out: np.ndarray = paths[offsets + np.asarray(leaves, dtype=np.int64)].sum(axis=1)
+        return out
+
+    def _paths(self) -> tuple[np.ndarray, np.ndarray, float]:
+        if self._leaf_paths is None:
+            self._leaf_paths = leaf_paths(self.booster.dump_model(), len(self.features))
+        return self._leaf_paths
+
+    def explain(self, rows: Sequence[Signals], top: int = 3,
+                x: np.ndarray | None = None) -> list[list[str]]:  # fmt: skip
         """Each row's ``top`` signals that pushed its score up most, in words (signals
         that say the same thing are said once)."""
         if not rows:
             return []
-        contrib = np.asarray(self.booster.predict(matrix(rows, self.features), pred_contrib=True))[
-            :, : len(self.features)
-        ]
+        contrib = self.contributions(rows, x)
         out: list[list[str]] = []
         for s, c in zip(rows, contrib, strict=True):
             words: list[str] = []

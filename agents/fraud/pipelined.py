@@ -14,7 +14,7 @@ still be on their way) and is raised to the caller (the batch is retried).
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from typing import Any
 
 import redis
@@ -25,14 +25,12 @@ Call = tuple[Sequence[Any], Sequence[Any]]  # (keys, args)
 
 
 def replies(
-    client: redis.Redis, script: Script, calls: Sequence[Call]
+    client: redis.Redis, script: Script, calls: Iterable[Call]
 ) -> Generator[Any, None, None]:
-    """Each call's reply, in order; the calls after the first are computed by Redis while
-    the caller works on the replies before them."""
-    if len(calls) <= 1:
-        for keys, args in calls:
-            yield script(keys=keys, args=args)
-        return
+    """Each call's reply, in order. Each call is written as soon as ``calls`` yields it
+    (the caller may prepare the next meanwhile), and Redis computes the calls after the
+    first while the caller works on the replies before them."""
+    sent: list[Call] = []
     pool = client.connection_pool
     conn = pool.get_connection()
     redo: int | None = None  # the first call Redis did not know the script for
@@ -41,7 +39,8 @@ def replies(
             conn.send_command(  # type: ignore[no-untyped-call]
                 "EVALSHA", script.sha, len(keys), *keys, *args
             )
-        for i in range(len(calls)):
+            sent.append((keys, args))
+        for i in range(len(sent)):
             try:
                 reply = conn.read_response()
             except NoScriptError:
@@ -59,5 +58,5 @@ def replies(
         pool.release(conn)
     if redo is not None:
         script.sha = client.script_load(script.script)
-        for keys, args in calls[redo:]:
+        for keys, args in sent[redo:]:
             yield script(keys=keys, args=args)

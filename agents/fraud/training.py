@@ -133,7 +133,7 @@ def train(
     # only genuine payments that are settled count (not around a card's known fraud)
     ruled = np.array([e.ruled for e in held], dtype=bool)
     settled = (hy == 0) & ~unsettled(examples, held)
-    n_genuine = int(settled.sum())
+    n_genuine = int((hy == 0).sum())
     scores = np.asarray(booster.predict(hx), dtype=np.float64)
     high = _cut(scores[settled & ~ruled], high_budget * n_genuine)
     reviewed = under_review(held, ruled | (scores >= high), review_s) & ~ruled

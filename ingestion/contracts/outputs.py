@@ -5,11 +5,24 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, PlainSerializer, model_validator
 
 from ingestion.contracts.base import DerivedId, Event, Instant, Text, utcnow
 from ingestion.contracts.inputs import Transaction
 from vigil.settings import Stream
+
+#: a screening signal's value
+Signal = float | int | str | bool | None
+
+
+def _as_is(value: dict[str, Signal]) -> dict[str, Signal]:
+    return value
+
+
+#: signals written to JSON by their values' own types: the same text as the declared
+#: union's, without trying each of its types on every value (40% of a decision's
+#: encoding, one decision per payment)
+_AS_IS = PlainSerializer(_as_is, return_type=dict[str, Any], when_used="json")
 
 
 class FraudDecision(Event):
@@ -24,7 +37,7 @@ class FraudDecision(Event):
     outcome: Literal["allow", "escalate", "hold", "block", "release"]
     risk_score: Annotated[float, Field(ge=0, le=1)]
     reasons: list[str] = Field(default_factory=list)
-    signals: dict[str, float | int | str | bool | None] = Field(default_factory=dict)
+    signals: Annotated[dict[str, Signal], _AS_IS] = Field(default_factory=dict)
     decided_by: Literal["screening", "graph", "policy", "analyst", "fail_safe"]
     decided_at: Instant = Field(default_factory=utcnow)
     approval_id: DerivedId | None = None
@@ -33,10 +46,6 @@ class FraudDecision(Event):
     #: the model's own words about the payment: advice, never one of the ``reasons`` (which
     #: are the rules' and the policy's, deterministic)
     model_note: str | None = Field(None, max_length=4000)
-
-
-#: a screening signal's value
-Signal = float | int | str | bool | None
 
 
 class FraudEscalation(Event):

@@ -211,3 +211,22 @@ def test_risk_never_falls_as_a_rising_signal_rises(trained: Any) -> None:
         assert (higher >= base - 1e-12).all(), name
         moved += int((higher > base + 1e-9).sum())
     assert moved > 0  # the constraints hold on columns the trees do use
+
+
+def test_the_explanations_contributions_add_up_to_the_score(trained: Any) -> None:
+    """Each payment's per-feature contributions (its leaves' paths, ``attribution``), with
+    the trees' root values, are its raw score; the top one is the feature TreeSHAP puts
+    first for most flagged payments, and a payment's words name what pushed it up."""
+    _history, rows, model, _held = trained
+    signals = [r.screened.signals for r in rows[:400]]
+    x = model.inputs(signals)
+    contrib = model.contributions(signals, x)
+    raw = model.booster.predict(x, raw_score=True)
+    _paths, _offsets, roots = model._paths()
+    np.testing.assert_allclose(contrib.sum(axis=1) + roots, raw, rtol=1e-9, atol=1e-9)
+    risky = np.argsort(-raw)[:40]
+    shap = model.booster.predict(x[risky], pred_contrib=True)[:, : len(model.features)]
+    same = np.mean(np.argmax(contrib[risky], axis=1) == np.argmax(shap, axis=1))
+    assert same >= 0.7, same
+    words = model.explain([signals[i] for i in risky], x=x[risky])
+    assert all(1 <= len(w) <= 3 for w in words)

@@ -3,6 +3,8 @@ a script Redis lost is loaded again; an error mid-round leaves no connection out
 
 from __future__ import annotations
 
+import itertools
+import time
 from typing import Any
 
 import pytest
@@ -76,3 +78,37 @@ def test_an_error_mid_round_is_raised_and_the_connections_stay_in_step(
     assert next(partial) == b"x"
     partial.close()
     assert client.echo("after") == b"after"
+
+
+def test_the_parts_cover_the_batch_in_order_and_grow() -> None:
+    for n in range(1, 2000, 7):
+        cuts = screening.parts(n)
+        assert cuts[0][0] == 0
+        assert cuts[-1][1] == n
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(cuts))
+        sizes = [end - start for start, end in cuts]
+        assert sizes == sorted(sizes)
+        assert min(sizes) >= 1
+        assert len(cuts) == max(1, min(screening.PARTS, n // screening.PART))
+
+
+def test_each_call_is_sent_as_it_is_prepared(redis_client: tuple[Any, str]) -> None:
+    """The calls may come from a generator: each is written before the next is made, so
+    Redis is computing the first while the caller prepares the rest."""
+    client, prefix = redis_client
+    key = f"{prefix}sent"
+    script = client.register_script("return redis.call('INCR', KEYS[1])")
+    seen: list[int] = []
+
+    def calls() -> Any:
+        for _ in range(3):
+            yield [key], []
+            # by the time the next call is made, Redis has this one (a second connection
+            # reads what the first one's calls did)
+            deadline = time.monotonic() + 5
+            while int(client.get(key) or 0) < len(seen) + 1 and time.monotonic() < deadline:
+                time.sleep(0.001)
+            seen.append(int(client.get(key) or 0))
+
+    assert list(replies(client, script, calls())) == [1, 2, 3]
+    assert seen == [1, 2, 3]

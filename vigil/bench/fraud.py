@@ -1,6 +1,7 @@
 """``vigil bench fraud``: screening against raw kafka-python loops, same broker, same run.
 
-* throughput: N transactions consumed by a raw loop that only counts; by a raw
+* throughput: N transactions (genuine payments of a simulated population:
+  ``genuine_traffic``) consumed by a raw loop that only counts; by a raw
   consume-produce loop that does what screening must with no logic (poll, produce one
   small record per event, wait for the acks, commit); then by the fraud agent's own
   screening consumer (decode, validate, one Redis round trip per batch, a decision per
@@ -40,7 +41,7 @@ from agents.fraud.training import train
 from agents.service import freeze_heap
 from graphs.llm import ModelEntry, ModelGateway
 from graphs.llm.fake import ScriptedChatModel
-from ingestion.contracts import Transaction
+from ingestion.contracts import CustomerChange, Transaction
 from ingestion.kafka import ensure_topics, producer_config
 from ingestion.producer import EventProducer
 from ingestion.profiles import RedisProfileStore
@@ -105,16 +106,30 @@ def raw_consume_produce(settings: Settings, topic: str, out_topic: str, n: int) 
     return seen / max(last - first, 1e-9)
 
 
+def genuine_traffic(n: int, seed: int = 6) -> tuple[list[Transaction], list[CustomerChange]]:
+    """``n`` genuine payments, in time order, of a simulated population the bench's model
+    was not trained on (``bench_model``'s generator, another seed), and the population's
+    profiles: the traffic a deployed model scores, so that the share it holds or
+    escalates, and what that costs, is a deployment's (the basic simulator's shoppers
+    are another population's habits, and a model trained on one flags several times more
+    of the other)."""
+    history = FraudSimulation(seed=seed, shoppers=max(500, -(-n // 45)), days=30).run()
+    genuine = [p.tx for p in history.payments if not p.fraud]
+    if len(genuine) < n:
+        raise RuntimeError(f"the simulation made {len(genuine)} genuine payments, not {n}")
+    return genuine[:n], list(history.profiles)
+
+
 def _throughput(
     s: Settings, workers: tuple[AgentWorker, AgentWorker], producer: EventProducer, run: str,
-    n: int, rounds: int, console: Console,
+    data: list[Transaction], rounds: int, console: Console,
 ) -> tuple[int, float, float, float, float]:  # fmt: skip
     """Raw consume, the raw consume-produce floor, screening on its rules, and screening
     with its behaviour features over the same ``n`` events, ``rounds`` times on fresh
     topics (the last three take turns going first, so warm-up and noise fall on each); the
     medians. A single round on this kind of machine swings by a factor of two, so one set
     of figures says little."""
-    data = traffic(n, 500)
+    n = len(data)
     worker, featured = workers
     got: list[tuple[float, float, float, float]] = []
     for i in range(rounds):
@@ -223,7 +238,10 @@ def run_fraud_bench(
                                     producer, client=client)  # fmt: skip
             freeze_heap()  # as the agent's service does once warm (every row runs after)
             for n in sizes:
-                rows.append(_throughput(s, (plain, featured), producer, run, n, rounds, console))
+                data, profiles = genuine_traffic(n)
+                RedisProfileStore(client, prefix=s.redis_prefix).apply(profiles)
+                rows.append(_throughput(s, (plain, featured), producer, run, data, rounds,
+                                        console))  # fmt: skip
             every = max(1, round(1 / escalate_share)) if escalate_share > 0 else 0
             load = traffic(load_events, 500, every)
             with StageProcess(s, model_s, run) as stage:
