@@ -143,10 +143,13 @@ class Screener:
         call would; a card's review started in one part covers its payments in the next."""
         if not txs:
             return []
+        cuts = parts(len(txs)) if self._behaviour is not None else [(0, len(txs))]
+        if len(cuts) == 1:  # one call, with the client's own retries
+            p = self._prepare(txs)
+            return self._finish(p, self._script(keys=p.keys, args=p.args), {})
         prepared: list[_Prepared] = []
 
         def calls() -> Iterator[Call]:  # each part sent as soon as it is prepared
-            cuts = parts(len(txs)) if self._behaviour is not None else [(0, len(txs))]
             for start, end in cuts:
                 prepared.append(self._prepare(txs[start:end]))
                 yield prepared[-1].keys, prepared[-1].args

@@ -213,7 +213,7 @@ def under_review(rows: Sequence[Example], escalated: np.ndarray, review_s: float
             continue
         if escalated[i]:
             last[e.card] = e.at
-        elif e.card in last and (e.at - last[e.card]).total_seconds() <= review_s:
+        elif review_s > 0 and e.card in last and (e.at - last[e.card]).total_seconds() <= review_s:
             out[i] = not routine(e.signals)
     return out
 

@@ -47,8 +47,11 @@ def test_a_review_holds_the_cards_later_payments_but_not_the_owners_routine() ->
     escalated = np.array([True, False, False, False, False, False, False])
     held = under_review(rows, escalated, review_s=6 * 3600)
     assert held.tolist() == [False, True, False, True, True, False, False]
-    # the review's window is the setting's: none at all with 0
+    # the review's window is the setting's: none at all with 0, even at the same instant
     assert not under_review(rows, escalated, review_s=0).any()
+    same = [ex(0), ex(0, new_terminal=True)]
+    assert not under_review(same, np.array([True, False]), review_s=0).any()
+    assert under_review(same, np.array([True, False]), review_s=60).tolist() == [False, True]
 
 
 SIGNAL = st.one_of(
