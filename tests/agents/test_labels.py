@@ -166,7 +166,8 @@ def test_the_owners_routine_goes_on_while_the_card_is_under_review(
     keys = screener._behaviour
     assert keys is not None
     usual = {"new_terminal": False, "home_distance_km": 2.0, "amount_gbp": 20.0,
-             "customer_mean_amount": 25.0}  # fmt: skip
+             "customer_mean_amount": 25.0, "customer_history": 30,
+             "card_new_terminals_1h": 0.0}  # fmt: skip
     escalated = replace(first, outcome="escalate")
     own = replace(second, signals={**second.signals, **usual})
     out = under_review([escalated, own], [b"", b""], screener.s, screener.client, keys)
