@@ -21,7 +21,7 @@ import redis
 
 from agents.fraud.behaviour import BEHAVE_FUNCTION, HORIZON, BehaviourKeys, Features
 from agents.fraud.model_store import ModelWatch
-from agents.fraud.pipelined import Call
+from agents.fraud.pipelined import Call, parts
 from agents.fraud.pipelined import replies as part_replies
 from agents.fraud.verdicts import Screened as Screened
 from agents.fraud.verdicts import Signal, scored, under_review
@@ -75,23 +75,6 @@ end
 behave_batch(P, parsed, n_behave, behave_ttl, dedupe, tonumber(horizon), delay, label_ttl, out)
 return out
 """
-
-
-#: with the behaviour features, a batch of at least 2 x PART payments goes to Redis in up
-#: to PARTS parts (``screen``), each GROWTH times the one before
-PART = 100
-PARTS = 4
-GROWTH = 1.6
-
-
-def parts(n: int) -> list[tuple[int, int]]:
-    """The parts of a batch of ``n`` payments, as (start, end). They grow: while this
-    process judges a part, Redis computes the next (about 0.6 of the time a payment takes
-    here, with terminals), so the first is small, the only wait that nothing covers."""
-    k = max(1, min(PARTS, n // PART))
-    weights = [GROWTH**i for i in range(k)]
-    ends = [round(n * sum(weights[: i + 1]) / sum(weights)) for i in range(k)]
-    return [(0 if i == 0 else ends[i - 1], end) for i, end in enumerate(ends)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from redis.exceptions import ResponseError
 
-import agents.fraud.screening as screening
+import agents.fraud.pipelined as pipelined
 from agents.fraud.labels import LabelStore
 from agents.fraud.pipelined import replies
 from agents.fraud.screening import Screener
@@ -38,9 +38,9 @@ def test_parts_decide_as_one_call_would(
     customers, a card's review across parts) is what a single call computes."""
     client, prefix = redis_client
     history = FraudSimulation(seed=4, shoppers=80, days=5).run()
-    assert len(history.payments) > 4 * screening.PART
+    assert len(history.payments) > 4 * pipelined.PART
     parted = _screened(client, f"{prefix}parts", history, batch=len(history.payments))
-    monkeypatch.setattr(screening, "PARTS", 1)
+    monkeypatch.setattr(pipelined, "PARTS", 1)
     whole = _screened(client, f"{prefix}whole", history, batch=len(history.payments))
     assert [x.tx.transaction_id for x in parted] == [p.tx.transaction_id for p in history.payments]
     assert [(x.outcome, x.reasons, x.signals) for x in parted] == [
@@ -82,14 +82,14 @@ def test_an_error_mid_round_is_raised_and_the_connections_stay_in_step(
 
 def test_the_parts_cover_the_batch_in_order_and_grow() -> None:
     for n in range(1, 2000, 7):
-        cuts = screening.parts(n)
+        cuts = pipelined.parts(n)
         assert cuts[0][0] == 0
         assert cuts[-1][1] == n
         assert all(a[1] == b[0] for a, b in itertools.pairwise(cuts))
         sizes = [end - start for start, end in cuts]
         assert sizes == sorted(sizes)
         assert min(sizes) >= 1
-        assert len(cuts) == max(1, min(screening.PARTS, n // screening.PART))
+        assert len(cuts) == max(1, min(pipelined.PARTS, n // pipelined.PART))
 
 
 def test_each_call_is_sent_as_it_is_prepared(redis_client: tuple[Any, str]) -> None:
