@@ -311,8 +311,9 @@ class RiskModel:
         if unknown:
             raise ValueError(f"model {self.version} needs features this Vigil lacks: {unknown}")
         self.bands = Bands(float(meta["bands"]["medium"]), float(meta["bands"]["high"]))
-        # each leaf's contributions, once per model (40 ms for 120 trees), when it loads
-        self._leaf_paths = leaf_paths(booster.dump_model(), len(self.features))
+        #: each leaf's contributions, each tree's first leaf, the trees' root values
+        #: (``attribution.leaf_paths``): once per model (40 ms for 120 trees), when it loads
+        self.paths = leaf_paths(booster.dump_model(), len(self.features))
 
     @classmethod
     def from_text(cls, model: str, meta: str | dict[str, Any]) -> RiskModel:
@@ -336,19 +337,16 @@ class RiskModel:
 
     def contributions(self, rows: Sequence[Signals], x: np.ndarray | None = None) -> np.ndarray:
         """Each row's contribution of each feature to its raw score (rows x features):
-        the sum, over the trees, of the leaf the row reaches (``_paths``). With the trees'
+        the sum, over the trees, of the leaf the row reaches (``paths``). With the trees'
         root values, a row's contributions add up to its raw score."""
         x = self.inputs(rows) if x is None else x
         leaves = self.booster.predict(x, pred_leaf=True, num_threads=1)
-        paths, offsets, _roots = self._paths()
+        paths, offsets, _roots = self.paths
         at = offsets + np.asarray(leaves, dtype=np.int64).reshape(len(x), len(offsets))
         out = np.empty((len(x), len(self.features)))
         for i in range(0, len(x), 32):  # rows x trees x features, a few rows at a time
             out[i : i + 32] = paths[at[i : i + 32]].sum(axis=1)
         return out
-
-    def _paths(self) -> tuple[np.ndarray, np.ndarray, float]:
-        return self._leaf_paths
 
     def explain(self, rows: Sequence[Signals], top: int = 3,
                 x: np.ndarray | None = None) -> list[list[str]]:  # fmt: skip

@@ -24,8 +24,9 @@ from agents.fraud.model_store import ModelWatch
 from agents.fraud.pipelined import Call, parts
 from agents.fraud.pipelined import replies as part_replies
 from agents.fraud.verdicts import Screened as Screened
-from agents.fraud.verdicts import Signal, scored, under_review
+from agents.fraud.verdicts import scored, under_review
 from ingestion.contracts import Transaction
+from ingestion.contracts.outputs import Signal
 from ingestion.profiles import RedisProfileStore
 from tools.card_locations import OBSERVE_FUNCTION, CardLocationStore, parse_answer
 from tools.velocity import Sighting, assess, haversine_km

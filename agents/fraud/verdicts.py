@@ -14,9 +14,8 @@ from agents.fraud.behaviour import BehaviourKeys
 from agents.fraud.model import RiskModel
 from agents.fraud.training import routine
 from ingestion.contracts import FraudDecision, Transaction, construct
+from ingestion.contracts.outputs import Signal
 from vigil.settings import Settings
-
-Signal = float | int | str | bool | None
 
 RISK_CONFIRMED = 0.95
 
@@ -164,19 +163,17 @@ def scored(judged: list[Screened], model: RiskModel, shadow: RiskModel | None,
             reasons = [*reasons, f"risk model {version}: fraud probability {p:.2f}, {band} "
                                  f"band (from {cut:.2f})"]  # fmt: skip
             reasons += [w for w in words[i] if not any(r.startswith(w) for r in reasons)]
-        # built anew, not with dataclasses.replace (a fifth of this function's time)
+        outcome: Literal["allow", "hold", "escalate"]
+        pending: Literal["hold", "allow"] | None
         if x.hard_risk >= floor or band == "high":
-            risk = max(x.hard_risk, p, s.fraud_block_min_risk if band == "high" else 0.0)
-            out.append(Screened(tx=x.tx, risk=min(risk, 1.0), outcome="escalate",
-                                reasons=reasons, signals=signals, decided_at=x.decided_at,
-                                pending_action=s.fraud_pending_action,
-                                not_applied=x.not_applied, hard_risk=x.hard_risk))  # fmt: skip
+            outcome, pending = "escalate", s.fraud_pending_action
+            p = min(max(x.hard_risk, p, s.fraud_block_min_risk if band == "high" else 0.0), 1.0)
         elif band == "medium":
-            out.append(Screened(tx=x.tx, risk=p, outcome="hold", reasons=reasons,
-                                signals=signals, decided_at=x.decided_at, pending_action="hold",
-                                not_applied=x.not_applied, hard_risk=x.hard_risk))  # fmt: skip
+            outcome, pending = "hold", "hold"
         else:
-            out.append(Screened(tx=x.tx, risk=p, outcome="allow", reasons=reasons,
-                                signals=signals, decided_at=x.decided_at, pending_action=None,
-                                not_applied=x.not_applied, hard_risk=x.hard_risk))  # fmt: skip
+            outcome, pending = "allow", None
+        # built anew, not with dataclasses.replace (a fifth of this function's time)
+        out.append(Screened(tx=x.tx, risk=p, outcome=outcome, reasons=reasons, signals=signals,
+                            decided_at=x.decided_at, pending_action=pending,
+                            not_applied=x.not_applied, hard_risk=x.hard_risk))  # fmt: skip
     return out

@@ -222,7 +222,7 @@ def test_the_explanations_contributions_add_up_to_the_score(trained: Any) -> Non
     x = model.inputs(signals)
     contrib = model.contributions(signals, x)
     raw = model.booster.predict(x, raw_score=True)
-    _paths, _offsets, roots = model._paths()
+    _paths, _offsets, roots = model.paths
     np.testing.assert_allclose(contrib.sum(axis=1) + roots, raw, rtol=1e-9, atol=1e-9)
     risky = np.argsort(-raw)[:40]
     shap = model.booster.predict(x[risky], pred_contrib=True)[:, : len(model.features)]
