@@ -14,10 +14,13 @@ terminals: a stolen card is used where its owner does not shop), and per card ho
 of its payments in about the last hour were at terminals new to the customer.
 
 Per terminal (the contract's ``terminal_id``: a card reader, an ATM, a web shop): its
-payments and the frauds among them that labels have confirmed, over ``TERMINAL_WINDOW_DAYS``
-days that end ``fraud_terminal_delay_days`` before the payment's day (chargebacks come days
-later: the last days' counts are incomplete and would read as safe). Kept in a ring of
-daily slots; a label that arrives late lands in its payment's day (``agents.fraud.labels``).
+payments and the frauds among them that labels have confirmed, over
+``terminals.TERMINAL_WINDOW_DAYS`` days that end ``fraud_terminal_delay_days`` before the
+payment's day (chargebacks come days later: the last days' counts are incomplete and
+would read as safe). Kept in a ring of daily slots (``terminals``); a label that arrives
+late lands in its payment's day (``agents.fraud.labels``). A customer's categories and
+terminals are a key of their own, written when they change or are about to expire (not
+with every payment: they are most of a customer's bytes).
 Each payment's terminal, day and card are kept under its transaction id for
 ``fraud_labels_ttl_s``: what a label needs to find it.
 
@@ -35,6 +38,8 @@ from typing import Any
 
 import msgpack
 
+from agents.fraud.terminals import TERMINAL_FUNCTIONS
+
 #: the windows, and their time constants in milliseconds
 WINDOWS = ("1h", "1d", "7d", "30d")
 TAUS_MS = (3_600_000, 86_400_000, 604_800_000, 2_592_000_000)
@@ -42,16 +47,13 @@ TAUS_MS = (3_600_000, 86_400_000, 604_800_000, 2_592_000_000)
 HORIZON = 50
 #: the key space: ``<prefix>:bhv:...``
 NAMESPACE = "bhv"
-#: a terminal's risk: its payments and confirmed frauds over this many days
-TERMINAL_WINDOW_DAYS = 28
-#: the daily slots of a terminal's ring (more than the window and the longest delay)
-TERMINAL_SLOTS = 64
-
 #: A batch's features, as Lua functions screening's batch script calls: ``behave_batch``
 #: appends each payment's answer (25 numbers, MessagePack: ``Features.parse``) to out.
 #: Each state is one MessagePack value, all read with one MGET and each written once (a
 #: hash per entity and commands per payment cost 55 us a payment in Redis).
-BEHAVE_FUNCTION = r"""
+BEHAVE_FUNCTION = (
+    TERMINAL_FUNCTIONS
+    + r"""
 local TAUS = {3600000, 86400000, 604800000, 2592000000}
 local function r2(x) return math.floor(x * 100 + 0.5) / 100 end
 local function roll(st, ts, amount, out)
@@ -69,8 +71,9 @@ local function roll(st, ts, amount, out)
   end
   st[1] = now
 end
-local function behave(card, user, ts, amount, category, tid, horizon)
-  -- one payment against its card's and customer's states (updated in place): its values
+local function behave(card, user, known, ts, amount, category, tid, horizon)
+  -- one payment against its card's and customer's states (updated in place; the
+  -- customer's categories and terminals, ``known``, marked ``changed`` when they change)
   local priced = amount ~= ""
   local value = priced and tonumber(amount) or 0
   local out = {}
@@ -79,7 +82,7 @@ local function behave(card, user, ts, amount, category, tid, horizon)
   out[#out + 1] = (last and ts >= last) and (ts - last) or -1
   if (not last) or ts > last then card[10] = ts end
   roll(user, ts, value, out)
-  local n, mean, var, cats = user[10] or 0, user[11] or 0, user[12] or 0, user[13] or "\31"
+  local n, mean, var, cats = user[10] or 0, user[11] or 0, user[12] or 0, known[1] or "\31"
   out[#out + 1] = n
   out[#out + 1] = r2(mean)
   out[#out + 1] = r2(math.sqrt(var))
@@ -90,9 +93,9 @@ local function behave(card, user, ts, amount, category, tid, horizon)
   end
   local new = string.find(cats, "\31" .. category .. "\31", 1, true) == nil
   out[#out + 1] = new and 1 or 0
-  if new and #cats < 2048 then cats = cats .. category .. "\31" end
+  if new and #cats < 2048 then cats, known.changed = cats .. category .. "\31", true end
   -- the customer's recent terminals: the newest ~2-4 KiB of them, the oldest dropped
-  local terms = user[14] or "\31"
+  local terms = known[2] or "\31"
   if tid == "" then
     out[#out + 1] = -1
     out[#out + 1] = -1
@@ -106,11 +109,11 @@ local function behave(card, user, ts, amount, category, tid, horizon)
     out[#out + 1] = r2(c)
     if fresh then
       card[11], card[12] = c + math.exp((ts - now) / 3600000), now
-      terms = terms .. tid .. "\31"
+      terms, known.changed = terms .. tid .. "\31", true
       if #terms > 4096 then terms = string.sub(terms, string.find(terms, "\31", 2048, true)) end
     end
   end
-  user[10], user[11], user[12], user[13], user[14] = n, mean, var, cats, terms
+  user[10], user[11], user[12], known[1], known[2] = n, mean, var, cats, terms
   return out
 end
 local function fields(s)
@@ -125,45 +128,30 @@ local function fields(s)
     i = j + 1
   end
 end
-local SLOTS, WINDOW = 64, 28
-local function terminal(st, ts, delay, out)
-  -- st: {day of slot 1..SLOTS, payments 1..SLOTS, frauds 1..SLOTS}; appends the
-  -- payments and frauds of the WINDOW days ending delay days before ts's, adds ts's
-  local day = math.floor(ts / 86400000)
-  local p, f = 0, 0
-  for d = day - delay - WINDOW + 1, day - delay do
-    local s = d % SLOTS + 1
-    if st[s] == d then p, f = p + st[SLOTS + s], f + st[2 * SLOTS + s] end
-  end
-  out[#out + 1] = p
-  out[#out + 1] = f
-  local s = day % SLOTS + 1
-  if st[s] ~= day then
-    if st[s] and st[s] > day then return day end  -- its slot holds a later day: too old
-    st[s], st[SLOTS + s], st[2 * SLOTS + s] = day, 0, 0
-  end
-  st[SLOTS + s] = st[SLOTS + s] + 1
-  return day
-end
 local function behave_keys(P, f)
   -- a payment's card, customer, answer and terminal keys (its answer's again when it names
-  -- no terminal: never read), the layout of BehaviourKeys, under P ("<prefix>:bhv")
+  -- no terminal: never read) and its customer's categories and terminals, the layout of
+  -- BehaviourKeys, under P ("<prefix>:bhv")
   local seen = P .. ":seen:" .. f[7]
   return P .. ":card:" .. f[5], P .. ":cust:" .. f[6], seen,
-         f[4] == "" and seen or (P .. ":term:" .. f[4])
+         f[4] == "" and seen or (P .. ":term:" .. f[4]), P .. ":known:" .. f[6]
 end
+local K = 5  -- keys a payment
 local function behave_batch(P, parsed, n, ttl, dedupe, horizon, delay, label_ttl, out)
   -- n payments, parsed[i] the fields of one: ts, amount, category, terminal id ("": none),
   -- card, customer and transaction ids (one argument a payment, joined by \31, which no
   -- id, label or number holds: the client encodes one string a payment, and the keys are
   -- made here from the ids, which the contracts checked). One MGET for all; each state
-  -- decoded once and written once; a payment already answered (a re-delivery, or twice in
-  -- the batch) gets that answer and changes nothing.
+  -- decoded once and written once (a customer's categories and terminals only when they
+  -- change, or to keep them from expiring: the bulk of a customer's bytes, and every
+  -- write goes to the append-only file too); a payment already answered (a re-delivery,
+  -- or twice in the batch) gets that answer and changes nothing.
   if n == 0 then return end
   local keys, at = {}, {}
   for i = 1, n do
-    local c, u, s, t = behave_keys(P, parsed[i])
-    keys[#keys + 1], keys[#keys + 2], keys[#keys + 3], keys[#keys + 4] = c, u, s, t
+    local c, u, s, t, k = behave_keys(P, parsed[i])
+    local j = K * (i - 1)
+    keys[j + 1], keys[j + 2], keys[j + 3], keys[j + 4], keys[j + 5] = c, u, s, t, k
   end
   local got = redis.call("MGET", unpack(keys))
   local states, answers = {}, {}
@@ -176,18 +164,36 @@ local function behave_batch(P, parsed, n, ttl, dedupe, horizon, delay, label_ttl
     end
     return st
   end
+  local function known(i)  -- the customer's categories and terminals, and their state
+    local st = state(K * i - 3)
+    local kn = states[keys[K * i]]
+    if kn == nil then
+      kn = got[K * i] and {cmsgpack.unpack(got[K * i])} or {}
+      if type(st[13]) == "string" then  -- kept in the customer's state by older releases
+        kn, st[13], st[14] = {st[13], st[14]}, nil, nil
+        kn.changed = true
+      end
+      states[keys[K * i]], at[keys[K * i]] = kn, st
+    end
+    return kn
+  end
   for i = 1, n do
-    local seen = keys[4 * i - 1]
-    local answer = answers[seen] or got[4 * i - 1]
+    local seen = keys[K * i - 2]
+    local answer = answers[seen] or got[K * i - 2]
     if not answer then
       local f = parsed[i]
       local ts, tid = tonumber(f[1]), f[4]
-      local values = behave(state(4 * i - 3), state(4 * i - 2), ts, f[2], f[3],
-                            tid, horizon)
+      local user = state(K * i - 3)
+      local kn = known(i)
+      local values = behave(state(K * i - 4), user, kn, ts, f[2], f[3], tid, horizon)
+      if ts - (user[13] or 0) > ttl / 4 then  -- written again before it can expire
+        user[13], kn.changed = ts, true
+      end
       local day = math.floor(ts / 86400000)
       if tid ~= "" then
-        day = terminal(state(4 * i), ts, delay, values)
-        at[keys[4 * i]] = true
+        local tk = keys[K * i - 1]
+        if states[tk] == nil then states[tk], at[tk] = ring_load(got[K * i - 1]), true end
+        day = terminal(states[tk], ts, delay, values)
       else
         values[#values + 1] = -1
         values[#values + 1] = -1
@@ -201,14 +207,18 @@ local function behave_batch(P, parsed, n, ttl, dedupe, horizon, delay, label_ttl
     out[#out + 1] = answer
   end
   for key, st in pairs(states) do
-    if at[key] then
-      redis.call("SET", key, cmsgpack.pack(unpack(st, 1, 3 * SLOTS)), "PX", ttl)
+    local kind = at[key]
+    if kind == true then  -- a terminal's ring
+      redis.call("SET", key, ring_pack(st), "PX", ttl)
+    elseif kind then  -- a customer's categories and terminals (kind: the customer's state)
+      if st.changed then redis.call("SET", key, cmsgpack.pack(st[1], st[2]), "PX", ttl) end
     else
-      redis.call("SET", key, cmsgpack.pack(unpack(st, 1, 14)), "PX", ttl)
+      redis.call("SET", key, cmsgpack.pack(unpack(st, 1, 13)), "PX", ttl)
     end
   end
 end
 """
+)
 
 
 #: the answer's numbers, in order, as a decision's signals (the card's and the customer's
@@ -313,8 +323,8 @@ class BehaviourKeys:
     """The Redis keys of the features, under the service's prefix. The batch script
     makes a payment's own from its ids (``behave_keys``: ``card:<card>``,
     ``cust:<customer>``, ``seen:<transaction>``, ``term:<terminal>``, ``tx:<transaction>``,
-    ``flag:<card>``); the ids are contract ``Id`` values, their charset and length checked
-    before they reach a key."""
+    ``known:<customer>``, ``flag:<card>``); the ids are contract ``Id`` values, their
+    charset and length checked before they reach a key."""
 
     def __init__(self, service_prefix: str) -> None:
         self.prefix = f"{service_prefix}:{NAMESPACE}"
@@ -322,12 +332,13 @@ class BehaviourKeys:
     def of(self, card_id: str, user_id: str, transaction_id: str,
            terminal_id: str | None) -> list[str]:  # fmt: skip
         """The card's, the customer's, the payment's answer, the terminal's (the answer's
-        again when there is none) and the payment's record: what the script makes."""
+        again when there is none), the payment's record and the customer's categories and
+        terminals: what the script makes."""
         p = self.prefix
         seen = f"{p}:seen:{transaction_id}"
         term = seen if terminal_id is None else f"{p}:term:{terminal_id}"
         return [f"{p}:card:{card_id}", f"{p}:cust:{user_id}", seen, term,
-                self.record(transaction_id)]  # fmt: skip
+                self.record(transaction_id), f"{p}:known:{user_id}"]  # fmt: skip
 
     def flag(self, card_id: str) -> str:
         """When the card last had a payment flagged (held or escalated) by the rules or the

@@ -23,7 +23,8 @@ from typing import Literal
 import msgpack
 import redis
 
-from agents.fraud.behaviour import TERMINAL_SLOTS, BehaviourKeys
+from agents.fraud.behaviour import BehaviourKeys
+from agents.fraud.terminals import RING_FUNCTIONS, TERMINAL_SLOTS
 from ingestion.contracts import FraudLabel
 from ingestion.runner import Received, Rejection
 
@@ -34,8 +35,10 @@ CONFIRMED_MS = 30 * 86_400_000
 #: Per label: KEYS record, terminal (the record again when none), the card's flag; ARGV[1]
 #: the slots, ARGV[2] how long a confirmed fraud marks its card (ms), then each label.
 #: Returns per label 0 unknown, 1 applied, 2 changed, 3 the same again.
-_APPLY = r"""
-local SLOTS, marked = tonumber(ARGV[1]), ARGV[2]
+_APPLY = (
+    RING_FUNCTIONS
+    + r"""
+local marked = ARGV[2]
 local out = {}
 for i = 1, #KEYS / 3 do
   local rec_key, term_key, flag_key, label = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i],
@@ -53,11 +56,11 @@ for i = 1, #KEYS / 3 do
       if step ~= 0 and tid ~= "" then
         local got = redis.call("GET", term_key)
         if got then
-          local st = {cmsgpack.unpack(got)}
+          local st = ring_load(got)
           local s = day % SLOTS + 1
           if st[s] == day then
             st[2 * SLOTS + s] = math.max((st[2 * SLOTS + s] or 0) + step, 0)
-            redis.call("SET", term_key, cmsgpack.pack(unpack(st, 1, 3 * SLOTS)), "KEEPTTL")
+            redis.call("SET", term_key, ring_pack(st), "KEEPTTL")
           end
         end
       end
@@ -73,6 +76,7 @@ for i = 1, #KEYS / 3 do
 end
 return out
 """
+)
 _OUTCOMES: dict[int, Outcome] = {0: "unknown", 1: "applied", 2: "changed", 3: "duplicate"}
 
 

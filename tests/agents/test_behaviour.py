@@ -56,7 +56,7 @@ def test_state_expires_after_the_ttl_and_answers_after_the_dedupe_window(
     screen.screen([online(1)])
     keys = BehaviourKeys(screen.prefix).of("card-1", "cust-1", "tx-1", None)
     s = screen.s
-    for key in keys[:2]:
+    for key in [*keys[:2], keys[5]]:  # the card, the customer, its categories and shops
         ttl = screen.client.pttl(key)
         assert s.fraud_features_ttl_s * 1000 - 5000 < ttl <= s.fraud_features_ttl_s * 1000
     seen = screen.client.pttl(keys[2])

@@ -13,6 +13,7 @@ import pytest
 
 from agents.fraud.behaviour import BehaviourKeys
 from agents.fraud.model_store import publish_model
+from agents.fraud.terminals import terminal_days
 from ingestion.contracts import FraudDecision, FraudLabel, Transaction
 from ingestion.dlq import DeadLetter
 from tests.agents.test_fraud_e2e import World, world  # noqa: F401 - the fixture
@@ -66,12 +67,9 @@ def test_labels_are_applied_once_and_bad_ones_dead_lettered(
     assert record("tx-l1")[0] == "term-greenbasket-1"
     assert record("tx-l2")[2] == "", "the malformed label changed nothing"
     # once: the terminal's day counts one fraud, however often the label came
-    state = msgpack.Unpacker(raw=False)
-    state.feed(client.get(keys.terminal("term-greenbasket-1")))
-    values = list(state)
-    slots = len(values) // 3
-    assert sum(v or 0 for v in values[2 * slots :]) == 1
-    assert sum(v or 0 for v in values[slots : 2 * slots]) == 2
+    days = terminal_days(client.get(keys.terminal("term-greenbasket-1")))
+    assert sum(f for _p, f in days.values()) == 1
+    assert sum(p for p, _f in days.values()) == 2
 
 
 @pytest.mark.script(fraud_features=True, fraud_model_check_s=0.2)

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgpack
 import pytest
 
+from agents.fraud.behaviour import BehaviourKeys
 from agents.fraud.labels import LabelStore
 from agents.fraud.screening import Screener
+from agents.fraud.terminals import TERMINAL_SLOTS, terminal_days
 from ingestion.contracts import FraudLabel
 from tests.agents.test_behaviour import online
 from tests.agents.test_screening import T0
@@ -178,3 +181,40 @@ def test_the_owners_routine_goes_on_while_the_card_is_under_review(
         odd = replace(second, signals={**second.signals, **usual, **change})
         out = under_review([escalated, odd], [b"", b""], screener.s, screener.client, keys)
         assert out[1].outcome == "hold", change
+
+
+def test_a_terminal_and_a_customer_kept_by_an_older_release_are_read_and_kept_smaller(
+    parts: tuple[Screener, LabelStore], redis_client: tuple[Any, str]
+) -> None:
+    """Before this release a terminal's ring was stored whole (64 slots x 3) and a
+    customer's categories and terminals inside its state; both are still read, and
+    written back in the smaller layouts (``RING_FUNCTIONS``, the ``known`` key)."""
+    screener, labels = parts
+    client, prefix = redis_client
+    keys = BehaviourKeys(prefix.rstrip(":"))
+    day0 = int(T0.timestamp() // DAY)
+    ring: list[Any] = [None] * (3 * TERMINAL_SLOTS)
+    s = (day0 - 1) % TERMINAL_SLOTS  # the day before: 3 payments, one a confirmed fraud
+    ring[s], ring[TERMINAL_SLOTS + s], ring[2 * TERMINAL_SLOTS + s] = day0 - 1, 3, 1
+    client.set(keys.terminal("term-1"), b"".join(msgpack.packb(v) for v in ring))
+    ms = int(T0.timestamp() * 1000) - 60_000
+    old_customer = [ms, 0, 0, 0, 0, 0, 0, 0, 0, 5, 30.0, 4.0, "\x1fgrocery\x1f", "\x1fterm-1\x1f"]
+    customer = f"{keys.prefix}:cust:cust-1"
+    client.set(customer, b"".join(msgpack.packb(v) for v in old_customer))
+    (d,) = screener.screen([at(1, 0)])
+    assert (d.signals["terminal_payments"], d.signals["terminal_frauds"]) == (3, 1)
+    assert d.signals["new_terminal"] is False, "the old state's terminals were read"
+    assert d.signals["customer_history"] == 5
+    raw = client.get(keys.terminal("term-1"))
+    assert raw is not None
+    assert raw.startswith(msgpack.packb("r")), "written back in the smaller layout"
+    assert terminal_days(raw) == {day0 - 1: (3, 1), day0: (1, 0)}
+    stored = msgpack.Unpacker(raw=False)
+    stored.feed(client.get(customer))
+    assert len(list(stored)) == 13, "the categories and terminals moved out"
+    assert client.exists(f"{keys.prefix}:known:cust-1")
+    # a label finds its terminal in the new layout
+    assert labels.apply([label(1)]) == ["applied"]
+    assert terminal_days(client.get(keys.terminal("term-1")))[day0] == (1, 1)
+    (again,) = screener.screen([at(2, DAY)])  # the next day: both days in its window
+    assert (again.signals["terminal_payments"], again.signals["terminal_frauds"]) == (4, 2)
