@@ -24,7 +24,7 @@ import msgpack
 import redis
 
 from agents.fraud.behaviour import BehaviourKeys
-from agents.fraud.terminals import RING_FUNCTIONS, TERMINAL_SLOTS
+from agents.fraud.terminals import RING_FUNCTIONS
 from ingestion.contracts import FraudLabel
 from ingestion.runner import Received, Rejection
 
@@ -33,16 +33,16 @@ Outcome = Literal["applied", "changed", "duplicate", "unknown"]
 CONFIRMED_MS = 30 * 86_400_000
 
 #: Per label: KEYS record, terminal (the record again when none), the card's flag; ARGV[1]
-#: the slots, ARGV[2] how long a confirmed fraud marks its card (ms), then each label.
+#: how long a confirmed fraud marks its card (ms), then each label.
 #: Returns per label 0 unknown, 1 applied, 2 changed, 3 the same again.
 _APPLY = (
     RING_FUNCTIONS
     + r"""
-local marked = ARGV[2]
+local marked = ARGV[1]
 local out = {}
 for i = 1, #KEYS / 3 do
   local rec_key, term_key, flag_key, label = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i],
-                                             ARGV[i + 2]
+                                             ARGV[i + 1]
   local raw = redis.call("GET", rec_key)
   if not raw then
     out[i] = 0
@@ -57,9 +57,8 @@ for i = 1, #KEYS / 3 do
         local got = redis.call("GET", term_key)
         if got then
           local st = ring_load(got)
-          local s = day % SLOTS + 1
-          if st[s] == day then
-            st[2 * SLOTS + s] = math.max((st[2 * SLOTS + s] or 0) + step, 0)
+          if st.P[day] then  -- the day is still kept
+            st.F[day] = math.max((st.F[day] or 0) + step, 0)
             redis.call("SET", term_key, ring_pack(st), "KEEPTTL")
           end
         end
@@ -104,7 +103,7 @@ class LabelStore:
         records = [self.keys.record(x.transaction_id) for x in labels]
         got = self.client.mget(records)
         keys: list[str] = []
-        args: list[str] = [str(TERMINAL_SLOTS), str(CONFIRMED_MS)]
+        args: list[str] = [str(CONFIRMED_MS)]
         for label, rec, raw in zip(labels, records, got, strict=True):
             tid, card = _parts(raw)
             keys += [rec, self.keys.terminal(tid) if tid else rec,

@@ -11,37 +11,36 @@ TERMINAL_WINDOW_DAYS = 28
 #: the daily slots of a terminal's ring (more than the window and the longest delay)
 TERMINAL_SLOTS = 64
 
-#: A terminal's ring of daily slots, as Lua (the labels' script shares it): in Lua a table
-#: {day of slot 1..SLOTS, payments 1..SLOTS, frauds 1..SLOTS}; stored as "r" then
-#: (day, payments, frauds) for each day of the last SLOTS it had payments on. Most
-#: terminals have payments on a few days of the window: the whole ring, packed on every
-#: write, cost 15 us a payment in an append-only Valkey (older releases stored it whole,
-#: and it is still read).
+#: A terminal's days, as Lua (the labels' script shares them): in Lua {P = {[day] =
+#: payments}, F = {[day] = frauds}, newest = the latest day}; stored as "r" then (day,
+#: payments, frauds) for each of the last SLOTS days it had payments on. Most terminals
+#: have payments on a few days of the window: the ring of 64 slots older releases packed
+#: whole on every write (and which is still read) cost 15 us a payment in the embedded
+#: append-only Valkey, and a loop over its slots 12.
 RING_FUNCTIONS = r"""
 local SLOTS, WINDOW = 64, 28
 local function ring_load(raw)
-  if not raw then return {} end
+  local st = {P = {}, F = {}}
+  if not raw then return st end
   local v = {cmsgpack.unpack(raw)}
-  if v[1] ~= "r" then return v end
-  local st = {}
-  for i = 2, #v - 2, 3 do
-    local d = v[i]
-    local s = d % SLOTS + 1
-    st[s], st[SLOTS + s], st[2 * SLOTS + s] = d, v[i + 1], v[i + 2]
+  local function day(d, p, f)
+    st.P[d], st.F[d] = p or 0, f or 0
+    if not st.newest or d > st.newest then st.newest = d end
+  end
+  if v[1] == "r" then
+    for i = 2, #v - 2, 3 do day(v[i], v[i + 1], v[i + 2]) end
+  else  -- the whole ring: {day of slot 1..SLOTS, payments 1..SLOTS, frauds 1..SLOTS}
+    for s = 1, SLOTS do
+      if v[s] then day(v[s], v[SLOTS + s], v[2 * SLOTS + s]) end
+    end
   end
   return st
 end
 local function ring_pack(st)
-  local newest
-  for s = 1, SLOTS do
-    local d = st[s]
-    if d and (not newest or d > newest) then newest = d end
-  end
   local out, n = {"r"}, 1
-  for s = 1, SLOTS do
-    local d = st[s]
-    if d and d > newest - SLOTS then
-      out[n + 1], out[n + 2], out[n + 3] = d, st[SLOTS + s] or 0, st[2 * SLOTS + s] or 0
+  for d, p in pairs(st.P) do
+    if d > st.newest - SLOTS then
+      out[n + 1], out[n + 2], out[n + 3] = d, p, st.F[d] or 0
       n = n + 3
     end
   end
@@ -50,30 +49,25 @@ end
 """
 
 #: the terminal's window for a payment, and its payment counted (``behave_batch`` calls it)
-TERMINAL_FUNCTIONS = (
-    RING_FUNCTIONS
-    + r"""
+TERMINAL_FUNCTIONS = RING_FUNCTIONS + r"""
 local function terminal(st, ts, delay, out)
-  -- st: {day of slot 1..SLOTS, payments 1..SLOTS, frauds 1..SLOTS}; appends the
-  -- payments and frauds of the WINDOW days ending delay days before ts's, adds ts's
+  -- appends the payments and frauds of the WINDOW days ending delay days before ts's
+  -- day, then counts ts's payment on its day (not one older than the last SLOTS days)
   local day = math.floor(ts / 86400000)
+  local P, F = st.P, st.F
   local p, f = 0, 0
   for d = day - delay - WINDOW + 1, day - delay do
-    local s = d % SLOTS + 1
-    if st[s] == d then p, f = p + st[SLOTS + s], f + st[2 * SLOTS + s] end
+    local c = P[d]
+    if c then p, f = p + c, f + F[d] end
   end
   out[#out + 1] = p
   out[#out + 1] = f
-  local s = day % SLOTS + 1
-  if st[s] ~= day then
-    if st[s] and st[s] > day then return day end  -- its slot holds a later day: too old
-    st[s], st[SLOTS + s], st[2 * SLOTS + s] = day, 0, 0
-  end
-  st[SLOTS + s] = st[SLOTS + s] + 1
+  if st.newest and day <= st.newest - SLOTS then return day end  -- too old to keep
+  P[day], F[day] = (P[day] or 0) + 1, F[day] or 0
+  if not st.newest or day > st.newest then st.newest = day end
   return day
 end
 """
-)
 
 
 def terminal_days(raw: bytes | None) -> dict[int, tuple[int, int]]:
