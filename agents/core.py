@@ -91,7 +91,9 @@ class Binding(Generic[E, S, C]):
     name: str
     input: Stream
     model: type[E]
-    screen: Callable[[Sequence[E]], Screening[S]]
+    #: a batch's screening, whole or part by part (each part's events are sent as it
+    #: comes, all acknowledged before the commit)
+    screen: Callable[[Sequence[E]], Screening[S] | Iterable[Screening[S]]]
     graph: CompiledStateGraph[S, C, Any, Any]
     context: C
     #: approval ids this agent issues start with this (how answers find their agent)
@@ -162,21 +164,27 @@ class AgentWorker(Generic[S, C]):
         """Screen a batch; its decisions (and, with a stage, its escalations' records) are
         acknowledged before the runner commits. Without a stage the graphs run here."""
         started = time.perf_counter()
-        screening = self.binding.screen([r.event for r in batch])
+        screened = self.binding.screen([r.event for r in batch])
         stage = self.binding.stage
-        out = screening.publish
-        if stage is not None and screening.escalate:  # each record to its stream's topic
-            out = [*out, *(stage.record(e) for e in screening.escalate)]
-        if out:
-            self.producer.publish(out)
+        sent: list[Any] = []  # each part's records go out as it comes (Redis computes on)
+        escalate: list[Escalation[S]] = []
+        not_applied: Counter[tuple[str, str]] = Counter()
+        for part in [screened] if isinstance(screened, Screening) else screened:
+            sent += [self.producer.send(e) for e in part.publish]
+            if stage is not None:  # each record to its stream's topic
+                sent += [self.producer.send(stage.record(e)) for e in part.escalate]
+            escalate += part.escalate
+            not_applied.update(part.not_applied)
+        if sent:
+            self.producer.wait(sent)
         took = time.perf_counter() - started
         with self.metrics.lock:
             self.metrics.screening_latency.observe(took / max(1, len(batch)), len(batch))
             self.metrics.batch_latency.observe(took)
-            self.metrics.not_applied.update(screening.not_applied)
-        self.metrics.add(screened=len(batch), escalated=len(screening.escalate))
+            self.metrics.not_applied.update(not_applied)
+        self.metrics.add(screened=len(batch), escalated=len(escalate))
         if stage is None:
-            for esc in screening.escalate:
+            for esc in escalate:
                 self._escalate_timed(esc)
         failpoint("before_commit")
 

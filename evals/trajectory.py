@@ -100,6 +100,17 @@ class RecordingPublisher:
             self.events.extend(batch)
         return out
 
+    def send(self, event: Event, *, topic: str | None = None, headers: Any = ()) -> Any:
+        """Sent through ``inner`` without waiting (``wait`` for the acknowledgements)."""
+        out = self.inner.send(event, topic=topic, headers=headers)
+        with self._lock:
+            self.events.append(event)
+        return out
+
+    def wait(self, futures: Any, timeout: float = 30.0) -> list[Any]:
+        out: list[Any] = self.inner.wait(futures, timeout)
+        return out
+
     def of(self, model: type[Any]) -> list[Any]:
         with self._lock:
             return [e for e in self.events if isinstance(e, model)]

@@ -4,7 +4,7 @@ publisher and tools, and ``on_escalate`` hearing every subject screening sends o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -38,11 +38,12 @@ def agent_worker(
             return binding
         screen_batch = binding.screen
 
-        def screen(batch: Sequence[Any]) -> Screening:
+        def screen(batch: Sequence[Any]) -> Iterator[Screening]:
             out = screen_batch(batch)
-            for e in out.escalate:
-                on_escalate(e.subject)
-            return out
+            for part in [out] if isinstance(out, Screening) else out:
+                for e in part.escalate:
+                    on_escalate(e.subject)
+                yield part
 
         return replace(binding, screen=screen)
 

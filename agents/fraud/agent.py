@@ -10,7 +10,7 @@ the running, committing, approving and expiring is the shared machinery of
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from agents.core import AgentDeps, Binding, Escalation, Screening, SideInput
 from agents.fraud.labels import LabelStore
@@ -90,14 +90,14 @@ def binding(deps: AgentDeps) -> Binding[Transaction, FraudState, FraudContext]:
     screener = Screener(deps.redis, s)
     labels = LabelStore(deps.redis, s.redis_prefix)
 
-    def screen(txs: Sequence[Transaction]) -> Screening[FraudState]:
-        screened = screener.screen(txs)
-        return Screening(
-            publish=[x.decision() for x in screened]
-            + [confirmation(x) for x in screened if x.outcome == "hold"],
-            escalate=[escalation(x) for x in screened if x.outcome == "escalate"],
-            not_applied=Counter(k for x in screened for k in x.not_applied),
-        )
+    def screen(txs: Sequence[Transaction]) -> Iterator[Screening[FraudState]]:
+        for screened in screener.parts(txs):  # each published while Redis does the next
+            yield Screening(
+                publish=[x.decision() for x in screened]
+                + [confirmation(x) for x in screened if x.outcome == "hold"],
+                escalate=[escalation(x) for x in screened if x.outcome == "escalate"],
+                not_applied=Counter(k for x in screened for k in x.not_applied),
+            )
 
     return Binding(
         name=NAME,

@@ -118,19 +118,25 @@ class Screener:
         return f"{self.prefix}:cardtest:{card_id}"
 
     def screen(self, txs: Sequence[Transaction]) -> list[Screened]:
-        """Screen a batch: one Redis round trip, then the rules; one verdict per event.
+        """Screen a batch: one verdict per event, in order (``parts``, all of them)."""
+        return [x for part in self.parts(txs) for x in part]
+
+    def parts(self, txs: Sequence[Transaction]) -> Iterator[list[Screened]]:
+        """Screen a batch, its verdicts yielded part by part, in order.
 
         With the behaviour features, a large batch goes to Redis in consecutive parts
-        (``parts``), each sent as soon as it is prepared: Redis computes the next part
-        while this process prepares and judges the ones before. Redis runs them in
-        order, so every state sees the batch's payments in the order they came, as one
-        call would; a card's review started in one part covers its payments in the next."""
+        (``pipelined.parts``), each sent as soon as it is prepared: Redis computes the
+        next parts while the caller judges this one and publishes its verdicts. Redis
+        runs them in order, so every state sees the batch's payments in the order they
+        came, as one call would; a card's review started in one part covers its payments
+        in the next. Without features, one part: one round trip, then the rules."""
         if not txs:
-            return []
+            return
         cuts = parts(len(txs)) if self._behaviour is not None else [(0, len(txs))]
         if len(cuts) == 1:  # one call, with the client's own retries
             p = self._prepare(txs)
-            return self._finish(p, self._script(keys=p.keys, args=p.args), {})
+            yield self._finish(p, self._script(keys=p.keys, args=p.args), {})
+            return
         prepared: list[_Prepared] = []
 
         def calls() -> Iterator[Call]:  # each part sent as soon as it is prepared
@@ -139,10 +145,8 @@ class Screener:
                 yield prepared[-1].keys, prepared[-1].args
 
         reviews: dict[str, int] = {}  # the batch's escalated cards so far (under_review)
-        out: list[Screened] = []
         for i, answer in enumerate(part_replies(self.client, self._script, calls())):
-            out += self._finish(prepared[i], answer, reviews)
-        return out
+            yield self._finish(prepared[i], answer, reviews)
 
     def _prepare(self, txs: Sequence[Transaction]) -> _Prepared:
         """The keys and arguments of the batch script for ``txs``."""

@@ -49,7 +49,9 @@ end
 """
 
 #: the terminal's window for a payment, and its payment counted (``behave_batch`` calls it)
-TERMINAL_FUNCTIONS = RING_FUNCTIONS + r"""
+TERMINAL_FUNCTIONS = (
+    RING_FUNCTIONS
+    + r"""
 local function terminal(st, ts, delay, out)
   -- appends the payments and frauds of the WINDOW days ending delay days before ts's
   -- day, then counts ts's payment on its day (not one older than the last SLOTS days)
@@ -68,6 +70,7 @@ local function terminal(st, ts, delay, out)
   return day
 end
 """
+)
 
 
 def terminal_days(raw: bytes | None) -> dict[int, tuple[int, int]]:

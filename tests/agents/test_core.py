@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import pytest
 
 from agents.core import AgentWorker, Binding, Screening
 from agents.registry import approval_prefixes
 from graphs.fraud import APPROVAL_PREFIX as FRAUD_PREFIX
 from graphs.maintenance.nodes import APPROVAL_PREFIX as STOP_PREFIX
-from ingestion.contracts import ApprovalRequest, SensorReading, Transaction
+from ingestion.contracts import Alert, ApprovalRequest, SensorReading, Transaction
+from ingestion.producer import EventProducer
+from ingestion.runner import Received
 from tests.conftest import base_settings
+from tests.ingestion.kafkautil import read_all
 from tools.approvals import ApprovalLedger, PendingApprovals
-from vigil.settings import Stream
+from vigil.settings import Settings, Stream
 
 
 def worker(name: str, prefix: str, claims: bool, client: Any, key_prefix: str) -> AgentWorker:
@@ -56,3 +62,53 @@ def test_answers_go_to_the_agent_that_asked_and_unknown_ids_to_exactly_one(
         assert (fraud.owns(approval_id), maint.owns(approval_id)) == (by_fraud, by_maintenance), (
             approval_id
         )
+
+
+def _alert(n: int) -> Alert:
+    return Alert(alert_id=f"a-{n}", severity="info", audience="operations", title=f"part {n}",
+                 body="b", source="test", subject_id="s-1",
+                 created_at=datetime.now(UTC))  # fmt: skip
+
+
+def received(n: int) -> list[Received[Any]]:
+    """``n`` records the screen above reads only the number of."""
+    return [Received(None, "t", 0, i, None, 0) for i in range(n)]
+
+
+def test_a_screening_in_parts_is_sent_part_by_part_and_acknowledged_before_the_commit(
+    settings: Settings, redis_client: tuple[Any, str]
+) -> None:
+    """A binding may screen a batch part by part (the fraud agent's Redis computes the
+    next part meanwhile): every part's events reach the broker, in order; a part that
+    fails fails the batch (the runner reads it again: the parts before were sent, and
+    their events have stable ids)."""
+    client, prefix = redis_client
+    made: list[int] = []
+
+    def screen(batch: Any) -> Iterator[Screening[Any]]:
+        for n in (1, 2, 3):
+            made.append(n)
+            if n == 3 and len(batch) > 1:
+                raise RuntimeError("part 3 failed")
+            yield Screening(publish=[_alert(n)])
+
+    binding: Binding[Any] = Binding(
+        name="fraud", input=Stream.TRANSACTIONS, model=Transaction, screen=screen,
+        context=None, graph=None,  # type: ignore[arg-type]  # nothing escalates
+    )  # fmt: skip
+    with EventProducer(settings) as producer:
+        w = AgentWorker(
+            settings, binding, pending=PendingApprovals(client, prefix=prefix.rstrip(":")),
+            ledger=ApprovalLedger(client, prefix=prefix.rstrip(":")), producer=producer,
+            known_prefixes=approval_prefixes(),
+        )  # fmt: skip
+        w.handle(received(1))
+        topic = settings.topic(Stream.ALERTS)
+        got = [Alert.model_validate_json(r.value).title
+               for r in read_all(settings.kafka_bootstrap or "", topic, 3)]  # fmt: skip
+        assert got == ["part 1", "part 2", "part 3"]
+        assert w.metrics.screened == 1
+        with pytest.raises(RuntimeError, match="part 3 failed"):
+            w.handle(received(2))
+        assert made == [1, 2, 3, 1, 2, 3]
+        assert w.metrics.screened == 1, "a failed batch is not counted"
