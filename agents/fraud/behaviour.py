@@ -148,6 +148,8 @@ local function behave_batch(P, parsed, n, ttl, dedupe, horizon, delay, label_ttl
   -- or twice in the batch) gets that answer and changes nothing.
   if n == 0 then return end
   local keys, at = {}, {}
+  local clock = redis.call("TIME")
+  local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
   for i = 1, n do
     local c, u, s, t, k = behave_keys(P, parsed[i])
     local j = K * (i - 1)
@@ -186,8 +188,9 @@ local function behave_batch(P, parsed, n, ttl, dedupe, horizon, delay, label_ttl
       local user = state(K * i - 3)
       local kn = known(i)
       local values = behave(state(K * i - 4), user, kn, ts, f[2], f[3], tid, horizon)
-      if ts - (user[13] or 0) > ttl / 4 then  -- written again before it can expire
-        user[13], kn.changed = ts, true
+      -- written again before it can expire (by the server's clock: it expires by it)
+      if kn.changed or now - (user[13] or 0) > ttl / 4 then
+        user[13], kn.changed = now, true
       end
       local day = math.floor(ts / 86400000)
       if tid ~= "" then

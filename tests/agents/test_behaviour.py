@@ -79,6 +79,32 @@ def test_a_redelivered_batch_gets_the_same_answer_and_adds_nothing(screen: Scree
     assert after.signals["customer_history"] == 5  # tx-0 to tx-3 and tx-7, once each
 
 
+def test_a_customers_shops_are_written_when_they_change_or_before_they_expire(
+    screen: Screener,
+) -> None:
+    """A customer's categories and terminals (the ``known`` key) are not written with
+    every payment, only when they change, or once a quarter of the features' TTL has
+    passed (by the server's clock) since they were: a customer who keeps to the same
+    shops keeps them."""
+    client = screen.client
+    _card, user, *_, known = BehaviourKeys(screen.prefix).of("card-1", "cust-1", "tx-1", None)
+    screen.screen([online(1, terminal_id="shop-1")])
+    client.pexpire(known, 60_000)
+    screen.screen([online(2, seconds=60, terminal_id="shop-1")])  # nothing new
+    assert 0 < client.pttl(known) <= 60_000, "written again with nothing changed"
+    screen.screen([online(3, seconds=120, terminal_id="shop-2")])  # a new shop
+    ttl_ms = screen.s.fraud_features_ttl_s * 1000
+    assert client.pttl(known) > ttl_ms - 5000
+    client.pexpire(known, 60_000)
+    unpacker = msgpack.Unpacker(raw=False)  # written a TTL ago by the server's clock
+    unpacker.feed(client.get(user))
+    state = list(unpacker)
+    state[12] -= ttl_ms
+    client.set(user, b"".join(msgpack.packb(v) for v in state), keepttl=True)
+    screen.screen([online(4, seconds=180, terminal_id="shop-2")])
+    assert client.pttl(known) > ttl_ms - 5000, "kept from expiring"
+
+
 def test_the_order_of_arrival_does_not_change_the_state(
     redis_client: tuple[Any, str],
 ) -> None:
