@@ -64,8 +64,8 @@ class Escalation(Generic[S]):
 
 @dataclass
 class Screening(Generic[S]):
-    """What a screen says about a batch: events to publish (acknowledged before the
-    commit) and the escalations, in order."""
+    """What a screen says about a batch, or about a part of one: events to publish
+    (acknowledged before the commit) and the escalations, in order."""
 
     publish: list[Event] = field(default_factory=list)
     escalate: list[Escalation[S]] = field(default_factory=list)
@@ -169,12 +169,17 @@ class AgentWorker(Generic[S, C]):
         sent: list[Any] = []  # each part's records go out as it comes (Redis computes on)
         escalate: list[Escalation[S]] = []
         not_applied: Counter[tuple[str, str]] = Counter()
-        for part in [screened] if isinstance(screened, Screening) else screened:
-            sent += [self.producer.send(e) for e in part.publish]
-            if stage is not None:  # each record to its stream's topic
-                sent += [self.producer.send(stage.record(e)) for e in part.escalate]
-            escalate += part.escalate
-            not_applied.update(part.not_applied)
+        try:
+            for part in [screened] if isinstance(screened, Screening) else screened:
+                sent += [self.producer.send(e) for e in part.publish]
+                if stage is not None:  # each record to its stream's topic
+                    sent += [self.producer.send(stage.record(e)) for e in part.escalate]
+                escalate += part.escalate
+                not_applied.update(part.not_applied)
+        finally:  # a part failed, or sending did: the parts' Redis connection goes now
+            close = getattr(screened, "close", None)
+            if close is not None:
+                close()
         if sent:
             self.producer.wait(sent)
         took = time.perf_counter() - started

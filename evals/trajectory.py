@@ -91,6 +91,7 @@ class RecordingPublisher:
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.events: list[Event] = []
+        self._sent: dict[int, Event] = {}  # sent, not yet acknowledged
         self._lock = threading.Lock()
 
     def publish(self, events: Any, *, topic: str | None = None, timeout: float = 30.0) -> list[Any]:
@@ -101,14 +102,17 @@ class RecordingPublisher:
         return out
 
     def send(self, event: Event, *, topic: str | None = None, headers: Any = ()) -> Any:
-        """Sent through ``inner`` without waiting (``wait`` for the acknowledgements)."""
-        out = self.inner.send(event, topic=topic, headers=headers)
+        """Sent through ``inner`` without waiting; kept once ``wait`` saw it acknowledged
+        (as ``publish`` keeps only what the broker took)."""
+        future = self.inner.send(event, topic=topic, headers=headers)
         with self._lock:
-            self.events.append(event)
-        return out
+            self._sent[id(future)] = event
+        return future
 
     def wait(self, futures: Any, timeout: float = 30.0) -> list[Any]:
         out: list[Any] = self.inner.wait(futures, timeout)
+        with self._lock:
+            self.events.extend(e for f in futures if (e := self._sent.pop(id(f), None)))
         return out
 
     def of(self, model: type[Any]) -> list[Any]:

@@ -17,7 +17,7 @@ Per terminal (the contract's ``terminal_id``: a card reader, an ATM, a web shop)
 payments and the frauds among them that labels have confirmed, over
 ``terminals.TERMINAL_WINDOW_DAYS`` days that end ``fraud_terminal_delay_days`` before the
 payment's day (chargebacks come days later: the last days' counts are incomplete and
-would read as safe). Kept in a ring of daily slots (``terminals``); a label that arrives
+would read as safe). Kept by day for 64 days (``terminals``); a label that arrives
 late lands in its payment's day (``agents.fraud.labels``). A customer's categories and
 terminals are a key of their own, written when they change or are about to expire (not
 with every payment: they are most of a customer's bytes).
@@ -134,7 +134,7 @@ local function behave_keys(P, f)
   -- BehaviourKeys, under P ("<prefix>:bhv")
   local seen = P .. ":seen:" .. f[7]
   return P .. ":card:" .. f[5], P .. ":cust:" .. f[6], seen,
-         f[4] == "" and seen or (P .. ":term:" .. f[4]), P .. ":known:" .. f[6]
+         f[4] == "" and seen or (P .. ":tdays:" .. f[4]), P .. ":known:" .. f[6]
 end
 local K = 5  -- keys a payment
 local function behave_batch(P, parsed, n, ttl, dedupe, horizon, delay, label_ttl, out)
@@ -150,6 +150,9 @@ local function behave_batch(P, parsed, n, ttl, dedupe, horizon, delay, label_ttl
   local keys, at = {}, {}
   local clock = redis.call("TIME")
   local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+  local today = math.floor(now / 86400000)
+  ttl = tonumber(ttl)
+  local outlive = ttl + math.floor(ttl / 4)
   for i = 1, n do
     local c, u, s, t, k = behave_keys(P, parsed[i])
     local j = K * (i - 1)
@@ -172,8 +175,8 @@ local function behave_batch(P, parsed, n, ttl, dedupe, horizon, delay, label_ttl
     if kn == nil then
       kn = got[K * i] and {cmsgpack.unpack(got[K * i])} or {}
       if type(st[13]) == "string" then  -- kept in the customer's state by older releases
-        kn, st[13], st[14] = {st[13], st[14]}, nil, nil
-        kn.changed = true
+        if not got[K * i] then kn, kn.changed = {st[13], st[14]}, true end
+        st[13], st[14] = nil, nil
       end
       states[keys[K * i]], at[keys[K * i]] = kn, st
     end
@@ -188,15 +191,24 @@ local function behave_batch(P, parsed, n, ttl, dedupe, horizon, delay, label_ttl
       local user = state(K * i - 3)
       local kn = known(i)
       local values = behave(state(K * i - 4), user, kn, ts, f[2], f[3], tid, horizon)
-      -- written again before it can expire (by the server's clock: it expires by it)
-      if kn.changed or now - (user[13] or 0) > ttl / 4 then
-        user[13], kn.changed = now, true
+      -- written again before it can expire (by the server's clock: it expires by it;
+      -- kept in value 15, which older releases, reading 13 and 14, leave alone)
+      if kn.changed or now - (tonumber(user[15]) or 0) > ttl / 4 then
+        user[15], kn.changed = now, true
       end
       local day = math.floor(ts / 86400000)
       if tid ~= "" then
         local tk = keys[K * i - 1]
-        if states[tk] == nil then states[tk], at[tk] = ring_load(got[K * i - 1]), true end
-        day = terminal(states[tk], ts, delay, values)
+        if states[tk] == nil then
+          local raw = got[K * i - 1]
+          if not raw then  -- still under an older release's key: moved here
+            local old = P .. ":term:" .. tid
+            raw = redis.call("GET", old)
+            if raw then redis.call("DEL", old) end
+          end
+          states[tk], at[tk] = ring_load(raw), true
+        end
+        day = terminal(states[tk], ts, delay, values, today)
       else
         values[#values + 1] = -1
         values[#values + 1] = -1
@@ -214,9 +226,11 @@ local function behave_batch(P, parsed, n, ttl, dedupe, horizon, delay, label_ttl
     if kind == true then  -- a terminal's ring
       redis.call("SET", key, ring_pack(st), "PX", ttl)
     elseif kind then  -- a customer's categories and terminals (kind: the customer's state)
-      if st.changed then redis.call("SET", key, cmsgpack.pack(st[1], st[2]), "PX", ttl) end
+      if st.changed then  -- outlives the customer's state (written every payment)
+        redis.call("SET", key, cmsgpack.pack(st[1], st[2]), "PX", outlive)
+      end
     else
-      redis.call("SET", key, cmsgpack.pack(unpack(st, 1, 13)), "PX", ttl)
+      redis.call("SET", key, cmsgpack.pack(unpack(st, 1, 15)), "PX", ttl)
     end
   end
 end
@@ -325,7 +339,7 @@ class Features:
 class BehaviourKeys:
     """The Redis keys of the features, under the service's prefix. The batch script
     makes a payment's own from its ids (``behave_keys``: ``card:<card>``,
-    ``cust:<customer>``, ``seen:<transaction>``, ``term:<terminal>``, ``tx:<transaction>``,
+    ``cust:<customer>``, ``seen:<transaction>``, ``tdays:<terminal>``, ``tx:<transaction>``,
     ``known:<customer>``, ``flag:<card>``); the ids are contract ``Id`` values, their
     charset and length checked before they reach a key."""
 
@@ -339,7 +353,7 @@ class BehaviourKeys:
         terminals: what the script makes."""
         p = self.prefix
         seen = f"{p}:seen:{transaction_id}"
-        term = seen if terminal_id is None else f"{p}:term:{terminal_id}"
+        term = seen if terminal_id is None else self.terminal(terminal_id)
         return [f"{p}:card:{card_id}", f"{p}:cust:{user_id}", seen, term,
                 self.record(transaction_id), f"{p}:known:{user_id}"]  # fmt: skip
 
@@ -353,4 +367,10 @@ class BehaviourKeys:
         return f"{self.prefix}:tx:{transaction_id}"
 
     def terminal(self, terminal_id: str) -> str:
+        """A terminal's days (``terminals``); ``term:<terminal>`` under older releases
+        (moved here when the terminal is next used, or labelled)."""
+        return f"{self.prefix}:tdays:{terminal_id}"
+
+    def older_terminal(self, terminal_id: str) -> str:
+        """Where releases before ``tdays`` kept a terminal's ring."""
         return f"{self.prefix}:term:{terminal_id}"

@@ -32,17 +32,19 @@ Outcome = Literal["applied", "changed", "duplicate", "unknown"]
 #: how long a confirmed fraud marks its card: its later payments are escalated
 CONFIRMED_MS = 30 * 86_400_000
 
-#: Per label: KEYS record, terminal (the record again when none), the card's flag; ARGV[1]
-#: how long a confirmed fraud marks its card (ms), then each label.
+#: Per label: KEYS record, terminal (the record again when none), the card's flag, the
+#: terminal's key under older releases (moved to the terminal's when there; the record
+#: again when none); ARGV[1] how long a confirmed fraud marks its card (ms), then each label.
 #: Returns per label 0 unknown, 1 applied, 2 changed, 3 the same again.
 _APPLY = (
     RING_FUNCTIONS
     + r"""
 local marked = ARGV[1]
 local out = {}
-for i = 1, #KEYS / 3 do
-  local rec_key, term_key, flag_key, label = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i],
-                                             ARGV[i + 1]
+for i = 1, #KEYS / 4 do
+  local rec_key, term_key, flag_key, old_key = KEYS[4 * i - 3], KEYS[4 * i - 2],
+                                               KEYS[4 * i - 1], KEYS[4 * i]
+  local label = ARGV[i + 1]
   local raw = redis.call("GET", rec_key)
   if not raw then
     out[i] = 0
@@ -54,11 +56,19 @@ for i = 1, #KEYS / 3 do
       local step = 0
       if label == "fraud" then step = 1 elseif was == "fraud" then step = -1 end
       if step ~= 0 and tid ~= "" then
-        local got = redis.call("GET", term_key)
+        local got, ttl = redis.call("GET", term_key), nil
+        if not got and old_key ~= rec_key then
+          got, ttl = redis.call("GET", old_key), redis.call("PTTL", old_key)
+        end
         if got then
           local st = ring_load(got)
           if st.P[day] then  -- the day is still kept
             st.F[day] = math.max((st.F[day] or 0) + step, 0)
+          end
+          if ttl then  -- moved from the older release's key, with its time to live
+            redis.call("SET", term_key, ring_pack(st), "PX", math.max(ttl, 1))
+            redis.call("DEL", old_key)
+          elseif st.P[day] then
             redis.call("SET", term_key, ring_pack(st), "KEEPTTL")
           end
         end
@@ -107,7 +117,8 @@ class LabelStore:
         for label, rec, raw in zip(labels, records, got, strict=True):
             tid, card = _parts(raw)
             keys += [rec, self.keys.terminal(tid) if tid else rec,
-                     self.keys.flag(card) if card else rec]  # fmt: skip
+                     self.keys.flag(card) if card else rec,
+                     self.keys.older_terminal(tid) if tid else rec]  # fmt: skip
             args.append(label.label)
         codes = self._apply(keys=keys, args=args)
         out = [_OUTCOMES[int(c)] for c in codes]

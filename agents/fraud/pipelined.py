@@ -24,10 +24,13 @@ from redis.exceptions import NoScriptError
 Call = tuple[Sequence[Any], Sequence[Any]]  # (keys, args)
 
 #: with the behaviour features, a batch of at least 2 x PART payments goes to Redis in up
-#: to PARTS parts (``screen``), each GROWTH times the one before
+#: to PARTS parts (``screen``), each GROWTH times the one before; more when a part would
+#: be over LARGEST (the script reads five keys a payment with one MGET, and Lua's unpack
+#: takes about 8,000 values)
 PART = 100
 PARTS = 4
 GROWTH = 1.6
+LARGEST = 1000
 
 
 def parts(n: int) -> list[tuple[int, int]]:
@@ -36,6 +39,9 @@ def parts(n: int) -> list[tuple[int, int]]:
     here, with terminals), so the first is small, the only wait that nothing covers."""
     k = max(1, min(PARTS, n // PART))
     weights = [GROWTH**i for i in range(k)]
+    if n * weights[-1] / sum(weights) > LARGEST:  # too large to grow: equal parts
+        k = -(-n // LARGEST)
+        weights = [1.0] * k
     ends = [round(n * sum(weights[: i + 1]) / sum(weights)) for i in range(k)]
     return [(0 if i == 0 else ends[i - 1], end) for i, end in enumerate(ends)]
 

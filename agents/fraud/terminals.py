@@ -1,6 +1,6 @@
-"""A terminal's payments and confirmed frauds by day: the ring of daily slots the
-behaviour features read a terminal's window from (``behaviour``), and labels add their
-frauds to (``labels``), as Lua functions both scripts include."""
+"""A terminal's payments and confirmed frauds by day, kept for its last ``TERMINAL_SLOTS``
+days: what the behaviour features read a terminal's window from (``behaviour``), and
+labels add their frauds to (``labels``), as Lua functions both scripts include."""
 
 from __future__ import annotations
 
@@ -8,15 +8,16 @@ import msgpack
 
 #: a terminal's risk: its payments and confirmed frauds over this many days
 TERMINAL_WINDOW_DAYS = 28
-#: the daily slots of a terminal's ring (more than the window and the longest delay)
+#: the days a terminal keeps, up to its newest (more than the window and the longest delay)
 TERMINAL_SLOTS = 64
 
 #: A terminal's days, as Lua (the labels' script shares them): in Lua {P = {[day] =
-#: payments}, F = {[day] = frauds}, newest = the latest day}; stored as "r" then (day,
-#: payments, frauds) for each of the last SLOTS days it had payments on. Most terminals
-#: have payments on a few days of the window: the ring of 64 slots older releases packed
-#: whole on every write (and which is still read) cost 15 us a payment in the embedded
-#: append-only Valkey, and a loop over its slots 12.
+#: payments}, F = {[day] = frauds}, newest = the latest day}; stored (``tdays:<terminal>``)
+#: as "r" then (day, payments, frauds) for each day it had payments on among the SLOTS
+#: days up to the newest. Most terminals have payments on a few days of the window: the
+#: ring of 64 slots older releases packed whole on every write (``term:<terminal>``,
+#: still read) cost 15 us a payment in the embedded append-only Valkey, and a loop over
+#: its slots 12.
 RING_FUNCTIONS = r"""
 local SLOTS, WINDOW = 64, 28
 local function ring_load(raw)
@@ -52,9 +53,11 @@ end
 TERMINAL_FUNCTIONS = (
     RING_FUNCTIONS
     + r"""
-local function terminal(st, ts, delay, out)
+local function terminal(st, ts, delay, out, today)
   -- appends the payments and frauds of the WINDOW days ending delay days before ts's
-  -- day, then counts ts's payment on its day (not one older than the last SLOTS days)
+  -- day, then counts ts's payment on its day: not one older than the last SLOTS days
+  -- kept, nor one dated after tomorrow by the server's clock (one such payment would
+  -- move the newest day ahead, and every real day out of those kept)
   local day = math.floor(ts / 86400000)
   local P, F = st.P, st.F
   local p, f = 0, 0
@@ -64,7 +67,7 @@ local function terminal(st, ts, delay, out)
   end
   out[#out + 1] = p
   out[#out + 1] = f
-  if st.newest and day <= st.newest - SLOTS then return day end  -- too old to keep
+  if day > today + 1 or (st.newest and day <= st.newest - SLOTS) then return day end
   P[day], F[day] = (P[day] or 0) + 1, F[day] or 0
   if not st.newest or day > st.newest then st.newest = day end
   return day

@@ -196,7 +196,7 @@ def test_a_terminal_and_a_customer_kept_by_an_older_release_are_read_and_kept_sm
     ring: list[Any] = [None] * (3 * TERMINAL_SLOTS)
     s = (day0 - 1) % TERMINAL_SLOTS  # the day before: 3 payments, one a confirmed fraud
     ring[s], ring[TERMINAL_SLOTS + s], ring[2 * TERMINAL_SLOTS + s] = day0 - 1, 3, 1
-    client.set(keys.terminal("term-1"), b"".join(msgpack.packb(v) for v in ring))
+    client.set(keys.older_terminal("term-1"), b"".join(msgpack.packb(v) for v in ring))
     ms = int(T0.timestamp() * 1000) - 60_000
     old_customer = [ms, 0, 0, 0, 0, 0, 0, 0, 0, 5, 30.0, 4.0, "\x1fgrocery\x1f", "\x1fterm-1\x1f"]
     customer = f"{keys.prefix}:cust:cust-1"
@@ -206,15 +206,52 @@ def test_a_terminal_and_a_customer_kept_by_an_older_release_are_read_and_kept_sm
     assert d.signals["new_terminal"] is False, "the old state's terminals were read"
     assert d.signals["customer_history"] == 5
     raw = client.get(keys.terminal("term-1"))
+    assert client.exists(keys.older_terminal("term-1")) == 0, "moved"
     assert raw is not None
     assert raw.startswith(msgpack.packb("r")), "written back in the smaller layout"
     assert terminal_days(raw) == {day0 - 1: (3, 1), day0: (1, 0)}
     stored = msgpack.Unpacker(raw=False)
     stored.feed(client.get(customer))
-    assert len(list(stored)) == 13, "the categories and terminals moved out"
+    values = list(stored)
+    assert values[12:14] == [None, None], "the categories and terminals moved out"
     assert client.exists(f"{keys.prefix}:known:cust-1")
     # a label finds its terminal in the new layout
     assert labels.apply([label(1)]) == ["applied"]
     assert terminal_days(client.get(keys.terminal("term-1")))[day0] == (1, 1)
     (again,) = screener.screen([at(2, DAY)])  # the next day: both days in its window
     assert (again.signals["terminal_payments"], again.signals["terminal_frauds"]) == (4, 2)
+
+
+def test_a_label_moves_a_terminal_an_older_release_kept(
+    parts: tuple[Screener, LabelStore], redis_client: tuple[Any, str]
+) -> None:
+    """A label for a payment at a terminal still under an older release's key applies
+    to it and moves it to the terminal's key, with its time to live."""
+    _screener, labels = parts
+    client, prefix = redis_client
+    keys = BehaviourKeys(prefix.rstrip(":"))
+    day0 = int(T0.timestamp() // DAY)
+    ring: list[Any] = [None] * (3 * TERMINAL_SLOTS)
+    s = day0 % TERMINAL_SLOTS
+    ring[s], ring[TERMINAL_SLOTS + s] = day0, 2
+    client.set(keys.older_terminal("term-old"), b"".join(msgpack.packb(v) for v in ring),
+               px=86_400_000)  # fmt: skip
+    record = b"".join(msgpack.packb(v) for v in ("term-old", day0, "", "card-77"))
+    client.set(keys.record("tx-77"), record, px=86_400_000)
+    assert labels.apply([label(77)]) == ["applied"]
+    assert client.exists(keys.older_terminal("term-old")) == 0
+    assert terminal_days(client.get(keys.terminal("term-old"))) == {day0: (2, 1)}
+    assert 0 < client.pttl(keys.terminal("term-old")) <= 86_400_000
+
+
+def test_a_payment_dated_years_ahead_does_not_push_a_terminals_days_out(
+    parts: tuple[Screener, LabelStore],
+) -> None:
+    """Only days up to tomorrow (by the server's clock) are kept: one payment dated far
+    ahead would have made every real day too old to keep."""
+    screener, _labels = parts
+    screener.screen([at(1, 0), at(2, 60), at(3, 120)])  # day 0
+    ahead = 1000 * DAY
+    (far,) = screener.screen([at(4, ahead)])
+    assert far.signals["terminal_payments"] == 0  # its own window: nothing there
+    assert terminal(screener, 5, DAY) == (3, 0), "day 0's payments still counted"
