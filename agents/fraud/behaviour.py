@@ -178,7 +178,7 @@ local function behave_batch(P, parsed, n, ttl, dedupe, horizon, delay, label_ttl
         if not got[K * i] then kn, kn.changed = {st[13], st[14]}, true end
         st[13], st[14] = nil, nil
       end
-      states[keys[K * i]], at[keys[K * i]] = kn, st
+      states[keys[K * i]], at[keys[K * i]] = kn, "known"
     end
     return kn
   end
@@ -200,13 +200,8 @@ local function behave_batch(P, parsed, n, ttl, dedupe, horizon, delay, label_ttl
       if tid ~= "" then
         local tk = keys[K * i - 1]
         if states[tk] == nil then
-          local raw = got[K * i - 1]
-          if not raw then  -- still under an older release's key: moved here
-            local old = P .. ":term:" .. tid
-            raw = redis.call("GET", old)
-            if raw then redis.call("DEL", old) end
-          end
-          states[tk], at[tk] = ring_load(raw), true
+          local raw = got[K * i - 1] or ring_moved(P .. ":term:" .. tid)
+          states[tk], at[tk] = ring_load(raw), "terminal"
         end
         day = terminal(states[tk], ts, delay, values, today)
       else
@@ -223,9 +218,9 @@ local function behave_batch(P, parsed, n, ttl, dedupe, horizon, delay, label_ttl
   end
   for key, st in pairs(states) do
     local kind = at[key]
-    if kind == true then  -- a terminal's ring
+    if kind == "terminal" then
       redis.call("SET", key, ring_pack(st), "PX", ttl)
-    elseif kind then  -- a customer's categories and terminals (kind: the customer's state)
+    elseif kind == "known" then  -- a customer's categories and terminals
       if st.changed then  -- outlives the customer's state (written every payment)
         redis.call("SET", key, cmsgpack.pack(st[1], st[2]), "PX", outlive)
       end

@@ -57,17 +57,16 @@ for i = 1, #KEYS / 4 do
       if label == "fraud" then step = 1 elseif was == "fraud" then step = -1 end
       if step ~= 0 and tid ~= "" then
         local got, ttl = redis.call("GET", term_key), nil
-        if not got and old_key ~= rec_key then
-          got, ttl = redis.call("GET", old_key), redis.call("PTTL", old_key)
-        end
+        if not got and old_key ~= rec_key then got, ttl = ring_moved(old_key) end
         if got then
           local st = ring_load(got)
           if st.P[day] then  -- the day is still kept
             st.F[day] = math.max((st.F[day] or 0) + step, 0)
           end
-          if ttl then  -- moved from the older release's key, with its time to live
-            redis.call("SET", term_key, ring_pack(st), "PX", math.max(ttl, 1))
-            redis.call("DEL", old_key)
+          if ttl and ttl > 0 then  -- moved from the older release's key, with its TTL
+            redis.call("SET", term_key, ring_pack(st), "PX", ttl)
+          elseif ttl then  -- it had none
+            redis.call("SET", term_key, ring_pack(st))
           elseif st.P[day] then
             redis.call("SET", term_key, ring_pack(st), "KEEPTTL")
           end

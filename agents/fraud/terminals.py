@@ -37,6 +37,14 @@ local function ring_load(raw)
   end
   return st
 end
+local function ring_moved(old)
+  -- an older release's ring (``term:<terminal>``) taken from its key: it, and its PTTL
+  local raw = redis.call("GET", old)
+  if not raw then return nil, nil end
+  local ttl = redis.call("PTTL", old)
+  redis.call("DEL", old)
+  return raw, ttl
+end
 local function ring_pack(st)
   local out, n = {"r"}, 1
   for d, p in pairs(st.P) do

@@ -146,14 +146,14 @@ def scored(judged: list[Screened], model: RiskModel, shadow: RiskModel | None,
     scores: list[float] = raw.tolist()
     rounded: list[float] = raw.round(4).tolist()
     shadows: list[float] | None = None if shadow is None else shadow.score(rows).tolist()
-    medium, high = model.bands.medium, model.bands.high
-    told = np.flatnonzero(raw >= medium).tolist()
+    bands = model.bands
+    told = np.flatnonzero(raw >= bands.medium).tolist()
     said = model.explain([rows[i] for i in told], x=inputs[told]) if told else []
     words = dict(zip(told, said, strict=True))
     floor, version = s.fraud_escalate_min_risk, model.version
     for i, x in enumerate(judged):  # each the batch's own: its verdict is set in place
         p = scores[i]
-        band = "high" if p >= high else "medium" if p >= medium else "low"
+        band = bands.of(p)
         signals = x.signals
         signals["model_risk"] = rounded[i]
         signals["model_band"] = band
@@ -162,7 +162,7 @@ def scored(judged: list[Screened], model: RiskModel, shadow: RiskModel | None,
             signals["model_shadow_risk"] = round(shadows[i], 4)
             signals["model_shadow_version"] = shadow.version
         if band != "low":
-            cut = high if band == "high" else medium
+            cut = bands.high if band == "high" else bands.medium
             reasons = [*x.reasons, f"risk model {version}: fraud probability {p:.2f}, {band} "
                                    f"band (from {cut:.2f})"]  # fmt: skip
             x.reasons = reasons + [w for w in words[i]
