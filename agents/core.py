@@ -108,6 +108,9 @@ class Binding(Generic[E, S, C]):
     #: loads what the graph needs (an embedding model) before the consumers start, so
     #: the first escalation does not take the CPU from screening mid-stream
     warm: Callable[[], object] | None = None
+    #: loads what screening needs (a promoted risk model) before the consumers start,
+    #: in every process that screens (``warm`` is for the graphs)
+    ready: Callable[[], object] | None = None
 
 
 @dataclass(frozen=True)

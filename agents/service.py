@@ -49,6 +49,8 @@ class AgentService:
     sweep_every_s: float = 1.0
     #: this process runs the agent's graphs (its stage, approval answers and sweeper)
     graphs: bool = True
+    #: this process screens the agent's input (loads the risk model before it starts)
+    screens: bool = True
     threads: list[threading.Thread] = field(default_factory=list)
     #: consumers that died (thread name: why); the process reports it and ends
     dead: dict[str, str] = field(default_factory=dict)
@@ -100,7 +102,7 @@ class AgentService:
                     dead_letters_invalid=b.claims_unknown_approvals,
                 )
             )  # fmt: skip
-        return cls(worker, runners, graphs=graphs)
+        return cls(worker, runners, graphs=graphs, screens=events)
 
     @property
     def name(self) -> str:
@@ -153,6 +155,9 @@ class AgentService:
     def start(self) -> AgentService:
         warm = self.worker.binding.warm if self.graphs else None  # screening needs no model
         started = time.perf_counter()
+        ready = self.worker.binding.ready if self.screens else None
+        if ready is not None:
+            ready()
         if warm is not None:
             warm()
         freeze_heap()

@@ -122,6 +122,7 @@ def binding(deps: AgentDeps) -> Binding[Transaction, FraudState, FraudContext]:
             else ()
         ),
         warm=lambda: policy_vector(deps.tools.embedder),
+        ready=screener.load,
         approval_prefix=APPROVAL_PREFIX,
         claims_unknown_approvals=True,
         outputs=(

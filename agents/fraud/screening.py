@@ -114,6 +114,17 @@ class Screener:
             if settings.fraud_features and settings.fraud_model else None
         )  # fmt: skip
 
+    def load(self) -> None:
+        """Load the promoted risk model (and the shadow) now, before the first batch: an
+        agent does at start, so that no batch waits for it (it takes a tenth of a second
+        and more). A Redis that cannot answer yet only defers it to the first batch."""
+        if self.models is None:
+            return
+        try:
+            self.models.current()
+        except redis.RedisError as exc:
+            log.warning("risk model not loaded at start (%s): the first batch loads it", exc)
+
     def _testing_key(self, card_id: str) -> str:
         return f"{self.prefix}:cardtest:{card_id}"
 

@@ -5,6 +5,7 @@ founding story as the whole agent does."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -98,3 +99,26 @@ def test_an_agent_without_a_stage_has_no_escalations_part(
             assert s.topic(Stream.APPROVAL_RESPONSES) in {r.topic for r in whole.runners}
         finally:
             whole.stop()
+
+
+def test_the_part_that_screens_is_ready_before_its_consumers_start(
+    settings: Settings, redis_client: tuple[Any, str]
+) -> None:
+    """A risk model is loaded when an agent starts, not by its first batch (which would
+    wait for it); by the part that screens only (the escalations part has no use for it)."""
+    client, prefix = redis_client
+    s = settings.model_copy(update={"redis_prefix": prefix.rstrip(":"), "fraud_features": True})
+    readied: list[str] = []
+    with EventProducer(s) as producer:
+        for name in ("events", "escalations"):
+            built = build_agent("fraud", s, producer, name, client=client, embedder=EMBEDDER)
+            worker = built.worker
+            assert worker.binding.ready is not None  # the screener's load
+            worker.binding = dataclasses.replace(
+                worker.binding, ready=lambda name=name: readied.append(name)
+            )
+            quiet = dataclasses.replace(built, runners=[])  # the start, without consuming
+            quiet.start()
+            quiet.stop()
+            built.stop()
+    assert readied == ["events"]

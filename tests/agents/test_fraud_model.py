@@ -60,8 +60,14 @@ def store(redis_client: tuple[Any, str], tmp_path: Path, trained: Any) -> ModelS
 
 
 def screener(store: ModelStore, **overrides: Any) -> Screener:
-    s = base_settings(redis_prefix=store.key.removesuffix(":fraud:model"), fraud_features=True,
-                      fraud_model_check_s=0.05, **overrides)  # fmt: skip
+    s = base_settings(
+        **{
+            "redis_prefix": store.key.removesuffix(":fraud:model"),
+            "fraud_features": True,
+            "fraud_model_check_s": 0.05,
+            **overrides,
+        }
+    )
     return Screener(store.client, s)
 
 
@@ -120,6 +126,27 @@ def test_promotion_is_loaded_by_a_running_screener_without_a_restart(
     assert {d.signals["model_version"] for d in second} == {"m2"}
     assert live.models is not None
     assert live.models.loads == 2
+
+
+def test_a_screener_loads_the_promoted_model_before_its_first_batch(
+    store: ModelStore, trained: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    store.promote("m1")
+    live = screener(store, fraud_model_check_s=3600.0)
+    assert live.models is not None
+    assert live.models.loads == 0
+    live.load()  # what a started agent does first
+    assert live.models.loads == 1
+    decided = live.screen(payments(trained)[:10])
+    assert {d.signals["model_version"] for d in decided} == {"m1"}
+    assert live.models.loads == 1  # the batch did not load it again
+    # a Redis that cannot answer at start defers the load to the first batch, and says so
+    gone = base_settings(redis_prefix="gone", fraud_features=True)
+    dead = Screener(redis.Redis(port=1, socket_connect_timeout=0.2), gone)
+    dead.load()
+    assert "risk model not loaded at start" in caplog.text
+    assert dead.models is not None
+    assert dead.models.loads == 0
 
 
 def test_a_shadow_model_is_scored_beside_and_decides_nothing(

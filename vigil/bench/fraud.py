@@ -236,6 +236,9 @@ def run_fraud_bench(
             publish_model(client, s.redis_prefix, bench_model(client, s), promote=True)
             featured = agent_worker("fraud", s.model_copy(update={"fraud_features": True}),
                                     producer, client=client)  # fmt: skip
+            for w in (plain, featured):  # what a started agent loads first: the model
+                if w.binding.ready is not None:
+                    w.binding.ready()
             freeze_heap()  # as the agent's service does once warm (every row runs after)
             for n in sizes:
                 data, profiles = genuine_traffic(n)
