@@ -6,6 +6,7 @@ founding story as the whole agent does."""
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 from typing import Any
 
 import pytest
@@ -114,9 +115,8 @@ def test_the_part_that_screens_is_ready_before_its_consumers_start(
             built = build_agent("fraud", s, producer, name, client=client, embedder=EMBEDDER)
             worker = built.worker
             assert worker.binding.ready is not None  # the screener's load
-            worker.binding = dataclasses.replace(
-                worker.binding, ready=lambda name=name: readied.append(name)
-            )
+            spy = partial(readied.append, name)
+            worker.binding = dataclasses.replace(worker.binding, ready=spy)
             quiet = dataclasses.replace(built, runners=[])  # the start, without consuming
             quiet.start()
             quiet.stop()
