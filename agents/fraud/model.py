@@ -58,15 +58,20 @@ _PLAIN = frozenset({float, int, bool, type(None)})
 class Raw:
     """A batch's signals as columns (float64, NaN for missing), each read once."""
 
-    def __init__(self, rows: Sequence[Signals]) -> None:
+    def __init__(self, rows: Sequence[Signals], known: Mapping[str, np.ndarray] | None = None):
+        """``known``: columns the caller already has, as this would read them from the
+        rows (screening's behaviour features: ``Features.columns``); the rest of NUMERIC
+        is gathered from the rows."""
         self.rows = rows
-        values = [list(map(row.get, NUMERIC)) for row in rows]
+        self._cols: dict[str, np.ndarray] = dict(known or {})
+        names = [n for n in NUMERIC if n not in self._cols]
+        values = [list(map(row.get, names)) for row in rows]
         if set(map(type, chain.from_iterable(values))) <= _PLAIN:  # numpy reads None as NaN
             table = np.array(values, dtype=np.float64)
         else:  # text, or a value of some other type: each read as _value reads it
             table = np.array([list(map(_value, v)) for v in values], dtype=np.float64)
-        table = table.reshape(len(rows), len(NUMERIC))
-        self._cols: dict[str, np.ndarray] = {n: table[:, j] for j, n in enumerate(NUMERIC)}
+        table = table.reshape(len(rows), len(names))
+        self._cols.update((n, table[:, j]) for j, n in enumerate(names))
 
     def __call__(self, name: str) -> np.ndarray:
         col = self._cols.get(name)
@@ -76,7 +81,10 @@ class Raw:
         return col
 
     def flag(self, name: str) -> np.ndarray:
-        """1.0 where the signal is truthy, else 0.0 (missing included)."""
+        """1.0 where the signal is truthy, else 0.0 (missing included; a known column of
+        a flag holds just those)."""
+        if name in self._cols:
+            return self._cols[name]
         return np.fromiter((1.0 if r.get(name) else 0.0 for r in self.rows), np.float64,
                            len(self.rows))  # fmt: skip
 
@@ -197,9 +205,11 @@ RISING = frozenset({
 })  # fmt: skip
 
 
-def matrix(rows: Sequence[Signals], features: Sequence[str] = FEATURES) -> np.ndarray:
-    """The model's input for decisions' signals (rows x features, float64, NaN missing)."""
-    raw = Raw(rows)
+def matrix(rows: Sequence[Signals], features: Sequence[str] = FEATURES,
+           known: Mapping[str, np.ndarray] | None = None) -> np.ndarray:  # fmt: skip
+    """The model's input for decisions' signals (rows x features, float64, NaN missing;
+    ``known``: columns already at hand, ``Raw``)."""
+    raw = Raw(rows, known)
     out = np.empty((len(rows), len(features)), dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         for j, f in enumerate(features):
@@ -323,9 +333,11 @@ class RiskModel:
     def text(self) -> str:
         return str(self.booster.model_to_string())
 
-    def inputs(self, rows: Sequence[Signals]) -> np.ndarray:
+    def inputs(
+        self, rows: Sequence[Signals], known: Mapping[str, np.ndarray] | None = None
+    ) -> np.ndarray:
         """The model's input for ``rows`` (its own features, in its order)."""
-        return matrix(rows, self.features)
+        return matrix(rows, self.features, known)
 
     def score(self, rows: Sequence[Signals], x: np.ndarray | None = None) -> np.ndarray:
         """The fraud probability of each decision (one vectorised call; ``x``: the rows'

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -220,22 +220,14 @@ class Screener:
         )
         decided_at = datetime.now(UTC)
         homes = {u: _home(prof) for u, prof in profiles.items()} if p.behave else {}
-        judged = [
-            self._judge(
-                t,
-                velocity.get(i),
-                bursts.get(i),
-                profiles[t.user_id],
-                decided_at,
-                f,
-                homes.get(t.user_id),
-            )
-            for i, (t, f) in enumerate(zip(txs, behaviour, strict=True))
-        ]
+        judged = [self._judge(t, velocity.get(i), bursts.get(i), profiles[t.user_id], decided_at,
+                              f, homes.get(t.user_id))
+                  for i, (t, f) in enumerate(zip(txs, behaviour, strict=True))]  # fmt: skip
         model = None if self.models is None else self.models.current()
         if model is not None:
             shadow = None if self.models is None else self.models.shadow
-            judged = scored(judged, model, shadow, self.s)
+            known = Features.columns(cast(list[Features], behaviour)) if p.behave else None
+            judged = scored(judged, model, shadow, self.s, known)
         if not flags or self._behaviour is None:
             return judged
         return under_review(judged, flags, self.s, self.client, self._behaviour, reviews)

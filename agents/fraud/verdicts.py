@@ -3,7 +3,7 @@ verdicts, and cards under review (a recent flag) or with a confirmed fraud (a la
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Literal
@@ -133,19 +133,22 @@ def under_review(decided: list[Screened], flags: Sequence[bytes | str], s: Setti
     return out
 
 
-def scored(judged: list[Screened], model: RiskModel, shadow: RiskModel | None,
-       s: Settings) -> list[Screened]:  # fmt: skip
+def scored(judged: list[Screened], model: RiskModel, shadow: RiskModel | None, s: Settings,
+           known: Mapping[str, np.ndarray] | None = None) -> list[Screened]:  # fmt: skip
     """The model's bands over the rules' verdicts: the hard rules stay floors; the
     others are the model's inputs (its signals), not verdicts of their own. Each
     verdict is set in place, its signals gaining the model's figures: ``judged`` is the
     batch's own, made by screening's rules and handed over (a second verdict a payment
-    cost a tenth of this function's time)."""
+    cost a tenth of this function's time). ``known``: columns of the signals already at
+    hand (``model.Raw``)."""
     rows = [x.signals for x in judged]
-    inputs = model.inputs(rows)
+    inputs = model.inputs(rows, known)
     raw = model.score(rows, inputs)
     scores: list[float] = raw.tolist()
     rounded: list[float] = raw.round(4).tolist()
-    shadows: list[float] | None = None if shadow is None else shadow.score(rows).tolist()
+    shadows: list[float] | None = (
+        None if shadow is None else shadow.score(rows, shadow.inputs(rows, known)).tolist()
+    )
     bands = model.bands
     told = np.flatnonzero(raw >= bands.medium).tolist()
     said = model.explain([rows[i] for i in told], x=inputs[told]) if told else []

@@ -11,6 +11,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from agents.fraud.behaviour import SIGNALS, Features
 from agents.fraud.model import COLUMNS, FEATURES, NUMERIC, Raw, _value, matrix
 
 VALUES = st.one_of(
@@ -50,3 +51,33 @@ def test_every_numeric_signal_a_column_reads_is_gathered_in_the_one_pass() -> No
         column(raw)
     assert set(raw._cols) == set(NUMERIC)
     assert not math.isnan(float(matrix(rows)[0, FEATURES.index("merchant_category")]))
+
+
+#: a behaviour answer's numbers: counts and sums (hundredths), "none" as -1, flags 0/1
+ANSWER_VALUE = st.one_of(
+    st.sampled_from([-1, 0, 1, 2, 0.5, 0.99, 1.01, 7]),
+    st.integers(min_value=-1, max_value=2**53),
+    st.floats(min_value=-1, max_value=1e15, allow_nan=False).map(lambda x: round(x, 2)),
+)
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(st.lists(ANSWER_VALUE, min_size=len(SIGNALS), max_size=len(SIGNALS)),
+                min_size=1, max_size=30))  # fmt: skip
+def test_the_features_columns_read_as_their_signals_would(answers: list[list[float]]) -> None:
+    """Screening gives the model the behaviour features as columns computed from the
+    answers (``Features.columns``): exactly what reading each decision's signals gives,
+    whatever the numbers; and the matrix is the same either way."""
+    batch = [Features(tuple(a)) for a in answers]
+    rows: list[dict[str, Any]] = []
+    for f in batch:
+        row: dict[str, Any] = {"merchant_category": "coffee", "channel": "chip"}
+        f.into(row)
+        rows.append(row)
+    known = Features.columns(batch)
+    by_rows = Raw(rows)
+    for name, column in known.items():
+        if name in NUMERIC:
+            np.testing.assert_array_equal(column, by_rows(name), err_msg=name)
+    np.testing.assert_array_equal(known["new_category"], by_rows.flag("new_category"))
+    np.testing.assert_array_equal(matrix(rows, known=known), matrix(rows))
