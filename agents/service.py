@@ -153,7 +153,7 @@ class AgentService:
         return {r.topic: r.crashed for r in self.runners if r.crashed}
 
     def start(self) -> AgentService:
-        warm = self.worker.binding.warm if self.graphs else None  # screening needs no model
+        warm = self.worker.binding.warm if self.graphs else None  # the graphs' models
         started = time.perf_counter()
         ready = self.worker.binding.ready if self.screens else None
         if ready is not None:
