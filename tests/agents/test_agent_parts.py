@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from agents.errors import AgentError
-from agents.service import Part
+from agents.service import AgentService, Part
 from graphs.checkpointer import RedisSaver
 from graphs.llm import ModelEntry, ModelGateway
 from graphs.llm.fake import ScriptedChatModel
@@ -111,14 +111,19 @@ def test_the_part_that_screens_is_ready_before_its_consumers_start(
     s = settings.model_copy(update={"redis_prefix": prefix.rstrip(":"), "fraud_features": True})
     readied: list[str] = []
     with EventProducer(s) as producer:
-        for name in ("events", "escalations"):
-            built = build_agent("fraud", s, producer, name, client=client, embedder=EMBEDDER)
-            worker = built.worker
-            assert worker.binding.ready is not None  # the screener's load
-            spy = partial(readied.append, name)
-            worker.binding = dataclasses.replace(worker.binding, ready=spy)
-            quiet = dataclasses.replace(built, runners=[])  # the start, without consuming
-            quiet.start()
-            quiet.stop()
-            built.stop()
+        events = build_agent("fraud", s, producer, "events", client=client, embedder=EMBEDDER)
+        worker = events.worker
+        assert worker.binding.ready is not None  # the screener's load
+        escalations = AgentService.create(worker, producer, "escalations")  # same worker
+        try:
+            for name, part in (("events", events), ("escalations", escalations)):
+                spy = partial(readied.append, name)
+                # (the graphs' warm-up, an embedding model's load, is not what is tested)
+                worker.binding = dataclasses.replace(worker.binding, ready=spy, warm=None)
+                quiet = dataclasses.replace(part, runners=[])  # the start, without consuming
+                quiet.start()
+                quiet.stop()
+        finally:
+            events.stop()
+            escalations.stop()
     assert readied == ["events"]
