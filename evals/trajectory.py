@@ -110,7 +110,13 @@ class RecordingPublisher:
         return future
 
     def wait(self, futures: Any, timeout: float = 30.0) -> list[Any]:
-        out: list[Any] = self.inner.wait(futures, timeout)
+        try:
+            out: list[Any] = self.inner.wait(futures, timeout)
+        except BaseException:  # not acknowledged: not kept, and not left behind either
+            with self._lock:
+                for f in futures:
+                    self._sent.pop(id(f), None)
+            raise
         with self._lock:
             self.events.extend(e for f in futures if (e := self._sent.pop(id(f), None)))
         return out
