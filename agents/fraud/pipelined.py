@@ -23,27 +23,22 @@ from redis.exceptions import NoScriptError
 
 Call = tuple[Sequence[Any], Sequence[Any]]  # (keys, args)
 
-#: with the behaviour features, a batch of at least 2 x PART payments goes to Redis in up
-#: to PARTS parts (``screen``), each GROWTH times the one before; more when a part would
-#: be over LARGEST (the script reads five keys a payment with one MGET, and Lua's unpack
-#: takes about 8,000 values)
-PART = 100
-PARTS = 4
-GROWTH = 1.6
+#: with the behaviour features, a batch of at least 2 x PART payments goes to Redis in
+#: parts of about PART (``screen``), at most PARTS of them, none over LARGEST (the script
+#: reads five keys a payment with one MGET, and Lua's unpack takes about 8,000 values)
+PART = 60
+PARTS = 16
 LARGEST = 1000
 
 
 def parts(n: int) -> list[tuple[int, int]]:
-    """The parts of a batch of ``n`` payments, as (start, end). They grow: while this
-    process judges a part, Redis computes the next (about 0.6 of the time a payment takes
-    here, with terminals), so the first is small, the only wait that nothing covers."""
-    k = max(1, min(PARTS, n // PART))
-    weights = [GROWTH**i for i in range(k)]
-    if n * weights[-1] / sum(weights) > LARGEST:  # too large to grow: equal parts
-        k = -(-n // LARGEST)
-        weights = [1.0] * k
-    ends = [round(n * sum(weights[: i + 1]) / sum(weights)) for i in range(k)]
-    return [(0 if i == 0 else ends[i - 1], end) for i, end in enumerate(ends)]
+    """The parts of a batch of ``n`` payments, as (start, end), of equal size. Redis takes
+    about as long on a payment's script as this process on its verdict, and the two
+    overlap but for the first part's script and the last part's verdicts: small parts
+    keep those short. Measured in process on 2 cores, batches of 500: 111 us a payment,
+    against 127 with 4 parts growing from 54 to 222 (parts of 50 did no better)."""
+    k = max(1, min(PARTS, n // PART), -(-n // LARGEST))
+    return [(n * i // k, n * (i + 1) // k) for i in range(k)]
 
 
 def replies(

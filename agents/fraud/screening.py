@@ -24,7 +24,7 @@ from agents.fraud.model_store import ModelWatch
 from agents.fraud.pipelined import Call, parts
 from agents.fraud.pipelined import replies as part_replies
 from agents.fraud.verdicts import Screened as Screened
-from agents.fraud.verdicts import scored, under_review
+from agents.fraud.verdicts import scored, under_review, write_flags
 from ingestion.contracts import Transaction
 from ingestion.contracts.outputs import Signal
 from ingestion.profiles import RedisProfileStore
@@ -125,9 +125,6 @@ class Screener:
         except redis.RedisError as exc:
             log.warning("risk model not loaded at start (%s): the first batch loads it", exc)
 
-    def _testing_key(self, card_id: str) -> str:
-        return f"{self.prefix}:cardtest:{card_id}"
-
     def screen(self, txs: Sequence[Transaction]) -> list[Screened]:
         """Screen a batch: one verdict per event, in order (``parts``, all of them)."""
         return [x for part in self.parts(txs) for x in part]
@@ -140,7 +137,8 @@ class Screener:
         next parts while the caller judges this one and publishes its verdicts. Redis
         runs them in order, so every state sees the batch's payments in the order they
         came, as one call would; a card's review started in one part covers its payments
-        in the next. Without features, one part: one round trip, then the rules."""
+        in the next, and is written for later batches after the last part (a write between
+        parts would wait for the parts queued before it). Without features, one part."""
         if not txs:
             return
         cuts = parts(len(txs)) if self._behaviour is not None else [(0, len(txs))]
@@ -156,8 +154,11 @@ class Screener:
                 yield prepared[-1].keys, prepared[-1].args
 
         reviews: dict[str, int] = {}  # the batch's escalated cards so far (under_review)
+        flagged: set[str] = set()  # ... whose flags are written after the last part
         for i, answer in enumerate(part_replies(self.client, self._script, calls())):
-            yield self._finish(prepared[i], answer, reviews)
+            yield self._finish(prepared[i], answer, reviews, flagged)
+        window_ms = self.s.fraud_card_review_s * 1000
+        write_flags(self.client, cast(BehaviourKeys, self._behaviour), reviews, flagged, window_ms)
 
     def _prepare(self, txs: Sequence[Transaction]) -> _Prepared:
         """The keys and arguments of the batch script for ``txs``."""
@@ -181,7 +182,7 @@ class Screener:
         testing_args: list[str] = []
         for i in testing:
             t = txs[i]
-            keys.append(self._testing_key(t.card_id))
+            keys.append(f"{self.prefix}:cardtest:{t.card_id}")  # its testing window
             testing_args += [t.transaction_id, str(int(t.timestamp.timestamp() * 1000))]
         behave_args: list[str] = []
         if self._behaviour is not None:  # its keys are made in the script, from the ids
@@ -202,8 +203,9 @@ class Screener:
         args = [*map(str, header), *located_args, *testing_args, *behave_args]
         return _Prepared(txs, users, located, testing, sightings, keys, args, bool(behave_args))
 
-    def _finish(self, p: _Prepared, replies: list[Any], reviews: dict[str, int]) -> list[Screened]:
-        """The verdicts of a part from its script's reply."""
+    def _finish(self, p: _Prepared, replies: list[Any], reviews: dict[str, int],
+                flagged: set[str] | None = None) -> list[Screened]:  # fmt: skip
+        """A part's verdicts from its reply (``flagged``: ``under_review``'s ``deferred``)."""
         txs, users, located, testing = p.txs, p.users, p.located, p.testing
         profiles = self.profiles.decode(replies, users)
         at = len(users) * len(self.profiles.names)
@@ -230,7 +232,8 @@ class Screener:
             judged = scored(judged, model, shadow, self.s, known)
         if not flags or self._behaviour is None:
             return judged
-        return under_review(judged, flags, self.s, self.client, self._behaviour, reviews)
+        return under_review(judged, flags, self.s, self.client, self._behaviour, reviews,
+                            flagged)  # fmt: skip
 
     def _judge(
         self,

@@ -73,13 +73,16 @@ class Screened:
 
 def under_review(decided: list[Screened], flags: Sequence[bytes | str], s: Settings,
                  client: redis.Redis, keys: BehaviourKeys,
-                 started: dict[str, int] | None = None) -> list[Screened]:  # fmt: skip
+                 started: dict[str, int] | None = None,
+                 deferred: set[str] | None = None) -> list[Screened]:  # fmt: skip
     """A card with a payment escalated in the last ``fraud_card_review_s`` has its later
     payments held too, until the case is decided (a thief's next payments, a clone's next
     ones abroad), those later in the same batch included. Only escalations (the rules'
     floors, the model's high band) start a review: a hold is a question to the customer,
     and a payment held for a review does not prolong it. ``started``: the cards escalated
-    earlier in the batch (its parts share it), when; updated."""
+    earlier in the batch (its parts share it), when; updated. ``deferred``: the cards
+    whose flags the caller writes later (``write_flags``, once the batch's other parts
+    are answered), added to it; without it they are written here."""
     window_ms = s.fraud_card_review_s * 1000
     out: list[Screened] = []
     started = {} if started is None else started
@@ -125,12 +128,24 @@ def under_review(decided: list[Screened], flags: Sequence[bytes | str], s: Setti
         reasons = [*x.reasons, why]
         out.append(replace(x, outcome="hold", pending_action="hold", reasons=reasons,
                            signals=signals))  # fmt: skip
-    if new and window_ms > 0:
-        pipe = client.pipeline(transaction=False)
-        for card in new - confirmed:
-            pipe.set(keys.flag(card), started[card], px=window_ms)
-        pipe.execute()
+    if window_ms > 0:
+        if deferred is not None:
+            deferred |= new - confirmed
+        else:
+            write_flags(client, keys, started, new - confirmed, window_ms)
     return out
+
+
+def write_flags(client: redis.Redis, keys: BehaviourKeys, started: Mapping[str, int],
+                cards: set[str], window_ms: int) -> None:  # fmt: skip
+    """Each card's latest escalation (``started``) as its review flag, for the batches
+    after this one (one round trip)."""
+    if not cards:
+        return
+    pipe = client.pipeline(transaction=False)
+    for card in cards:
+        pipe.set(keys.flag(card), started[card], px=window_ms)
+    pipe.execute()
 
 
 def scored(judged: list[Screened], model: RiskModel, shadow: RiskModel | None, s: Settings,

@@ -80,7 +80,7 @@ def test_an_error_mid_round_is_raised_and_the_connections_stay_in_step(
     assert client.echo("after") == b"after"
 
 
-def test_the_parts_cover_the_batch_in_order_and_grow() -> None:
+def test_the_parts_cover_the_batch_in_order_in_equal_parts() -> None:
     for n in [*range(1, 2000, 7), 5000, 20_000, 100_000]:
         cuts = pipelined.parts(n)
         assert cuts[0][0] == 0
@@ -88,11 +88,14 @@ def test_the_parts_cover_the_batch_in_order_and_grow() -> None:
         assert all(a[1] == b[0] for a, b in itertools.pairwise(cuts))
         sizes = [end - start for start, end in cuts]
         assert min(sizes) >= 1
+        assert max(sizes) - min(sizes) <= 1
         # no part so large its keys pass Lua's unpack (five a payment, one MGET)
-        assert max(sizes) <= pipelined.LARGEST + 1
-        if n < 1500:  # growing (larger batches: equal parts)
-            assert sizes == sorted(sizes)
-            assert len(cuts) == max(1, min(pipelined.PARTS, n // pipelined.PART))
+        assert max(sizes) <= pipelined.LARGEST
+        if n < 2 * pipelined.PART:  # a small batch: one call
+            assert len(cuts) == 1
+        elif n <= pipelined.PARTS * pipelined.LARGEST:
+            assert len(cuts) == min(pipelined.PARTS, n // pipelined.PART)
+            assert min(sizes) >= pipelined.PART
 
 
 def test_each_call_is_sent_as_it_is_prepared(redis_client: tuple[Any, str]) -> None:
@@ -116,3 +119,44 @@ def test_each_call_is_sent_as_it_is_prepared(redis_client: tuple[Any, str]) -> N
 
     assert list(replies(client, script, calls())) == [1, 2, 3]
     assert seen == [1, 2, 3]
+
+
+def test_a_review_started_in_a_part_is_written_once_the_parts_are_answered(
+    redis_client: tuple[Any, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A card escalated in the first part is held in the later parts (in process) and in
+    the next batch (its flag, written after the last part: a write between the parts
+    would wait behind the parts queued in Redis)."""
+    from tests.agents.test_screening import LONDON, PARIS, tx
+
+    client, prefix = redis_client
+    s = base_settings(redis_prefix=prefix.rstrip(":"), fraud_features=True, fraud_model=False)
+    screener = Screener(client, s)
+    assert screener._behaviour is not None
+    flag = screener._behaviour.flag("card-1")
+    others = [tx(100 + i, card=f"card-o{i}", user=f"cust-o{i}", seconds=i)
+              for i in range(3 * pipelined.PART)]  # fmt: skip
+    batch = [tx(1, lat=LONDON[0], lon=LONDON[1]), tx(2, seconds=40, lat=PARIS[0], lon=PARIS[1]),
+             *others, tx(3, seconds=600, lat=PARIS[0], lon=PARIS[1])]  # fmt: skip
+    assert len(pipelined.parts(len(batch))) >= 3
+    writes: list[tuple[int, set[str]]] = []
+    import agents.fraud.screening as screening
+    from agents.fraud import verdicts
+
+    def write_flags(client: Any, keys: Any, started: Any, cards: set[str], window: int) -> None:
+        writes.append((done, set(cards)))
+        real(client, keys, started, cards, window)
+
+    real, done = verdicts.write_flags, 0
+    monkeypatch.setattr(screening, "write_flags", write_flags)
+    out: list[Any] = []
+    for part in screener.parts(batch):
+        out += part
+        done += 1
+        assert client.get(flag) is None  # not yet: the parts are not all answered
+    assert writes == [(done, {"card-1"})]  # once, after the last part
+    assert [x.outcome for x in out[1:2] + out[-1:]] == ["escalate", "hold"]
+    assert client.get(flag) is not None
+    (later,) = screener.screen([tx(4, seconds=900, lat=PARIS[0], lon=PARIS[1])])
+    assert later.outcome == "hold"
+    assert later.signals["card_flagged_s_ago"] == 860.0
