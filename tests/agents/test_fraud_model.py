@@ -257,3 +257,15 @@ def test_the_explanations_contributions_add_up_to_the_score(trained: Any) -> Non
     assert same >= 0.7, same
     words = model.explain([signals[i] for i in risky], x=x[risky])
     assert all(1 <= len(w) <= 3 for w in words)
+
+
+def test_a_trained_model_is_walked_by_compiled_code_as_lightgbm_scores_it(trained: Any) -> None:
+    """The project's own model (its categorical merchant code, its NaN inputs) passes the
+    check at load (``trees``): screening scores it without LightGBM's predict."""
+    _history, rows, model, _held = trained
+    assert model.trees is not None
+    signals = [r.screened.signals for r in rows]
+    x = model.inputs(signals)
+    assert np.isnan(x).any()
+    assert np.array_equal(model.score(signals, x), model.booster.predict(x, num_threads=1))
+    assert np.array_equal(model.trees.leaves(x), model.booster.predict(x, pred_leaf=True))
