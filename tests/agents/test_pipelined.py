@@ -80,6 +80,21 @@ def test_an_error_mid_round_is_raised_and_the_connections_stay_in_step(
     assert client.echo("after") == b"after"
 
 
+def test_a_call_that_cannot_be_encoded_fails_before_any_reply_is_read(
+    redis_client: tuple[Any, str],
+) -> None:
+    """The calls are packed in C at once: a lone surrogate (which no contract lets through)
+    fails as the client's own packer fails, and leaves no connection out of step."""
+    client, _prefix = redis_client
+    script = client.register_script("return ARGV[1]")
+    client.script_load(script.script)
+    with pytest.raises(UnicodeEncodeError):
+        list(replies(client, script, [([], ["a"]), ([], ["x\ud800"])]))
+    for i in range(5):
+        assert client.echo(f"ping-{i}") == f"ping-{i}".encode()
+    assert list(replies(client, script, [([], ["é"]), ([], [7])])) == ["é".encode(), b"7"]
+
+
 def test_the_parts_cover_the_batch_in_order_in_equal_parts() -> None:
     for n in [*range(1, 2000, 7), 5000, 20_000, 100_000]:
         cuts = pipelined.parts(n)
