@@ -2,9 +2,10 @@
 
 Screening with its behaviour features spends about as long waiting for Redis (the batch's
 script) as it spends in Python on the answers. Redis runs on another core: with the batch
-cut in parts whose keys do not overlap (by customer: a card belongs to one), every part's
-call is written to the connection first, and each reply is read when the caller is done
-with the previous one, so Redis computes part k+1 while Python works on part k.
+cut in consecutive parts (Redis runs them in order, so every state sees the payments in
+the order they came, as one call would), every part's call is written to the connection
+first, and each reply is read when the caller is done with the previous one, so Redis
+computes part k+1 while Python works on part k.
 
 A script Redis does not know yet (a restart flushed its cache) makes every call of the
 round fail alike: the replies are read off the connection, the script is loaded, and the
