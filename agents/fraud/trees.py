@@ -75,7 +75,19 @@ def _walk(
         prob[i] = 1.0 / (1.0 + math.exp(-sigmoid * s))
 
 
-_compiled = njit(cache=True)(_walk)  # holding the GIL (the module's docstring)
+def _jit(fn: Any) -> Any:
+    """``fn`` compiled, holding the GIL (the module's docstring), and cached on disk where
+    numba finds a folder it may write (beside the module, or the user's cache): a
+    read-only install without a writable home compiles at each start instead."""
+    try:
+        return njit(cache=True)(fn)
+    except RuntimeError as exc:  # numba: "cannot cache function ...: no locator available"
+        log.warning("the risk model's compiled trees are not cached on disk (%s): "
+                    "compiled again at each start (about a second)", exc)  # fmt: skip
+        return njit(fn)
+
+
+_compiled = _jit(_walk)
 
 
 @dataclass(frozen=True)

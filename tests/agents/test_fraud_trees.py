@@ -110,3 +110,24 @@ def test_trees_that_disagree_with_lightgbm_on_the_probe_are_not_used(
     with caplog.at_level(logging.WARNING, logger=trees_module.__name__):
         assert compiled(booster, N_FEATURES) is None
     assert "disagree" in caplog.text
+
+
+def test_without_a_folder_to_cache_in_the_walk_is_compiled_all_the_same(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A read-only install with no writable home: numba finds nowhere to cache the
+    compiled code, and the walk is compiled at each start instead of failing the import."""
+    from numba.core import caching
+
+    monkeypatch.setattr(caching.CacheImpl, "_locator_classes", [])
+    with caplog.at_level(logging.WARNING, logger=trees_module.__name__):
+        walk = trees_module._jit(trees_module._walk)
+    assert "not cached on disk" in caplog.text
+    booster = _booster()
+    trees = trees_module._parse(booster.model_to_string())
+    x, _y = _data(np.random.default_rng(5), n=50)
+    raw, prob = np.empty(len(x)), np.empty(len(x))
+    walk(x, trees.feature, trees.threshold, trees.kind, trees.left, trees.right,
+         trees.cat_start, trees.cat_len, trees.cats, trees.roots, trees.leaf_value,
+         trees.leaf_base, trees.sigmoid, raw, prob, np.empty((0, 0), np.int32), False)  # fmt: skip
+    assert np.array_equal(prob, booster.predict(x, num_threads=1))
