@@ -83,7 +83,7 @@ def _jit(fn: Any) -> Any:
         return njit(cache=True)(fn)
     except RuntimeError as exc:  # numba: "cannot cache function ...: no locator available"
         log.warning("the risk model's compiled trees are not cached on disk (%s): "
-                    "compiled again at each start (about a second)", exc)  # fmt: skip
+                    "compiled again at each start (about half a second)", exc)  # fmt: skip
         return njit(fn)
 
 
