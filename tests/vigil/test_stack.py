@@ -12,13 +12,17 @@ from pathlib import Path
 
 import pytest
 import redis
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from kafka import KafkaAdminClient
+from pydantic import ValidationError
 
 from ingestion.errors import KafkaUnavailableError
 from tests.conftest import ROOT, base_settings, clean_env, wait_for
 from vigil.errors import StackError
 from vigil.runtime.embedded import free_port, pid_alive
-from vigil.runtime.stack import Stack, discover, read_state
+from vigil.runtime.stack import Stack, discover, read_state, valkey_allocator, valkey_server
 from vigil.settings import Settings
 
 
@@ -175,3 +179,42 @@ def test_a_redis_only_stack_starts_no_broker(tmp_path: Path) -> None:
         assert redis.Redis.from_url(eff.redis_url or "").ping()
     finally:
         stack.stop()
+
+
+def _mapped(pid: int) -> str:
+    return Path(f"/proc/{pid}/maps").read_text()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="LD_PRELOAD is Linux's")
+def test_the_embedded_valkey_runs_on_jemalloc_when_the_system_has_it(tmp_path: Path) -> None:
+    found = valkey_allocator(base_settings())
+    if found is None:
+        pytest.skip("no jemalloc on this system (Debian: apt install libjemalloc2)")
+    for choice, loaded in (("auto", True), ("libc", False), (str(found), True)):
+        server = valkey_server(base_settings(valkey_malloc=choice), tmp_path, free_port())
+        server.start(timeout=20)
+        try:
+            client = redis.Redis(host=server.host, port=server.port)
+            client.set("k", "v" * 1000)  # it serves, allocating with the library
+            assert client.get("k") == b"v" * 1000
+            client.close()
+            assert ("jemalloc" in _mapped(server.pid)) is loaded, choice
+        finally:
+            server.stop(timeout=10)
+
+
+def test_a_missing_allocator_library_is_named(tmp_path: Path) -> None:
+    settings = base_settings(valkey_malloc=str(tmp_path / "libnothere.so"))
+    with pytest.raises(StackError, match=r"libnothere\.so"):
+        valkey_server(settings, tmp_path, free_port())
+
+
+@given(st.text(max_size=300) | st.sampled_from(["/a:b", "/x\n", "lib.so", "../x", "auto "]))
+@hypothesis_settings(max_examples=150, deadline=None)
+def test_the_allocator_setting_takes_auto_libc_or_a_clean_absolute_path(value: str) -> None:
+    clean = value.startswith("/") and not any(ord(c) < 32 or c == ":" for c in value)
+    if value in ("auto", "libc") or clean:
+        assert base_settings(valkey_malloc=value).valkey_malloc == value
+    else:
+        with pytest.raises(ValidationError, match="valkey_malloc"):
+            base_settings(valkey_malloc=value)
