@@ -41,6 +41,12 @@ class EventProducer:
         config = {**producer_config(settings), "partitioner": KeyHashPartitioner(), **overrides}
         self._producer = KafkaProducer(**config)
 
+    @classmethod
+    def for_agents(cls, settings: Settings) -> EventProducer:
+        """An agents' replica's producer: lingers ``agents_producer_linger_ms`` to fill
+        its requests (every path that sends through it flushes before going on)."""
+        return cls(settings, linger_ms=settings.agents_producer_linger_ms)
+
     def topic_for(self, event: Event) -> str:
         return self.settings.topic(event.STREAM)
 

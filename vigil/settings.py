@@ -248,6 +248,16 @@ class Settings(FraudSettings):
     lake_dir: Path | None = Field(None, description="Data lake folder; default <data_dir>/lake.")
 
     # -- API ---------------------------------------------------------------------------------
+    agents_producer_linger_ms: int = Field(
+        25,
+        ge=0,
+        le=1000,
+        description="The agents' producer waits this long to fill a request. Each send "
+        "path flushes before it goes on (screening at the end of every batch), so no "
+        "record waits past its batch; a screened batch's parts go out in fewer, fuller "
+        "requests (at 5 ms the sender's thread took 14-16 us of CPU a payment, at 25 ms "
+        "7.5-9.5).",
+    )
     agents_metrics_host: str = Field("127.0.0.1", description="Interface of a replica's /metrics.")
     #: replicas sharing a host take the next free ports (the heartbeat says which)
     agents_metrics_port: int | None = Field(

@@ -226,7 +226,7 @@ def run_fraud_bench(
         )  # fmt: skip
         client = redis.Redis.from_url(s.redis_url or "")
         RedisProfileStore(client, prefix=s.redis_prefix).apply(seed_customers(500))
-        producer = EventProducer(s)
+        producer = EventProducer.for_agents(s)  # the agents' own, as a replica makes it
         rows: list[tuple[int, float, float, float, float]] = []
         try:
             # screening on the rules alone, and with the behaviour features

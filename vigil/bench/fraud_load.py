@@ -117,7 +117,7 @@ def _stage_main(s: Settings, model_s: float, ready: Any, stop: Any, done: Any) -
     """The agent's escalations in a process of their own, as ``vigil agents run`` runs
     them: the graphs' CPU then never holds screening's interpreter lock."""
     client = redis.Redis.from_url(s.redis_url or "")
-    with EventProducer(s) as producer:
+    with EventProducer.for_agents(s) as producer:
         service = fraud_agent("fraud", s, producer, "escalations", client=client,
                               gateway=slow_gateway(model_s)).start()  # fmt: skip
         stage = service.stage_runner
@@ -202,7 +202,7 @@ def drain_rate(
     without ``escalate`` nothing reaches the escalation threshold."""
     tag = uuid.uuid4().hex[:8]
     s = _isolated(stage.settings, tag, **({} if escalate else {"fraud_escalate_min_risk": 1.0}))
-    with EventProducer(s) as producer:
+    with EventProducer.for_agents(s) as producer:
         for t in renamed(data, tag):
             producer.send(t)
         producer.flush()
@@ -232,7 +232,7 @@ def paced(
     tag = uuid.uuid4().hex[:8]
     s = _isolated(stage.settings, tag)
     latencies: list[tuple[float, float]] = []
-    with EventProducer(s) as producer:
+    with EventProducer.for_agents(s) as producer:
         service = _start(s, client, producer, latencies)
         deadline = time.monotonic() + 60
         while not service.runners[0].assignment() and time.monotonic() < deadline:

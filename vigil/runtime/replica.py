@@ -52,7 +52,7 @@ class Replica:
         self.beat_s = beat_s
         self.started_at = time.time()
         self.client = redis_client(settings)
-        self.producer = EventProducer(settings)
+        self.producer = EventProducer.for_agents(settings)
         self.ingestion = ingestion(settings, producer=self.producer).start() if ingest else None
         self.part = part
         if part == "escalations":  # the agents with a stage; the others run theirs inline
