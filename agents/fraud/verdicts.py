@@ -89,7 +89,6 @@ def under_review(decided: list[Screened], flags: Sequence[bytes | str], s: Setti
     new: set[str] = set()
     confirmed: set[str] = set()
     for x, raw in zip(decided, flags, strict=True):
-        ts = int(x.tx.timestamp.timestamp() * 1000)
         if raw in (b"fraud", "fraud"):  # a label confirmed a fraud on this card
             confirmed.add(x.tx.card_id)
             reasons = [*x.reasons, "card compromised: a fraud on it was confirmed (a label); "
@@ -104,11 +103,16 @@ def under_review(decided: list[Screened], flags: Sequence[bytes | str], s: Setti
         card = x.tx.card_id
         if x.outcome != "allow":
             if x.outcome == "escalate":  # a hold is a question to the customer, no review
+                ts = int(x.tx.timestamp.timestamp() * 1000)
                 started[card] = max(ts, started.get(card, ts))
                 new.add(card)
             out.append(x)
             continue
+        if not raw and card not in started:  # most payments: no review to look at
+            out.append(x)
+            continue
         # the latest flag before it: from an earlier batch (Redis), or earlier in this one
+        ts = int(x.tx.timestamp.timestamp() * 1000)
         flagged = [int(raw)] if raw else []
         if card in started and started[card] <= ts:
             flagged.append(started[card])
