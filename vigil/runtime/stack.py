@@ -79,10 +79,13 @@ def valkey_allocator(settings: Settings) -> Path | None:
     features allocates small objects by the million (Lua strings and tables, command
     arguments) and glibc's malloc was 27-29% of the server's CPU (perf); with jemalloc, the
     allocator Valkey is made for, the server's CPU a screened payment went from 82-104 to
-    51-60 us. Only on Linux (LD_PRELOAD); 'auto' goes without when the system has none."""
+    51-60 us. Only on Linux (LD_PRELOAD); 'auto' goes without when the system has none, and
+    for a ``valkey_bin`` of the user's own (a path preloads it into that one too)."""
     choice = settings.valkey_malloc
     if choice == "libc" or not sys.platform.startswith("linux"):
         return None
+    if choice == "auto" and settings.valkey_bin is not None:
+        return None  # a binary of the user's own: built with its own allocator, maybe
     if choice != "auto":
         path = Path(choice)
         if not path.is_file():
