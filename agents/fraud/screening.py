@@ -142,23 +142,24 @@ class Screener:
         if not txs:
             return
         cuts = parts(len(txs)) if self._behaviour is not None else [(0, len(txs))]
-        if len(cuts) == 1:  # one call, with the client's own retries
-            p = self._prepare(txs)
-            yield self._finish(p, self._script(keys=p.keys, args=p.args), {})
-            return
-        prepared: list[_Prepared] = []
-
-        def calls() -> Iterator[Call]:  # each part sent as soon as it is prepared
-            for start, end in cuts:
-                prepared.append(self._prepare(txs[start:end]))
-                yield prepared[-1].keys, prepared[-1].args
-
         reviews: dict[str, int] = {}  # the batch's escalated cards so far (under_review)
         flagged: set[str] = set()  # ... whose flags are written after the last part
-        for i, answer in enumerate(part_replies(self.client, self._script, calls())):
-            yield self._finish(prepared[i], answer, reviews, flagged)
-        window_ms = self.s.fraud_card_review_s * 1000
-        write_flags(self.client, cast(BehaviourKeys, self._behaviour), reviews, flagged, window_ms)
+        if len(cuts) == 1:  # one call, with the client's own retries
+            p = self._prepare(txs)
+            yield self._finish(p, self._script(keys=p.keys, args=p.args), reviews, flagged)
+        else:
+            prepared: list[_Prepared] = []
+
+            def calls() -> Iterator[Call]:  # each part sent as soon as it is prepared
+                for start, end in cuts:
+                    prepared.append(self._prepare(txs[start:end]))
+                    yield prepared[-1].keys, prepared[-1].args
+
+            for i, answer in enumerate(part_replies(self.client, self._script, calls())):
+                yield self._finish(prepared[i], answer, reviews, flagged)
+        if self._behaviour is not None:
+            window_ms = self.s.fraud_card_review_s * 1000
+            write_flags(self.client, self._behaviour, reviews, flagged, window_ms)
 
     def _prepare(self, txs: Sequence[Transaction]) -> _Prepared:
         """The keys and arguments of the batch script for ``txs``."""
@@ -204,7 +205,7 @@ class Screener:
         return _Prepared(txs, users, located, testing, sightings, keys, args, bool(behave_args))
 
     def _finish(self, p: _Prepared, replies: list[Any], reviews: dict[str, int],
-                flagged: set[str] | None = None) -> list[Screened]:  # fmt: skip
+                flagged: set[str]) -> list[Screened]:  # fmt: skip
         """A part's verdicts from its reply (``flagged``: ``under_review``'s ``deferred``)."""
         txs, users, located, testing = p.txs, p.users, p.located, p.testing
         profiles = self.profiles.decode(replies, users)
