@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, TypeVar
 
+import orjson
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -16,7 +17,7 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic_core import PydanticCustomError, to_jsonable_python
 
 from ingestion.errors import ContractError
 from vigil.settings import Stream
@@ -100,6 +101,10 @@ class Event(BaseModel):
     READS: ClassVar[frozenset[int]] = frozenset()
     KEY_FIELD: ClassVar[str]
     STREAM: ClassVar[Stream]
+    #: every field's value is one orjson writes byte for byte as pydantic does (text,
+    #: numbers, booleans, None, datetimes, and lists and dicts of them, no serializer of
+    #: its own): ``encode`` writes it with orjson (a test holds the two to the same bytes)
+    PLAIN_JSON: ClassVar[bool] = False
 
     schema_version: int = 1
     event_id: DerivedId = Field(default_factory=new_id)
@@ -150,8 +155,28 @@ def construct(model: type[E], values: dict[str, Any]) -> E:
     return event
 
 
+def _instant(value: Any) -> Any:
+    """A datetime as pydantic writes it (orjson's own rounds an offset with seconds);
+    any other value orjson cannot write is refused (``encode`` asks pydantic)."""
+    if type(value) is datetime:
+        return to_jsonable_python(value)
+    raise TypeError(f"not written by orjson: {type(value).__name__}")
+
+
 def encode(event: Event) -> bytes:
-    """JSON bytes of an event (decimals as strings, datetimes as ISO 8601)."""
+    """JSON bytes of an event (decimals as strings, datetimes as ISO 8601).
+
+    A ``PLAIN_JSON`` event is written by orjson from its fields: the same bytes, in a
+    fraction of the time for a screening decision's forty signals (one decision per
+    payment). A value orjson refuses (an integer over 64 bits, a numpy number, a lone
+    surrogate) sends it to pydantic's serializer, which writes it or says why not."""
+    if event.PLAIN_JSON:
+        try:
+            return orjson.dumps(
+                event.__dict__, default=_instant, option=orjson.OPT_PASSTHROUGH_DATETIME
+            )
+        except TypeError:
+            pass
     return event.__pydantic_serializer__.to_json(event)
 
 

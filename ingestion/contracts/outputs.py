@@ -30,6 +30,7 @@ class FraudDecision(Event):
 
     STREAM = Stream.FRAUD_DECISIONS
     KEY_FIELD = "user_id"
+    PLAIN_JSON = True
 
     transaction_id: DerivedId
     user_id: DerivedId

@@ -274,3 +274,46 @@ def test_a_hostile_home_location_is_refused_or_on_the_globe(lat: object, lon: ob
         assert event.profile.home_lon is not None
         assert -90 <= event.profile.home_lat <= 90
         assert -180 <= event.profile.home_lon <= 180
+
+
+_SIGNAL_VALUES = (
+    st.floats(allow_nan=True, allow_infinity=True)
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.text(st.characters(exclude_categories=()), max_size=20)
+    | st.sampled_from(["\ud800", "a\udfff", "\x00\x1f\x7f\u2028", "../..\\x"])
+    | st.booleans()
+    | st.none()
+)
+
+
+@given(
+    signals=st.dictionaries(st.text(max_size=12), _SIGNAL_VALUES, max_size=50),
+    reasons=st.lists(st.text(st.characters(exclude_categories=()), max_size=30), max_size=4),
+    risk=st.floats(min_value=0, max_value=1),
+    when=st.datetimes(timezones=st.none() | st.timezones()),
+    note=st.none() | st.text(max_size=40),
+)
+@settings(max_examples=300, deadline=None)
+def test_a_decision_written_by_orjson_is_the_bytes_pydantic_writes(
+    signals: dict[str, object], reasons: list[str], risk: float, when: datetime, note: str | None
+) -> None:
+    """A screening decision (``PLAIN_JSON``) is written by orjson, with pydantic's writer
+    behind it for what orjson refuses: the bytes are pydantic's, whatever the values
+    (NaN and infinities as null, integers past 64 bits, escapes, offsets, naive times),
+    and what pydantic cannot write (a lone surrogate) fails alike."""
+    from ingestion.contracts import FraudDecision, construct
+
+    assert FraudDecision.PLAIN_JSON
+    decision = construct(FraudDecision, {
+        "schema_version": 1, "event_id": "screen-tx-1", "transaction_id": "tx-1",
+        "user_id": "cust-1", "card_id": "card-1", "outcome": "allow", "risk_score": risk,
+        "reasons": reasons, "signals": signals, "decided_by": "screening", "decided_at": when,
+        "approval_id": None, "pending_action": None, "model_note": note,
+    })  # fmt: skip
+    try:
+        expected = decision.__pydantic_serializer__.to_json(decision)
+    except Exception as exc:  # noqa: BLE001 - whatever pydantic raises, encode raises too
+        with pytest.raises(type(exc)):
+            encode(decision)
+        return
+    assert encode(decision) == expected
