@@ -46,9 +46,21 @@ def parts(n: int) -> list[tuple[int, int]]:
 def replies(
     client: redis.Redis, script: Script, calls: Iterable[Call]
 ) -> Generator[Any, None, None]:
-    """Each call's reply, in order. Each call is written as soon as ``calls`` yields it
-    (the caller may prepare the next meanwhile), and Redis computes the calls after the
-    first while the caller works on the replies before them."""
+    """Each call's reply, in order (``answered``, one at a time)."""
+    for group in answered(client, script, calls):
+        yield from group
+
+
+def answered(
+    client: redis.Redis, script: Script, calls: Iterable[Call]
+) -> Generator[list[Any], None, None]:
+    """The calls' replies, in order, in groups: each group the next reply and those after
+    it that have already arrived. Each call is written as soon as ``calls`` yields it (the
+    caller may prepare the next meanwhile), and Redis computes the calls after the first
+    while the caller works on the replies before them; when the caller is the slower one,
+    the replies that came meanwhile are handed over together, so that what it does once
+    per group (the model's arrays, the publishing) is done once for them all. A failed
+    call's error is raised after the group of the replies before it."""
     sent: list[Call] = []
     pool = client.connection_pool
     conn = pool.get_connection()
@@ -60,16 +72,33 @@ def replies(
             command = hiredis.pack_command(("EVALSHA", script.sha, len(keys), *keys, *args))
             conn.send_packed_command([command])  # type: ignore[no-untyped-call]
             sent.append((keys, args))
-        for i in range(len(sent)):
-            try:
-                reply = conn.read_response()
-            except NoScriptError:
-                redo = i if redo is None else redo
-                continue
-            if redo is None:
-                yield reply
-            # else: a reply after a failed call (the script came back meanwhile): it is
-            # asked again below, in order (the script's work is idempotent per payment)
+        read = 0
+        while read < len(sent):
+            group: list[Any] = []
+            failed: Exception | None = None
+            while read < len(sent):  # the next reply (waited for), then any already here
+                if group and not conn.can_read(timeout=0):
+                    break
+                try:
+                    reply = conn.read_response()
+                except NoScriptError:
+                    redo = read if redo is None else redo
+                    read += 1
+                    continue
+                except Exception as exc:
+                    if not group:
+                        raise
+                    failed = exc  # raised once the replies before it are handed over
+                    break
+                read += 1
+                if redo is None:
+                    group.append(reply)
+                # else: a reply after a failed call (the script came back meanwhile): it
+                # is asked again below, in order (the script's work is idempotent)
+            if group:
+                yield group
+            if failed is not None:
+                raise failed
     except BaseException:
         # replies may still be on their way: never reuse it
         conn.disconnect()  # type: ignore[no-untyped-call]
@@ -79,4 +108,4 @@ def replies(
     if redo is not None:
         script.sha = client.script_load(script.script)
         for keys, args in sent[redo:]:
-            yield script(keys=keys, args=args)
+            yield [script(keys=keys, args=args)]

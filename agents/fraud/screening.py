@@ -15,21 +15,21 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 import redis
 
 from agents.fraud.behaviour import BEHAVE_FUNCTION, HORIZON, BehaviourKeys, Features
 from agents.fraud.model_store import ModelWatch
-from agents.fraud.pipelined import Call, parts
-from agents.fraud.pipelined import replies as part_replies
+from agents.fraud.pipelined import Call, answered, parts
+from agents.fraud.places import delivery_from_home, from_home, home_of, number
 from agents.fraud.verdicts import Screened as Screened
 from agents.fraud.verdicts import scored, under_review, write_flags
 from ingestion.contracts import Transaction
 from ingestion.contracts.outputs import Signal
 from ingestion.profiles import RedisProfileStore
 from tools.card_locations import OBSERVE_FUNCTION, CardLocationStore, parse_answer
-from tools.velocity import Sighting, assess, haversine_km
+from tools.velocity import Sighting, assess
 from vigil.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -146,7 +146,7 @@ class Screener:
         flagged: set[str] = set()  # ... whose flags are written after the last part
         if len(cuts) == 1:  # one call, with the client's own retries
             p = self._prepare(txs)
-            yield self._finish(p, self._script(keys=p.keys, args=p.args), reviews, flagged)
+            yield self._finish([(p, self._script(keys=p.keys, args=p.args))], reviews, flagged)
         else:
             prepared: list[_Prepared] = []
 
@@ -155,8 +155,11 @@ class Screener:
                     prepared.append(self._prepare(txs[start:end]))
                     yield prepared[-1].keys, prepared[-1].args
 
-            for i, answer in enumerate(part_replies(self.client, self._script, calls())):
-                yield self._finish(prepared[i], answer, reviews, flagged)
+            done = 0
+            for group in answered(self.client, self._script, calls()):
+                yield self._finish(list(zip(prepared[done:], group, strict=False)), reviews,
+                                   flagged)  # fmt: skip
+                done += len(group)
         if self._behaviour is not None:
             window_ms = self.s.fraud_card_review_s * 1000
             write_flags(self.client, self._behaviour, reviews, flagged, window_ms)
@@ -204,9 +207,29 @@ class Screener:
         args = [*map(str, header), *located_args, *testing_args, *behave_args]
         return _Prepared(txs, users, located, testing, sightings, keys, args, bool(behave_args))
 
-    def _finish(self, p: _Prepared, replies: list[Any], reviews: dict[str, int],
+    def _finish(self, given: Sequence[tuple[_Prepared, list[Any]]], reviews: dict[str, int],
                 flagged: set[str]) -> list[Screened]:  # fmt: skip
-        """A part's verdicts from its reply (``flagged``: ``under_review``'s ``deferred``)."""
+        """The verdicts of consecutive parts from their replies, the model and the reviews
+        applied to them at once (``flagged``: ``under_review``'s ``deferred``)."""
+        judged: list[Screened] = []
+        flags: list[bytes | str] = []
+        behaviour: list[Features] = []
+        for p, replies in given:
+            judged += self._rules(p, replies, flags, behaviour)
+        model = None if self.models is None else self.models.current()
+        if model is not None:
+            shadow = None if self.models is None else self.models.shadow
+            known = Features.columns(behaviour) if behaviour else None
+            judged = scored(judged, model, shadow, self.s, known)
+        if not flags or self._behaviour is None:
+            return judged
+        return under_review(judged, flags, self.s, self.client, self._behaviour, reviews,
+                            flagged)  # fmt: skip
+
+    def _rules(self, p: _Prepared, replies: list[Any], flags: list[bytes | str],
+               behaviour: list[Features]) -> list[Screened]:  # fmt: skip
+        """A part's verdicts by the rules, from its reply; its cards' review flags and its
+        behaviour features appended to ``flags`` and ``behaviour``."""
         txs, users, located, testing = p.txs, p.users, p.located, p.testing
         profiles = self.profiles.decode(replies, users)
         at = len(users) * len(self.profiles.names)
@@ -216,25 +239,17 @@ class Screener:
         at += len(located)
         bursts = {i: int(replies[at + j]) for j, i in enumerate(testing)}
         at += len(testing)
-        flags: list[bytes | str] = replies[at : at + len(txs)] if p.behave else []
-        at += len(flags)
-        behaviour: list[Features | None] = (
-            [Features.parse(r) for r in replies[at:]] if p.behave else [None] * len(txs)
-        )
         decided_at = datetime.now(UTC)
-        homes = {u: _home(prof) for u, prof in profiles.items()} if p.behave else {}
-        judged = [self._judge(t, velocity.get(i), bursts.get(i), profiles[t.user_id], decided_at,
-                              f, homes.get(t.user_id))
-                  for i, (t, f) in enumerate(zip(txs, behaviour, strict=True))]  # fmt: skip
-        model = None if self.models is None else self.models.current()
-        if model is not None:
-            shadow = None if self.models is None else self.models.shadow
-            known = Features.columns(cast(list[Features], behaviour)) if p.behave else None
-            judged = scored(judged, model, shadow, self.s, known)
-        if not flags or self._behaviour is None:
-            return judged
-        return under_review(judged, flags, self.s, self.client, self._behaviour, reviews,
-                            flagged)  # fmt: skip
+        if not p.behave:
+            return [self._judge(t, velocity.get(i), bursts.get(i), profiles[t.user_id],
+                                decided_at) for i, t in enumerate(txs)]  # fmt: skip
+        flags += replies[at : at + len(txs)]
+        features = [Features.parse(r) for r in replies[at + len(txs) :]]
+        behaviour += features
+        homes = {u: home_of(prof) for u, prof in profiles.items()}
+        return [self._judge(t, velocity.get(i), bursts.get(i), profiles[t.user_id], decided_at,
+                            f, homes.get(t.user_id))
+                for i, (t, f) in enumerate(zip(txs, features, strict=True))]  # fmt: skip
 
     def _judge(
         self,
@@ -276,7 +291,7 @@ class Screener:
                     f"card testing: {burst} small online payments within "
                     f"{s.fraud_card_testing_window_s} s"
                 )
-        usual = _number(profile["usual_amount"])
+        usual = number(profile["usual_amount"])
         per_gbp = self._per_gbp.get(t.currency)
         if per_gbp is not None:
             signals["amount_gbp"] = round(amount / per_gbp, 2)
@@ -299,8 +314,8 @@ class Screener:
         if features is not None:
             features.into(signals)
             signals["merchant_category"] = t.merchant_category
-            signals["home_distance_km"] = _from_home(t, home)
-            signals["delivery_distance_km"] = _delivery_from_home(t, home)
+            signals["home_distance_km"] = from_home(t, home)
+            signals["delivery_distance_km"] = delivery_from_home(t, home)
             risk = self._behaviour_rules(
                 t, amount, per_gbp, features, risk, reasons, signals, skipped
             )
@@ -365,35 +380,3 @@ class Screener:
         reasons.append(f"{rule} rule not applied: {text}")
         signals[f"{rule}_rule"] = f"not applied: {why}"
         skipped.append((rule, why))
-
-
-def _home(profile: dict[str, Any]) -> tuple[float, float] | None:
-    """The customer's home (None: a profile without one: schema 1 changes carry none)."""
-    lat, lon = _number(profile.get("home_lat")), _number(profile.get("home_lon"))
-    return None if lat is None or lon is None else (lat, lon)
-
-
-def _from_home(t: Transaction, home: tuple[float, float] | None) -> float | None:
-    """How far from the customer's home a located payment was (None: a payment online,
-    or no home known)."""
-    if home is None or t.lat is None or t.lon is None or t.channel == "card_not_present":
-        return None
-    return round(haversine_km(home[0], home[1], t.lat, t.lon), 1)
-
-
-def _delivery_from_home(t: Transaction, home: tuple[float, float] | None) -> float | None:
-    """How far from the customer's home an online order is delivered (None: no delivery
-    location, as for digital goods, or no home known)."""
-    if home is None or t.delivery_lat is None or t.delivery_lon is None:
-        return None
-    return round(haversine_km(home[0], home[1], t.delivery_lat, t.delivery_lon), 1)
-
-
-def _number(value: Any) -> float | None:
-    """A profile amount (a decimal string, or a number) as a float; None if it is not one."""
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None

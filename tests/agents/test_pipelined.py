@@ -12,7 +12,7 @@ from redis.exceptions import ResponseError
 
 import agents.fraud.pipelined as pipelined
 from agents.fraud.labels import LabelStore
-from agents.fraud.pipelined import replies
+from agents.fraud.pipelined import answered, replies
 from agents.fraud.screening import Screener
 from ingestion.profiles import RedisProfileStore
 from ingestion.simulator.fraud import FraudSimulation
@@ -47,6 +47,77 @@ def test_parts_decide_as_one_call_would(
         (x.outcome, x.reasons, x.signals) for x in whole
     ]
     assert any(x.outcome == "hold" for x in parted)  # reviews across parts, as in one call
+
+
+def test_parts_judged_together_decide_as_parts_judged_one_by_one(
+    redis_client: tuple[Any, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Replies that arrived while the caller judged the part before them are judged
+    together (the model and the reviews over all of them at once): the very verdicts."""
+    import agents.fraud.screening as screening
+
+    client, prefix = redis_client
+    history = FraudSimulation(seed=4, shoppers=80, days=5).run()
+    got: dict[str, list[Any]] = {}
+    sizes: dict[str, list[int]] = {}
+    for how in ("one by one", "all together"):
+
+        def grouped(*args: Any, _how: str = how) -> Any:
+            groups = list(answered(*args))
+            merged = [[r for g in groups for r in g]] if _how == "all together" else [
+                [r] for g in groups for r in g
+            ]  # fmt: skip
+            sizes[_how] = [len(g) for g in merged]
+            yield from merged
+
+        monkeypatch.setattr(screening, "answered", grouped)
+        got[how] = _screened(client, f"{prefix}{how[:3]}", history, batch=len(history.payments))
+    assert sizes["all together"] == [sum(sizes["one by one"])]
+    assert len(sizes["one by one"]) > 2
+    assert [(x.outcome, x.reasons, x.signals) for x in got["one by one"]] == [
+        (x.outcome, x.reasons, x.signals) for x in got["all together"]
+    ]
+    assert any(x.outcome == "hold" for x in got["all together"])
+
+
+def test_replies_already_here_come_as_one_group(redis_client: tuple[Any, str]) -> None:
+    client, prefix = redis_client
+    key = f"{prefix}together"
+    script = client.register_script("return redis.call('INCR', KEYS[1])")
+    client.script_load(script.script)
+
+    def calls() -> Any:
+        for _ in range(3):
+            yield [key], []
+        # every call answered before the first reply is read (a second connection sees
+        # the third's count; Redis wrote the replies before it served that read)
+        deadline = time.monotonic() + 5
+        while int(client.get(key) or 0) < 3 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        time.sleep(0.05)
+
+    assert list(answered(client, script, calls())) == [[1, 2, 3]]
+
+
+def test_an_error_after_replies_already_here_comes_after_them(
+    redis_client: tuple[Any, str],
+) -> None:
+    client, _prefix = redis_client
+    script = client.register_script(
+        "if ARGV[1] == 'boom' then return redis.error_reply('boom') end return ARGV[1]"
+    )
+    client.script_load(script.script)
+
+    def calls() -> Any:
+        yield from [([], ["a"]), ([], ["b"]), ([], ["boom"]), ([], ["c"])]
+        time.sleep(0.1)  # all four answered before the first is read
+
+    round_ = answered(client, script, calls())
+    assert next(round_) == [b"a", b"b"]
+    with pytest.raises(ResponseError, match="boom"):
+        next(round_)
+    for i in range(5):  # "c" was left unread on a connection that was dropped
+        assert client.echo(f"ping-{i}") == f"ping-{i}".encode()
 
 
 def test_a_script_redis_lost_is_loaded_again(redis_client: tuple[Any, str]) -> None:
