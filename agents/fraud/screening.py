@@ -19,7 +19,7 @@ from typing import Any
 
 import redis
 
-from agents.fraud.behaviour import BEHAVE_FUNCTION, HORIZON, BehaviourKeys, Features
+from agents.fraud.behaviour import BEHAVE_FUNCTION, HORIZON, Answers, BehaviourKeys, Features
 from agents.fraud.model_store import ModelWatch
 from agents.fraud.pipelined import Call, answered, parts
 from agents.fraud.places import delivery_from_home, from_home, home_of, number
@@ -213,13 +213,13 @@ class Screener:
         applied to them at once (``flagged``: ``under_review``'s ``deferred``)."""
         judged: list[Screened] = []
         flags: list[bytes | str] = []
-        behaviour: list[Features] = []
+        behaviour: list[Answers] = []
         for p, replies in given:
             judged += self._rules(p, replies, flags, behaviour)
         model = None if self.models is None else self.models.current()
         if model is not None:
             shadow = None if self.models is None else self.models.shadow
-            known = Features.columns(behaviour) if behaviour else None
+            known = Answers.columns(behaviour) if behaviour else None
             judged = scored(judged, model, shadow, self.s, known)
         if not flags or self._behaviour is None:
             return judged
@@ -227,7 +227,7 @@ class Screener:
                             flagged)  # fmt: skip
 
     def _rules(self, p: _Prepared, replies: list[Any], flags: list[bytes | str],
-               behaviour: list[Features]) -> list[Screened]:  # fmt: skip
+               behaviour: list[Answers]) -> list[Screened]:  # fmt: skip
         """A part's verdicts by the rules, from its reply; its cards' review flags and its
         behaviour features appended to ``flags`` and ``behaviour``."""
         txs, users, located, testing = p.txs, p.users, p.located, p.testing
@@ -244,8 +244,9 @@ class Screener:
             return [self._judge(t, velocity.get(i), bursts.get(i), profiles[t.user_id],
                                 decided_at) for i, t in enumerate(txs)]  # fmt: skip
         flags += replies[at : at + len(txs)]
-        features = [Features.parse(r) for r in replies[at + len(txs) :]]
-        behaviour += features
+        answers = Answers.parse(replies[at + len(txs) :])
+        behaviour.append(answers)
+        features = answers.features
         homes = {u: home_of(prof) for u, prof in profiles.items()}
         return [self._judge(t, velocity.get(i), bursts.get(i), profiles[t.user_id], decided_at,
                             f, homes.get(t.user_id))

@@ -4,6 +4,7 @@ re-delivery, arrival order that does not matter, and the rules over them."""
 from __future__ import annotations
 
 import math
+import struct
 from decimal import Decimal
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agents.fraud.behaviour import TAUS_MS, BehaviourKeys, Features
+from agents.fraud.behaviour import TAUS_MS, Answers, BehaviourKeys, Features
 from agents.fraud.screening import Screener
 from ingestion.contracts import CustomerChange, CustomerProfilePatch, Transaction
 from ingestion.profiles import RedisProfileStore
@@ -237,16 +238,28 @@ def test_extreme_amounts_and_times_give_finite_features(
 
 
 def test_features_read_what_the_script_answers() -> None:
-    answer = msgpack.packb([1, 30, 2, 60, 3, 90, 4, 120, -1, 1, 30, 2, 60, 3, 90, 4, 120, 7,
-                            31.5, 2.0, 1, -1, -1, -1, -1])  # fmt: skip
-    f = Features.parse(answer)
+    numbers = [1, 30, 2, 60, 3, 90, 4, 120, -1, 1, 30, 2, 60, 3, 90, 4, 120, 7, 31.5, 2.0, 1,
+               -1, -1, -1, -1]  # fmt: skip
+    other = [0.5] * 8 + [90_000] + [1.25] * 8 + [3, 20.0, 4.5, 0, 1, 2.5, 40, 2]
+    answers = Answers.parse([struct.pack("<25d", *numbers), struct.pack("<25d", *other)])
+    f, g = answers.features
     assert f.card_idle_s is None
     assert f.terminal_payments is None
     assert f.terminal_frauds is None
+    assert f.new_terminal is None
     assert f.user_payments == 7
     assert f.user_std == 2.0
     assert f.new_category is True
     assert f.card_daily_rate() == pytest.approx(3 / 30)
     assert f.signals()["card_payments_30d"] == 4
-    with pytest.raises(ValueError, match="21 values, not 25"):
-        Features.parse(msgpack.packb([0] * 21))
+    assert f.signals()["customer_history"] == 7
+    assert type(f.signals()["customer_history"]) is int
+    assert g.card_idle_s == 90.0
+    assert g.new_category is False
+    assert g.new_terminal is True
+    assert (g.terminal_payments, g.terminal_frauds) == (40, 2)
+    assert type(g.terminal_payments) is int
+    assert g.signals()["card_new_terminals_1h"] == 2.5
+    assert Features(numbers) == f
+    with pytest.raises(ValueError, match="answer of 168 bytes, not 200"):
+        Answers.parse([struct.pack("<21d", *[0] * 21)])

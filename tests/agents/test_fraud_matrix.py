@@ -5,13 +5,14 @@ outside this process)."""
 from __future__ import annotations
 
 import math
+import struct
 from typing import Any
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agents.fraud.behaviour import SIGNALS, Features
+from agents.fraud.behaviour import SIGNALS, Answers, Features
 from agents.fraud.model import COLUMNS, FEATURES, NUMERIC, Raw, _value, matrix
 
 VALUES = st.one_of(
@@ -66,15 +67,19 @@ ANSWER_VALUE = st.one_of(
                 min_size=1, max_size=30))  # fmt: skip
 def test_the_features_columns_read_as_their_signals_would(answers: list[list[float]]) -> None:
     """Screening gives the model the behaviour features as columns computed from the
-    answers (``Features.columns``): exactly what reading each decision's signals gives,
+    answers (``Answers.columns``): exactly what reading each decision's signals gives,
     whatever the numbers; and the matrix is the same either way."""
-    batch = [Features(tuple(a)) for a in answers]
+    packed = [struct.pack(f"<{len(SIGNALS)}d", *a) for a in answers]
+    half = len(packed) // 2  # two parts, judged together
+    parts = [Answers.parse(packed[:half]), Answers.parse(packed[half:])]
+    batch = [f for part in parts for f in part.features]
+    assert batch == [Features(a) for a in answers]
     rows: list[dict[str, Any]] = []
     for f in batch:
         row: dict[str, Any] = {"merchant_category": "coffee", "channel": "chip"}
         f.into(row)
         rows.append(row)
-    known = Features.columns(batch)
+    known = Answers.columns(parts)
     by_rows = Raw(rows)
     for name, column in known.items():
         if name in NUMERIC:
