@@ -93,7 +93,7 @@ class Features(tuple[float, ...]):
 
     def card_count(self, window: int) -> float:
         """The card's payments in window ``window`` (0: 1 h ... 3: 30 d)."""
-        return float(self.values[2 * window])
+        return float(self[2 * window])
 
     @property
     def card_idle_s(self) -> float | None:
@@ -104,15 +104,15 @@ class Features(tuple[float, ...]):
     def user_payments(self) -> int:
         """The customer's priced payments so far (the mean and spread follow the last
         ``HORIZON`` of them)."""
-        return int(self.values[17])
+        return int(self[17])
 
     @property
     def user_mean(self) -> float:
-        return float(self.values[18])
+        return float(self[18])
 
     @property
     def user_std(self) -> float:
-        return float(self.values[19])
+        return float(self[19])
 
     @property
     def new_category(self) -> bool:

@@ -341,27 +341,28 @@ class Screener:
         has too little history to judge says so (the amount rule's missing rate is said
         once, by the amount rule)."""
         s = self.s
-        if per_gbp is not None and f.user_payments < s.fraud_own_min_history:
+        n, mean = int(f[17]), float(f[18])  # the customer's payments, their usual amount
+        if per_gbp is not None and n < s.fraud_own_min_history:
             self._not_applied("own_amount", "short_history", reasons, signals, skipped,
-                              f"{f.user_payments} of the customer's payments seen, "
+                              f"{n} of the customer's payments seen, "
                               f"{s.fraud_own_min_history} needed")  # fmt: skip
-        elif per_gbp is not None and f.user_mean > 0:
+        elif per_gbp is not None and mean > 0:
             gbp = amount / per_gbp
             factor = s.fraud_own_amount_factor * self._category.get(t.merchant_category, 1)
-            spread = s.fraud_own_amount_spread * f.user_std
-            if gbp >= factor * f.user_mean and gbp >= f.user_mean + spread:
+            if gbp >= factor * mean and gbp >= mean + s.fraud_own_amount_spread * f[19]:
                 risk = max(risk, RISK_AMOUNT_SPIKE)
                 reasons.append(
-                    f"amount {gbp / f.user_mean:.1f}x this customer's usual {f.user_mean:.0f} "
-                    f"GBP (over their last {min(f.user_payments, HORIZON)} payments)"
+                    f"amount {gbp / mean:.1f}x this customer's usual {mean:.0f} "
+                    f"GBP (over their last {min(n, HORIZON)} payments)"
                 )
-        history = f.card_history()
+        hour = float(f[0])  # the card's payments in about the last hour, and in 30 days
+        history = max(float(f[6]) - hour, 0.0)  # f.card_history()
         if history < s.fraud_own_min_history:
             self._not_applied("card_burst", "new_card", reasons, signals, skipped,
                               f"the card has {history:.1f} payments in 30 days, "
                               f"{s.fraud_own_min_history} needed")  # fmt: skip
             return risk
-        recent = f.card_count(0) + 1  # with this payment
+        recent = hour + 1  # with this payment
         usual = history / 30  # f.card_daily_rate(), its history already read
         if recent >= s.fraud_burst_count and recent >= s.fraud_burst_factor * usual:
             risk = max(risk, RISK_CARD_BURST)

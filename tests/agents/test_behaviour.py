@@ -153,6 +153,16 @@ def test_an_amount_far_above_the_customers_own_usual_escalates_with_its_reason(
         [online(200, seconds=3600 * 12, amount="160.00", user="cust-2", card="card-2")]
     )
     assert not any("this customer's usual" in r for r in usual_for_them.reasons)
+    # ... while for a customer whose amounts hardly vary, 3.3x is well past their spread
+    steady = [
+        online(300 + i, seconds=3600 * i, amount=f"{28 + i % 5}.00", user="cust-3",
+               card="card-3") for i in range(10)
+    ]  # fmt: skip
+    screen.screen(steady)
+    (spike,) = screen.screen(
+        [online(400, seconds=3600 * 12, amount="100.00", user="cust-3", card="card-3")]
+    )
+    assert any(r.startswith("amount 3.3x this customer's usual") for r in spike.reasons)
 
 
 def test_a_burst_on_one_card_against_its_usual_rate_escalates(screen: Screener) -> None:
