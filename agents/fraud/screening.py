@@ -157,9 +157,9 @@ class Screener:
 
             done = 0
             for group in answered(self.client, self._script, calls()):
-                yield self._finish(list(zip(prepared[done:], group, strict=False)), reviews,
-                                   flagged)  # fmt: skip
+                got = zip(prepared[done : done + len(group)], group, strict=True)
                 done += len(group)
+                yield self._finish(list(got), reviews, flagged)
         if self._behaviour is not None:
             window_ms = self.s.fraud_card_review_s * 1000
             write_flags(self.client, self._behaviour, reviews, flagged, window_ms)
