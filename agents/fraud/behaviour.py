@@ -66,10 +66,6 @@ class Features(tuple[float, ...]):
 
     __slots__ = ()
 
-    @property
-    def values(self) -> tuple[float, ...]:
-        return self
-
     def signals(self) -> dict[str, float | int | bool | None]:
         out: dict[str, float | int | bool | None] = {}
         self.into(out)
