@@ -49,6 +49,7 @@ from ingestion.runner import ConsumerRunner
 from ingestion.seed import seed_customers
 from ingestion.simulator import SCENARIOS, Simulator
 from ingestion.simulator.fraud import FraudSimulation
+from vigil.bench.cpu import CpuMeter, said
 from vigil.bench.fraud_load import (
     LoadResult,
     StageProcess,
@@ -122,16 +123,18 @@ def genuine_traffic(n: int, seed: int = 6) -> tuple[list[Transaction], list[Cust
 
 def _throughput(
     s: Settings, workers: tuple[AgentWorker, AgentWorker], producer: EventProducer, run: str,
-    data: list[Transaction], rounds: int, console: Console,
+    data: list[Transaction], rounds: int, console: Console, meter: CpuMeter,
 ) -> tuple[int, float, float, float, float]:  # fmt: skip
     """Raw consume, the raw consume-produce floor, screening on its rules, and screening
     with its behaviour features over the same ``n`` events, ``rounds`` times on fresh
     topics (the last three take turns going first, so warm-up and noise fall on each); the
     medians. A single round on this kind of machine swings by a factor of two, so one set
-    of figures says little."""
+    of figures says little. Each screening run's CPU per event, of this process and of
+    each embedded server, says where its work went (``cpu``)."""
     n = len(data)
     worker, featured = workers
     got: list[tuple[float, float, float, float]] = []
+    spent: dict[int, list[dict[str, float | None]]] = {1: [], 2: []}
     for i in range(rounds):
         tag = f"{run}.{n}.{i}"
         topics = [f"bench.fraud.{k}.{tag}" for k in ("raw", "pipe", "screen", "featured")]
@@ -147,15 +150,34 @@ def _throughput(
             partial(_screen_run, s, worker, ours, n),
             partial(_screen_run, s, featured, bare, n),
         ]
-        rates = {k: runs[k]() for k in (j % 3 for j in range(i, i + 3))}  # each round a turn
+        rates: dict[int, float] = {}
+        for k in (j % 3 for j in range(i, i + 3)):  # each round a turn
+            before = meter.read()
+            rates[k] = runs[k]()
+            if k in spent:
+                spent[k].append(before.per_event_us(meter.read(), n))
         floor, screened, with_features = rates[0], rates[1], rates[2]
         got.append((raw, floor, screened, with_features))
         console.print(f"{n:,} events, round {i + 1}: raw consume {raw:,.0f}/s, raw "
                       f"consume-produce {floor:,.0f}/s, screening {screened:,.0f}/s "
                       f"({screened / floor:.2f}), with behaviour features "
-                      f"{with_features:,.0f}/s")  # fmt: skip
+                      f"{with_features:,.0f}/s; CPU an event: rules {said(spent[1][-1])}; "
+                      f"features + model {said(spent[2][-1])}")  # fmt: skip
+    console.print(f"CPU an event, median of {rounds}: screening on its rules "
+                  f"{said(_median_cpu(spent[1]))}; with features + model "
+                  f"{said(_median_cpu(spent[2]))}")  # fmt: skip
     raw, floor, screened, with_features = (statistics.median(r[k] for r in got) for k in range(4))
     return n, raw, floor, screened, with_features
+
+
+def _median_cpu(runs: list[dict[str, float | None]]) -> dict[str, float | None]:
+    """Each process's median CPU an event over the runs (None: unknown in any)."""
+    out: dict[str, float | None] = {}
+    for name in runs[0] if runs else ():
+        values = [r.get(name) for r in runs]
+        known = [v for v in values if v is not None]
+        out[name] = statistics.median(known) if len(known) == len(values) else None
+    return out
 
 
 def _escalation_load(
@@ -218,7 +240,9 @@ def run_fraud_bench(
     settings: Settings, console: Console, *, sizes: list[int], escalate_share: float = 0.02,
     model_s: float = 2.0, load_events: int = 20_000, rounds: int = 3,
 ) -> None:  # fmt: skip
-    with Stack(settings) as eff:
+    stack = Stack(settings)
+    with stack as eff:
+        meter = CpuMeter({name: srv.pid for name, srv in stack.servers.items()})
         run = uuid.uuid4().hex[:8]
         s = eff.model_copy(
             update={"redis_prefix": f"bench:{run}", "checkpoint_prefix": f"bench:{run}:cp",
@@ -244,7 +268,7 @@ def run_fraud_bench(
                 data, profiles = genuine_traffic(n)
                 RedisProfileStore(client, prefix=s.redis_prefix).apply(profiles)
                 rows.append(_throughput(s, (plain, featured), producer, run, data, rounds,
-                                        console))  # fmt: skip
+                                        console, meter))  # fmt: skip
             every = max(1, round(1 / escalate_share)) if escalate_share > 0 else 0
             load = traffic(load_events, 500, every)
             with StageProcess(s, model_s, run) as stage:
