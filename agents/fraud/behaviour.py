@@ -72,20 +72,8 @@ class Features(tuple[float, ...]):
         return out
 
     def into(self, out: dict[str, Any]) -> None:
-        """Write the signals into a decision's ``out`` (no dict of their own in between:
-        one per payment, the hot path)."""
-        v = self
-        out.update(zip(SIGNALS, v, strict=True))
-        # the values that say "none" with a negative number, and the flags: said here
-        # only (one decision per payment); the properties below read them from here
-        seen = int(v[17]) > 0  # the customer has history to compare with
-        out["card_idle_s"] = None if v[8] < 0 else v[8] / 1000
-        out["customer_history"] = int(v[17])
-        out["new_category"] = bool(v[20]) and seen
-        out["new_terminal"] = None if v[21] < 0 else bool(v[21]) and seen
-        out["card_new_terminals_1h"] = None if v[22] < 0 else v[22]
-        out["terminal_payments"] = None if v[23] < 0 else int(v[23])
-        out["terminal_frauds"] = None if v[24] < 0 else int(v[24])
+        """Write the signals into a decision's ``out`` (``into``)."""
+        into(self, out)
 
     def card_count(self, window: int) -> float:
         """The card's payments in window ``window`` (0: 1 h ... 3: 30 d)."""
@@ -140,9 +128,27 @@ class Features(tuple[float, ...]):
         return self.card_history() / 30
 
 
+def into(v: Sequence[float], out: dict[str, Any]) -> None:
+    """Write a payment's features (``SIGNALS`` numbers: a ``Features``, or a row of an
+    ``Answers``, which screening reads as a plain list: no object of its own a payment,
+    and a list reads faster than a tuple's subclass) into a decision's ``out`` (no dict
+    of their own in between: one per payment, the hot path)."""
+    out.update(zip(SIGNALS, v, strict=True))
+    # the values that say "none" with a negative number, and the flags: said here
+    # only (one decision per payment); ``Features``' properties read them from here
+    seen = int(v[17]) > 0  # the customer has history to compare with
+    out["card_idle_s"] = None if v[8] < 0 else v[8] / 1000
+    out["customer_history"] = int(v[17])
+    out["new_category"] = bool(v[20]) and seen
+    out["new_terminal"] = None if v[21] < 0 else bool(v[21]) and seen
+    out["card_new_terminals_1h"] = None if v[22] < 0 else v[22]
+    out["terminal_payments"] = None if v[23] < 0 else int(v[23])
+    out["terminal_frauds"] = None if v[24] < 0 else int(v[24])
+
+
 def columns(numbers: np.ndarray) -> dict[str, np.ndarray]:
     """Answers' signals (rows of ``SIGNALS`` numbers) as the risk model reads them
-    (float64 columns: NaN where ``Features.into`` says None, 1.0 and 0.0 for its flags),
+    (float64 columns: NaN where ``into`` says None, 1.0 and 0.0 for its flags),
     computed at once from the numbers rather than read back from each decision's signals:
     the same values (a property test holds them so), without a pass over each decision's
     dict for them (the model's input is on the hot path)."""
@@ -162,11 +168,17 @@ def columns(numbers: np.ndarray) -> dict[str, np.ndarray]:
 
 class Answers:
     """A part's behaviour features: the script's answers, each ``SIGNALS`` numbers as
-    little-endian doubles, read as one array (each payment's ``Features`` a row of it)."""
+    little-endian doubles, read as one array (each payment's a row of it)."""
 
     def __init__(self, numbers: np.ndarray) -> None:
         self.numbers = numbers
-        self.features = list(map(Features, numbers.tolist()))
+        #: each payment's numbers, as a list (``into``; screening reads these)
+        self.rows: list[list[float]] = numbers.tolist()
+
+    @property
+    def features(self) -> list[Features]:
+        """Each payment's ``Features``."""
+        return list(map(Features, self.rows))
 
     @classmethod
     def parse(cls, answers: Sequence[bytes]) -> Answers:

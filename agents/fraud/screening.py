@@ -19,7 +19,7 @@ from typing import Any
 
 import redis
 
-from agents.fraud.behaviour import BEHAVE_FUNCTION, HORIZON, Answers, BehaviourKeys, Features
+from agents.fraud.behaviour import BEHAVE_FUNCTION, HORIZON, Answers, BehaviourKeys, into
 from agents.fraud.model_store import ModelWatch
 from agents.fraud.pipelined import Call, answered, parts
 from agents.fraud.places import delivery_from_home, from_home, home_of, number
@@ -246,7 +246,7 @@ class Screener:
         flags += replies[at : at + len(txs)]
         answers = Answers.parse(replies[at + len(txs) :])
         behaviour.append(answers)
-        features = answers.features
+        features = answers.rows
         homes = {u: home_of(prof) for u, prof in profiles.items()}
         return [self._judge(t, velocity.get(i), bursts.get(i), profiles[t.user_id], decided_at,
                             f, homes.get(t.user_id))
@@ -259,7 +259,7 @@ class Screener:
         burst: int | None,
         profile: dict[str, Any],
         decided_at: datetime,
-        features: Features | None = None,
+        features: Sequence[float] | None = None,
         home: tuple[float, float] | None = None,
     ) -> Screened:
         s = self.s
@@ -313,7 +313,7 @@ class Screener:
                 risk = max(risk, RISK_AMOUNT_SPIKE)
                 reasons.append(f"amount {ratio:.0f}x the customer's usual")
         if features is not None:
-            features.into(signals)
+            into(features, signals)
             signals["merchant_category"] = t.merchant_category
             signals["home_distance_km"] = from_home(t, home)
             signals["delivery_distance_km"] = delivery_from_home(t, home)
@@ -334,7 +334,7 @@ class Screener:
         return Screened(t, risk, "allow", reasons, signals, decided_at, None, tuple(skipped), hard)
 
     def _behaviour_rules(
-        self, t: Transaction, amount: float, per_gbp: float | None, f: Features, risk: float,
+        self, t: Transaction, amount: float, per_gbp: float | None, f: Sequence[float], risk: float,
         reasons: list[str], signals: dict[str, Signal], skipped: list[tuple[str, str]],
     ) -> float:  # fmt: skip
         """The rules over what the stream taught about this card and customer; one that
