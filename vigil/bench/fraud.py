@@ -161,8 +161,12 @@ def _throughput(
         console.print(f"{n:,} events, round {i + 1}: raw consume {raw:,.0f}/s, raw "
                       f"consume-produce {floor:,.0f}/s, screening {screened:,.0f}/s "
                       f"({screened / floor:.2f}), with behaviour features "
-                      f"{with_features:,.0f}/s; CPU an event: rules {said(spent[1][-1])}; "
+                      f"{with_features:,.0f}/s ({with_features / screened:.2f} of the rules' "
+                      f"rate this round); CPU an event: rules {said(spent[1][-1])}; "
                       f"features + model {said(spent[2][-1])}")  # fmt: skip
+    paired = statistics.median(r[3] / r[2] for r in got)
+    console.print(f"features vs rules, the median of the rounds' own ratios: {paired:.2f} (the "
+                  "goal is judged on the ratio of the medians)")  # fmt: skip
     console.print(f"CPU an event, median of {rounds}: screening on its rules "
                   f"{said(_median_cpu(spent[1]))}; with features + model "
                   f"{said(_median_cpu(spent[2]))}")  # fmt: skip
