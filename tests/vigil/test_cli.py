@@ -366,6 +366,11 @@ def test_bench_fraud_prints_ratios_and_latencies(tmp_path: Path) -> None:
     for needle in ("raw consume-produce", "screening latency at", "escalation path",
                    "escalating, model 0.2 s a call)"):  # fmt: skip
         assert needle in res.stdout
+    # where each screening run's work went, and each round's own ratio (lines may wrap)
+    said = " ".join(res.stdout.split())
+    assert "CPU an event, median of 2: screening on its rules vigil" in said
+    assert "features vs rules, the median of the rounds' own ratios:" in said
+    assert said.count("of the rules' rate this round") == 2
 
 
 def test_agents_run_names_the_agents_when_given_an_unknown_one(tmp_path: Path) -> None:
