@@ -60,6 +60,14 @@ SIGNALS = (
 )  # fmt: skip
 
 
+#: where the rules read an answer's numbers (positions in ``SIGNALS``)
+CARD_1H = SIGNALS.index("card_payments_1h")
+CARD_30D = SIGNALS.index("card_payments_30d")
+USER_PAYMENTS = SIGNALS.index("customer_history")
+USER_MEAN = SIGNALS.index("customer_mean_amount")
+USER_STD = SIGNALS.index("customer_amount_std")
+
+
 class Features(tuple[float, ...]):
     """A payment's behaviour features: the history before it (amounts in GBP, counts and
     sums rounded to hundredths: they are estimates), the script's ``SIGNALS`` numbers."""
@@ -88,15 +96,15 @@ class Features(tuple[float, ...]):
     def user_payments(self) -> int:
         """The customer's priced payments so far (the mean and spread follow the last
         ``HORIZON`` of them)."""
-        return int(self[17])
+        return int(self[USER_PAYMENTS])
 
     @property
     def user_mean(self) -> float:
-        return float(self[18])
+        return float(self[USER_MEAN])
 
     @property
     def user_std(self) -> float:
-        return float(self[19])
+        return float(self[USER_STD])
 
     @property
     def new_category(self) -> bool:

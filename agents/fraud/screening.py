@@ -19,7 +19,18 @@ from typing import Any
 
 import redis
 
-from agents.fraud.behaviour import BEHAVE_FUNCTION, HORIZON, Answers, BehaviourKeys, into
+from agents.fraud.behaviour import (
+    BEHAVE_FUNCTION,
+    CARD_1H,
+    CARD_30D,
+    HORIZON,
+    USER_MEAN,
+    USER_PAYMENTS,
+    USER_STD,
+    Answers,
+    BehaviourKeys,
+    into,
+)
 from agents.fraud.model_store import ModelWatch
 from agents.fraud.pipelined import Call, answered, parts
 from agents.fraud.places import delivery_from_home, from_home, home_of, number
@@ -341,7 +352,7 @@ class Screener:
         has too little history to judge says so (the amount rule's missing rate is said
         once, by the amount rule)."""
         s = self.s
-        n, mean = int(f[17]), float(f[18])  # the customer's payments, their usual amount
+        n, mean = int(f[USER_PAYMENTS]), float(f[USER_MEAN])  # the customer's, usually
         if per_gbp is not None and n < s.fraud_own_min_history:
             self._not_applied("own_amount", "short_history", reasons, signals, skipped,
                               f"{n} of the customer's payments seen, "
@@ -349,14 +360,14 @@ class Screener:
         elif per_gbp is not None and mean > 0:
             gbp = amount / per_gbp
             factor = s.fraud_own_amount_factor * self._category.get(t.merchant_category, 1)
-            if gbp >= factor * mean and gbp >= mean + s.fraud_own_amount_spread * f[19]:
+            if gbp >= factor * mean and gbp >= mean + s.fraud_own_amount_spread * f[USER_STD]:
                 risk = max(risk, RISK_AMOUNT_SPIKE)
                 reasons.append(
                     f"amount {gbp / mean:.1f}x this customer's usual {mean:.0f} "
                     f"GBP (over their last {min(n, HORIZON)} payments)"
                 )
-        hour = float(f[0])  # the card's payments in about the last hour, and in 30 days
-        history = max(float(f[6]) - hour, 0.0)  # f.card_history()
+        hour = float(f[CARD_1H])  # the card's payments in about the last hour, and in 30 days
+        history = max(float(f[CARD_30D]) - hour, 0.0)  # Features.card_history
         if history < s.fraud_own_min_history:
             self._not_applied("card_burst", "new_card", reasons, signals, skipped,
                               f"the card has {history:.1f} payments in 30 days, "
