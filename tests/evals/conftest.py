@@ -61,11 +61,14 @@ def scripted_gateway(n: int = 2000) -> ModelGateway:
 
 @pytest.fixture
 def env_for(settings: Settings, tmp_path: Path) -> Iterator[Any]:
-    """``env_for(models, gateways=...)``: an EvalEnv on the test servers."""
+    """``env_for(models, gateways=..., max_tokens=...)``: an EvalEnv on the test servers
+    (``max_tokens``: the models' answers cut there)."""
     opened: list[Any] = []
 
-    def make(models: list[str], **kw: Any) -> EvalEnv:
-        cm = eval_env(settings, models, tmp_path / "eval", embedder=EMBEDDER, **kw)
+    def make(models: list[str], max_tokens: int | None = None, **kw: Any) -> EvalEnv:
+        s = settings if max_tokens is None else settings.model_copy(
+            update={"llm_max_tokens": max_tokens})  # fmt: skip
+        cm = eval_env(s, models, tmp_path / "eval", embedder=EMBEDDER, **kw)
         opened.append(cm)
         env: EvalEnv = cm.__enter__()
         return env

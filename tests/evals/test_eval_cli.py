@@ -53,6 +53,9 @@ def test_a_real_model_runs_beside_the_offline_one_and_is_judged(
         "VIGIL_DATA_DIR": str(tmp_path / "data"),
         # a shared 2-core machine can take over a minute for one 700-token prompt
         "VIGIL_LLM_TIMEOUT_S": "300",
+        # what is tested is who answers and who is judged, not how long the answers are:
+        # SmolLM2 often runs on to its limit, and half of it halves the test's time
+        "VIGIL_LLM_MAX_TOKENS": "256",
     }
     # one case: each model answers it, the real model judges both answers
     done = run_vigil("eval", "--suite", "chat", "--cases", "ctx-founding-question",

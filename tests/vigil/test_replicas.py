@@ -201,7 +201,7 @@ def test_member_assignments_are_read_as_apache_kafka_reports_them() -> None:
 
 
 def cli_env(s: Settings, tmp_path: Any) -> dict[str, str]:
-    from tests.conftest import SESSION_TIMEOUT_MS, clean_env
+    from tests.conftest import clean_env
 
     return clean_env() | {
         "VIGIL_KAFKA_BOOTSTRAP": s.kafka_bootstrap or "",
@@ -211,7 +211,6 @@ def cli_env(s: Settings, tmp_path: Any) -> dict[str, str]:
         "VIGIL_KAFKA_GROUP_PREFIX": s.kafka_group_prefix,
         "VIGIL_TOPIC_TRANSACTIONS": s.topic_transactions,
         "VIGIL_TOPIC_FRAUD_ESCALATIONS": s.topic(Stream.FRAUD_ESCALATIONS),
-        "VIGIL_KAFKA_SESSION_TIMEOUT_MS": str(SESSION_TIMEOUT_MS),
         "VIGIL_DATA_DIR": str(tmp_path),
     }
 
