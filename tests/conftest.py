@@ -99,7 +99,7 @@ def clean_env() -> dict[str, str]:
     env["COLUMNS"] = "200"  # rich wraps at 80 columns when stdout is not a terminal
     env["VIGIL_AGENTS_METRICS_PORT"] = "0"  # replicas of parallel tests never share a port
     # the in-process tests' group timing (base_settings): with the default 10 s session,
-    # every consumer a child starts waits 5 s for Tansu to answer its join (2 s with this)
+    # every consumer a child starts waits 5 s for Tansu to answer its join (1 s with this)
     env["VIGIL_KAFKA_SESSION_TIMEOUT_MS"] = str(SESSION_TIMEOUT_MS)
     env["VIGIL_KAFKA_HEARTBEAT_INTERVAL_MS"] = "500"
     return env
