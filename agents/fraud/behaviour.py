@@ -66,6 +66,14 @@ CARD_30D = SIGNALS.index("card_payments_30d")
 USER_PAYMENTS = SIGNALS.index("customer_history")
 USER_MEAN = SIGNALS.index("customer_mean_amount")
 USER_STD = SIGNALS.index("customer_amount_std")
+#: ... and where ``into`` and ``columns`` read the values that say "none" with a negative
+#: number, and the flags
+CARD_IDLE = SIGNALS.index("card_idle_s")
+NEW_CATEGORY = SIGNALS.index("new_category")
+NEW_TERMINAL = SIGNALS.index("new_terminal")
+CARD_NEW_TERMINALS = SIGNALS.index("card_new_terminals_1h")
+TERMINAL_PAYMENTS = SIGNALS.index("terminal_payments")
+TERMINAL_FRAUDS = SIGNALS.index("terminal_frauds")
 
 
 class Features(tuple[float, ...]):
@@ -144,14 +152,17 @@ def into(v: Sequence[float], out: dict[str, Any]) -> None:
     out.update(zip(SIGNALS, v, strict=True))
     # the values that say "none" with a negative number, and the flags: said here
     # only (one decision per payment); ``Features``' properties read them from here
-    seen = int(v[17]) > 0  # the customer has history to compare with
-    out["card_idle_s"] = None if v[8] < 0 else v[8] / 1000
-    out["customer_history"] = int(v[17])
-    out["new_category"] = bool(v[20]) and seen
-    out["new_terminal"] = None if v[21] < 0 else bool(v[21]) and seen
-    out["card_new_terminals_1h"] = None if v[22] < 0 else v[22]
-    out["terminal_payments"] = None if v[23] < 0 else int(v[23])
-    out["terminal_frauds"] = None if v[24] < 0 else int(v[24])
+    n = int(v[USER_PAYMENTS])
+    seen = n > 0  # the customer has history to compare with
+    idle, new_terminal, new_1h = v[CARD_IDLE], v[NEW_TERMINAL], v[CARD_NEW_TERMINALS]
+    payments, frauds = v[TERMINAL_PAYMENTS], v[TERMINAL_FRAUDS]
+    out["card_idle_s"] = None if idle < 0 else idle / 1000
+    out["customer_history"] = n
+    out["new_category"] = bool(v[NEW_CATEGORY]) and seen
+    out["new_terminal"] = None if new_terminal < 0 else bool(new_terminal) and seen
+    out["card_new_terminals_1h"] = None if new_1h < 0 else new_1h
+    out["terminal_payments"] = None if payments < 0 else int(payments)
+    out["terminal_frauds"] = None if frauds < 0 else int(frauds)
 
 
 def columns(numbers: np.ndarray) -> dict[str, np.ndarray]:
@@ -162,15 +173,18 @@ def columns(numbers: np.ndarray) -> dict[str, np.ndarray]:
     dict for them (the model's input is on the hot path)."""
     v = numbers
     cols = {name: v[:, j] for j, name in enumerate(SIGNALS)}
-    seen = np.trunc(v[:, 17]) > 0
+    n = np.trunc(v[:, USER_PAYMENTS])
+    seen = n > 0
+    idle, new_terminal, new_1h = v[:, CARD_IDLE], v[:, NEW_TERMINAL], v[:, CARD_NEW_TERMINALS]
+    payments, frauds = v[:, TERMINAL_PAYMENTS], v[:, TERMINAL_FRAUDS]
     nan = np.nan
-    cols["card_idle_s"] = np.where(v[:, 8] < 0, nan, v[:, 8] / 1000)
-    cols["customer_history"] = np.trunc(v[:, 17])
-    cols["new_category"] = ((v[:, 20] != 0) & seen).astype(np.float64)
-    cols["new_terminal"] = np.where(v[:, 21] < 0, nan, (v[:, 21] != 0) & seen)
-    cols["card_new_terminals_1h"] = np.where(v[:, 22] < 0, nan, v[:, 22])
-    cols["terminal_payments"] = np.where(v[:, 23] < 0, nan, np.trunc(v[:, 23]))
-    cols["terminal_frauds"] = np.where(v[:, 24] < 0, nan, np.trunc(v[:, 24]))
+    cols["card_idle_s"] = np.where(idle < 0, nan, idle / 1000)
+    cols["customer_history"] = n
+    cols["new_category"] = ((v[:, NEW_CATEGORY] != 0) & seen).astype(np.float64)
+    cols["new_terminal"] = np.where(new_terminal < 0, nan, (new_terminal != 0) & seen)
+    cols["card_new_terminals_1h"] = np.where(new_1h < 0, nan, new_1h)
+    cols["terminal_payments"] = np.where(payments < 0, nan, np.trunc(payments))
+    cols["terminal_frauds"] = np.where(frauds < 0, nan, np.trunc(frauds))
     return cols
 
 

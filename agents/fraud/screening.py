@@ -352,7 +352,7 @@ class Screener:
         has too little history to judge says so (the amount rule's missing rate is said
         once, by the amount rule)."""
         s = self.s
-        n, mean = int(f[USER_PAYMENTS]), float(f[USER_MEAN])  # the customer's, usually
+        n, mean = int(f[USER_PAYMENTS]), float(f[USER_MEAN])  # their payments, usual amount
         if per_gbp is not None and n < s.fraud_own_min_history:
             self._not_applied("own_amount", "short_history", reasons, signals, skipped,
                               f"{n} of the customer's payments seen, "
