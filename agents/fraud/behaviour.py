@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from agents.fraud.behaviour_script import BEHAVE_FUNCTION as BEHAVE_FUNCTION
+from agents.fraud.inputs import Table
 
 #: the windows, and their time constants in milliseconds
 WINDOWS = ("1h", "1d", "7d", "30d")
@@ -165,27 +166,27 @@ def into(v: Sequence[float], out: dict[str, Any]) -> None:
     out["terminal_frauds"] = None if frauds < 0 else int(frauds)
 
 
-def columns(numbers: np.ndarray) -> dict[str, np.ndarray]:
+def columns(numbers: np.ndarray) -> Table:
     """Answers' signals (rows of ``SIGNALS`` numbers) as the risk model reads them
     (float64 columns: NaN where ``into`` says None, 1.0 and 0.0 for its flags),
     computed at once from the numbers rather than read back from each decision's signals:
     the same values (a property test holds them so), without a pass over each decision's
     dict for them (the model's input is on the hot path)."""
     v = numbers
-    cols = {name: v[:, j] for j, name in enumerate(SIGNALS)}
+    out = np.array(v, dtype=np.float64)  # a copy, its columns in SIGNALS' order
     n = np.trunc(v[:, USER_PAYMENTS])
     seen = n > 0
     idle, new_terminal, new_1h = v[:, CARD_IDLE], v[:, NEW_TERMINAL], v[:, CARD_NEW_TERMINALS]
     payments, frauds = v[:, TERMINAL_PAYMENTS], v[:, TERMINAL_FRAUDS]
     nan = np.nan
-    cols["card_idle_s"] = np.where(idle < 0, nan, idle / 1000)
-    cols["customer_history"] = n
-    cols["new_category"] = ((v[:, NEW_CATEGORY] != 0) & seen).astype(np.float64)
-    cols["new_terminal"] = np.where(new_terminal < 0, nan, (new_terminal != 0) & seen)
-    cols["card_new_terminals_1h"] = np.where(new_1h < 0, nan, new_1h)
-    cols["terminal_payments"] = np.where(payments < 0, nan, np.trunc(payments))
-    cols["terminal_frauds"] = np.where(frauds < 0, nan, np.trunc(frauds))
-    return cols
+    out[:, CARD_IDLE] = np.where(idle < 0, nan, idle / 1000)
+    out[:, USER_PAYMENTS] = n
+    out[:, NEW_CATEGORY] = (v[:, NEW_CATEGORY] != 0) & seen
+    out[:, NEW_TERMINAL] = np.where(new_terminal < 0, nan, (new_terminal != 0) & seen)
+    out[:, CARD_NEW_TERMINALS] = np.where(new_1h < 0, nan, new_1h)
+    out[:, TERMINAL_PAYMENTS] = np.where(payments < 0, nan, np.trunc(payments))
+    out[:, TERMINAL_FRAUDS] = np.where(frauds < 0, nan, np.trunc(frauds))
+    return Table(SIGNALS, out)
 
 
 class Answers:
@@ -213,7 +214,7 @@ class Answers:
         return cls(numbers.astype(np.float64).reshape(len(answers), len(SIGNALS)))
 
     @staticmethod
-    def columns(parts: Sequence[Answers]) -> dict[str, np.ndarray]:
+    def columns(parts: Sequence[Answers]) -> Table:
         """The model's columns of consecutive parts' features."""
         if len(parts) == 1:
             return columns(parts[0].numbers)

@@ -3,8 +3,7 @@
 The model reads only what a screening decision carries in its ``signals`` (the behaviour
 features, the velocity and card-testing checks, the terminal's risk), so the history it
 learns from is the decisions already published, joined with the labels that came later,
-and what it scores at run time is computed by the very same code. ``FEATURES`` names its
-columns; a missing value is NaN (the trees learn where it goes).
+and what it scores at run time is computed by the very same code (``inputs``).
 
 A decision's explanation is its top contributing signals (the trees' own per-feature
 contributions along the payment's path through each tree), each said in words from the
@@ -15,207 +14,20 @@ from __future__ import annotations
 
 import json
 import math
-import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import chain
 from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 
 from agents.fraud.attribution import leaf_paths
+from agents.fraud.inputs import COLUMNS, Signals, Table, _value, matrix
 from agents.fraud.trees import compiled
-
-Signals = Mapping[str, Any]
 
 
 def _num(s: Signals, name: str) -> float:
     return _value(s.get(name))
-
-
-def _value(v: Any) -> float:
-    if v is None or isinstance(v, str):
-        return math.nan
-    return float(v)
-
-
-#: the signals the columns read as numbers, gathered in one pass over a batch's rows
-#: (a pass per column cost more than the trees' scoring on the hot path)
-NUMERIC = (
-    "amount_gbp", "amount_ratio", "customer_mean_amount", "customer_amount_std",
-    "card_payments_1h", "card_payments_1d", "card_payments_7d", "card_payments_30d",
-    "card_amount_1h", "card_amount_1d", "card_new_terminals_1h", "card_idle_s",
-    "customer_payments_1d", "customer_payments_30d", "customer_history", "new_terminal",
-    "home_distance_km", "delivery_distance_km", "terminal_payments", "terminal_frauds",
-    "speed_mph", "distance_km", "seconds", "card_testing_count",
-)  # fmt: skip
-
-
-#: the types numpy reads as _value does (None as NaN); any other goes value by value
-_PLAIN = frozenset({float, int, bool, type(None)})
-
-
-class Raw:
-    """A batch's signals as columns (float64, NaN for missing), each read once."""
-
-    def __init__(self, rows: Sequence[Signals], known: Mapping[str, np.ndarray] | None = None):
-        """``known``: columns the caller already has, as this would read them from the
-        rows (screening's behaviour features: ``Features.columns``); the rest of NUMERIC
-        is gathered from the rows."""
-        self.rows = rows
-        self._cols: dict[str, np.ndarray] = dict(known or {})
-        names = [n for n in NUMERIC if n not in self._cols]
-        values = [list(map(row.get, names)) for row in rows]
-        if set(map(type, chain.from_iterable(values))) <= _PLAIN:  # numpy reads None as NaN
-            table = np.array(values, dtype=np.float64)
-        else:  # text, or a value of some other type: each read as _value reads it
-            table = np.array([list(map(_value, v)) for v in values], dtype=np.float64)
-        table = table.reshape(len(rows), len(names))
-        self._cols.update((n, table[:, j]) for j, n in enumerate(names))
-
-    def __call__(self, name: str) -> np.ndarray:
-        col = self._cols.get(name)
-        if col is None:
-            col = np.fromiter((_value(r.get(name)) for r in self.rows), np.float64, len(self.rows))
-            self._cols[name] = col
-        return col
-
-    def flag(self, name: str) -> np.ndarray:
-        """1.0 where the signal is truthy, else 0.0 (missing included; a known column of
-        a flag holds just those)."""
-        if name in self._cols:
-            return self._cols[name]
-        return np.fromiter((1.0 if r.get(name) else 0.0 for r in self.rows), np.float64,
-                           len(self.rows))  # fmt: skip
-
-    def equals(self, name: str, value: str) -> np.ndarray:
-        return np.fromiter((1.0 if r.get(name) == value else 0.0 for r in self.rows),
-                           np.float64, len(self.rows))  # fmt: skip
-
-
-Column = Callable[[Raw], np.ndarray]
-
-
-def _ratio(r: Raw) -> np.ndarray:
-    mean = r("customer_mean_amount")
-    return np.where(mean > 0, r("amount_gbp") / np.where(mean > 0, mean, 1.0), np.nan)
-
-
-def _z(r: Raw) -> np.ndarray:
-    std = r("customer_amount_std")
-    z = (r("amount_gbp") - r("customer_mean_amount")) / np.where(std > 0, std, 1.0)
-    return np.where(std > 0, z, np.nan)
-
-
-def _burst(r: Raw) -> np.ndarray:
-    hour = r("card_payments_1h")
-    history = np.maximum(r("card_payments_30d") - hour, 0.0)
-    out: np.ndarray = (hour + 1) / np.maximum(history / 30, 0.1)
-    return out
-
-
-def _terminal_rate(r: Raw) -> np.ndarray:
-    frauds = r("terminal_frauds")
-    return np.where(frauds >= 0, frauds / (r("terminal_payments") + 5), np.nan)
-
-
-#: a category's code: a stable hash of its name (the model learns what each means; an
-#: unseen category reads as one the trees never split on)
-CATEGORY_CODES = 1021
-
-
-_CODES: dict[str, float] = {}
-
-
-def _code(category: str) -> float:
-    code = _CODES.get(category)
-    if code is None:
-        code = float(zlib.crc32(category.encode("utf-8", "surrogatepass")) % CATEGORY_CODES)
-        if len(_CODES) < 4096:  # the usual few dozen names; a flood of odd ones is not kept
-            _CODES[category] = code
-    return code
-
-
-def _category(r: Raw) -> np.ndarray:
-    return np.fromiter(
-        (_code(c) if isinstance(c := row.get("merchant_category"), str) else math.nan
-         for row in r.rows),
-        np.float64, len(r.rows),
-    )  # fmt: skip
-
-
-def _log(name: str) -> Column:
-    return lambda r: np.log1p(np.maximum(r(name), 0.0))
-
-
-def _plain(name: str) -> Column:
-    return lambda r: r(name)
-
-
-def _is(name: str, value: str) -> Column:
-    return lambda r: r.equals(name, value)
-
-
-#: the model's columns: name -> how it is computed from a batch's signals
-COLUMNS: dict[str, Column] = {
-    "log_amount_gbp": _log("amount_gbp"),
-    "amount_vs_usual": _ratio,
-    "amount_z": _z,
-    "amount_vs_profile": _plain("amount_ratio"),
-    "card_payments_1h": _plain("card_payments_1h"),
-    "card_payments_1d": _plain("card_payments_1d"),
-    "card_payments_7d": _plain("card_payments_7d"),
-    "card_amount_1h": _log("card_amount_1h"),
-    "card_amount_1d": _log("card_amount_1d"),
-    "card_burst": _burst,
-    "card_new_terminals_1h": _plain("card_new_terminals_1h"),
-    "card_idle_s": _log("card_idle_s"),
-    "customer_payments_1d": _plain("customer_payments_1d"),
-    "customer_payments_30d": _plain("customer_payments_30d"),
-    "customer_history": _plain("customer_history"),
-    "new_category": lambda r: r.flag("new_category"),
-    "new_terminal": _plain("new_terminal"),
-    "home_distance_km": _log("home_distance_km"),
-    "delivery_distance_km": _log("delivery_distance_km"),
-    "merchant_category": _category,
-    "card_not_present": _is("channel", "card_not_present"),
-    "atm": _is("channel", "atm"),
-    "terminal_payments": _log("terminal_payments"),
-    "terminal_frauds": _plain("terminal_frauds"),
-    "terminal_fraud_rate": _terminal_rate,
-    "speed_mph": _log("speed_mph"),
-    "travel_km": _log("distance_km"),
-    "travel_s": _log("seconds"),
-    "card_testing_count": _plain("card_testing_count"),
-}
-FEATURES = tuple(COLUMNS)
-#: the columns the trees split as categories, not as numbers
-CATEGORICAL = ("merchant_category",)
-#: Columns along which risk may only rise (LightGBM's monotone constraints): further from
-#: the customer's own amounts, faster, busier, newer, a terminal with more confirmed
-#: fraud. What an analyst knows of fraud holds everywhere: the trees may not learn the
-#: opposite from a quirk of the history (where the history had no fraud at some high
-#: value, a higher value read as safer). Columns whose direction depends on context (the
-#: amount alone: card testing is small; the time since the card's previous use) are free.
-RISING = frozenset({
-    "amount_vs_usual", "amount_z", "amount_vs_profile", "card_payments_1h", "card_amount_1h",
-    "card_burst", "card_new_terminals_1h", "new_category", "new_terminal", "home_distance_km",
-    "delivery_distance_km", "terminal_frauds", "terminal_fraud_rate", "speed_mph",
-    "card_testing_count",
-})  # fmt: skip
-
-
-def matrix(rows: Sequence[Signals], features: Sequence[str] = FEATURES,
-           known: Mapping[str, np.ndarray] | None = None) -> np.ndarray:  # fmt: skip
-    """The model's input for decisions' signals (rows x features, float64, NaN missing;
-    ``known``: columns already at hand, ``Raw``)."""
-    raw = Raw(rows, known)
-    out = np.empty((len(rows), len(features)), dtype=np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        for j, f in enumerate(features):
-            out[:, j] = COLUMNS[f](raw)
-    return out
 
 
 def _money(x: float) -> str:
@@ -336,9 +148,7 @@ class RiskModel:
     def text(self) -> str:
         return str(self.booster.model_to_string())
 
-    def inputs(
-        self, rows: Sequence[Signals], known: Mapping[str, np.ndarray] | None = None
-    ) -> np.ndarray:
+    def inputs(self, rows: Sequence[Signals], known: Table | None = None) -> np.ndarray:
         """The model's input for ``rows`` (its own features, in its order)."""
         return matrix(rows, self.features, known)
 

@@ -31,16 +31,34 @@ Call = tuple[Sequence[Any], Sequence[Any]]  # (keys, args)
 PART = 60
 PARTS = 16
 LARGEST = 1000
+#: ... the first of them smaller (``parts``)
+FIRST = 20
+GROWTH = 1.5
 
 
 def parts(n: int) -> list[tuple[int, int]]:
-    """The parts of a batch of ``n`` payments, as (start, end), of equal size. Redis takes
-    about as long on a payment's script as this process on its verdict, and the two
-    overlap but for the first part's script and the last part's verdicts: small parts
-    keep those short. Measured in process on 2 cores, batches of 500: 111 us a payment,
-    against 127 with 4 parts growing from 54 to 222 (parts of 50 did no better)."""
+    """The parts of a batch of ``n`` payments, as (start, end): a few small ones first,
+    each ``GROWTH`` times the one before from ``FIRST``, then parts of equal size. Redis
+    takes about as long on a payment's script as this process on its verdict, and the
+    two overlap but for the first part's script and the last part's verdicts: small
+    parts keep those short. Every call is sent before the first reply is read, so a
+    first part small enough comes back while the others are being prepared, and each
+    next one while the one before is judged. Measured in process on 2 cores, batches of
+    500: 111 us a payment with equal parts, against 127 with 4 parts growing from 54 to
+    222 (parts of 50 did no better); in ``vigil bench fraud``'s consumer, a first part
+    of 20 then 30 and 45 kept 0.87, 0.84 and 0.97 of the rules' rate where equal parts
+    kept 0.80, 0.81 and 0.83 (the same runs)."""
     k = max(1, min(PARTS, n // PART), -(-n // LARGEST))
-    return [(n * i // k, n * (i + 1) // k) for i in range(k)]
+    if k == 1:
+        return [(0, n)]
+    cuts: list[tuple[int, int]] = []
+    start, size = 0, FIRST
+    while size < PART and n - start - size >= 2 * PART:
+        cuts.append((start, start + size))
+        start, size = start + size, int(size * GROWTH)
+    m = n - start  # the rest in equal parts
+    k = max(1, min(PARTS - len(cuts), m // PART), -(-m // LARGEST))
+    return cuts + [(start + m * i // k, start + m * (i + 1) // k) for i in range(k)]
 
 
 def replies(

@@ -27,7 +27,8 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 
-from agents.fraud.model import CATEGORICAL, FEATURES, RISING, RiskModel, Signals, matrix
+from agents.fraud.inputs import CATEGORICAL, FEATURES, RISING, Signals, matrix
+from agents.fraud.model import RiskModel
 
 PARAMS: dict[str, Any] = {
     "objective": "binary",

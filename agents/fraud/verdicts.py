@@ -12,6 +12,7 @@ import numpy as np
 import redis
 
 from agents.fraud.behaviour import BehaviourKeys
+from agents.fraud.inputs import Table
 from agents.fraud.model import RiskModel
 from agents.fraud.training import routine
 from ingestion.contracts import FraudDecision, Transaction, construct
@@ -153,13 +154,13 @@ def write_flags(client: redis.Redis, keys: BehaviourKeys, started: Mapping[str, 
 
 
 def scored(judged: list[Screened], model: RiskModel, shadow: RiskModel | None, s: Settings,
-           known: Mapping[str, np.ndarray] | None = None) -> list[Screened]:  # fmt: skip
+           known: Table | None = None) -> list[Screened]:  # fmt: skip
     """The model's bands over the rules' verdicts: the hard rules stay floors; the
     others are the model's inputs (its signals), not verdicts of their own. Each
     verdict is set in place, its signals gaining the model's figures: ``judged`` is the
     batch's own, made by screening's rules and handed over (a second verdict a payment
     cost a tenth of this function's time). ``known``: columns of the signals already at
-    hand (``model.Raw``)."""
+    hand (``inputs.Raw``)."""
     rows = [x.signals for x in judged]
     inputs = model.inputs(rows, known)
     raw = model.score(rows, inputs)

@@ -1,4 +1,4 @@
-"""The risk model's input: a batch's signals gathered in one pass (``model.Raw``) read
+"""The risk model's input: a batch's signals gathered in one pass (``inputs.Raw``) read
 exactly as one signal at a time would, whatever the values (the lake's rows come from
 outside this process)."""
 
@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agents.fraud.behaviour import SIGNALS, Answers, Features
-from agents.fraud.model import COLUMNS, FEATURES, NUMERIC, Raw, _value, matrix
+from agents.fraud.inputs import COLUMNS, FEATURES, NUMERIC, Raw, _value, matrix
 
 VALUES = st.one_of(
     st.none(),
@@ -41,6 +41,24 @@ def test_one_pass_reads_every_signal_as_one_at_a_time_would(rows: list[dict[str,
         np.testing.assert_array_equal(raw(name), one_at_a_time(rows, name))
     out = matrix(rows)
     assert out.shape == (len(rows), len(FEATURES))
+    # the columns computed a group at a time are each column's own definition
+    one_by_one = np.empty_like(out)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for j, name in enumerate(FEATURES):
+            one_by_one[:, j] = COLUMNS[name](raw)
+    np.testing.assert_array_equal(out, one_by_one)
+
+
+@settings(max_examples=40, deadline=None)
+@given(ROWS, st.permutations(FEATURES).flatmap(
+    lambda order: st.integers(1, len(order)).map(lambda k: order[:k])))  # fmt: skip
+def test_a_model_with_its_own_columns_gets_them_in_its_order(
+    rows: list[dict[str, Any]], features: list[str]
+) -> None:
+    """A model trained by another release names its own columns, in its own order."""
+    full = matrix(rows)
+    np.testing.assert_array_equal(matrix(rows, features),
+                                  full[:, [FEATURES.index(f) for f in features]])  # fmt: skip
 
 
 def test_every_numeric_signal_a_column_reads_is_gathered_in_the_one_pass() -> None:
@@ -50,7 +68,8 @@ def test_every_numeric_signal_a_column_reads_is_gathered_in_the_one_pass() -> No
     raw = Raw(rows)
     for column in COLUMNS.values():
         column(raw)
-    assert set(raw._cols) == set(NUMERIC)
+    assert set(raw.names) == set(NUMERIC)
+    assert not raw._more  # no column read a signal outside the table
     assert not math.isnan(float(matrix(rows)[0, FEATURES.index("merchant_category")]))
 
 
@@ -81,8 +100,9 @@ def test_the_features_columns_read_as_their_signals_would(answers: list[list[flo
         rows.append(row)
     known = Answers.columns(parts)
     by_rows = Raw(rows)
-    for name, column in known.items():
+    assert known.names == SIGNALS
+    for name in known.names:
         if name in NUMERIC:
-            np.testing.assert_array_equal(column, by_rows(name), err_msg=name)
+            np.testing.assert_array_equal(known[name], by_rows(name), err_msg=name)
     np.testing.assert_array_equal(known["new_category"], by_rows.flag("new_category"))
     np.testing.assert_array_equal(matrix(rows, known=known), matrix(rows))

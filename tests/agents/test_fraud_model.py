@@ -18,8 +18,9 @@ import redis
 
 from agents.fraud.agent import confirmation
 from agents.fraud.history import Replayed, examples, replay
+from agents.fraud.inputs import FEATURES, RISING
 from agents.fraud.labels import LabelStore
-from agents.fraud.model import FEATURES, RISING, RiskModel
+from agents.fraud.model import RiskModel
 from agents.fraud.model_store import ModelError, ModelStore
 from agents.fraud.screening import Screener
 from agents.fraud.training import train

@@ -166,7 +166,7 @@ def test_a_call_that_cannot_be_encoded_fails_before_any_reply_is_read(
     assert list(replies(client, script, [([], ["é"]), ([], [7])])) == ["é".encode(), b"7"]
 
 
-def test_the_parts_cover_the_batch_in_order_in_equal_parts() -> None:
+def test_the_parts_cover_the_batch_in_order_small_ones_first_then_equal_parts() -> None:
     for n in [*range(1, 2000, 7), 5000, 20_000, 100_000]:
         cuts = pipelined.parts(n)
         assert cuts[0][0] == 0
@@ -174,14 +174,22 @@ def test_the_parts_cover_the_batch_in_order_in_equal_parts() -> None:
         assert all(a[1] == b[0] for a, b in itertools.pairwise(cuts))
         sizes = [end - start for start, end in cuts]
         assert min(sizes) >= 1
-        assert max(sizes) - min(sizes) <= 1
         # no part so large its keys pass Lua's unpack (five a payment, one MGET)
         assert max(sizes) <= pipelined.LARGEST
         if n < 2 * pipelined.PART:  # a small batch: one call
             assert len(cuts) == 1
-        elif n <= pipelined.PARTS * pipelined.LARGEST:
-            assert len(cuts) == min(pipelined.PARTS, n // pipelined.PART)
-            assert min(sizes) >= pipelined.PART
+            continue
+        # a ramp of small parts, each GROWTH times the one before, then equal parts
+        ramp = list(itertools.takewhile(lambda x: x < pipelined.PART, sizes))
+        assert ramp == [int(pipelined.FIRST * pipelined.GROWTH**i) for i in range(len(ramp))]
+        rest = sizes[len(ramp) :]
+        assert max(rest) - min(rest) <= 1
+        assert sum(rest) >= 2 * pipelined.PART  # the ramp leaves the equal parts their size
+        if n <= pipelined.PARTS * pipelined.LARGEST:
+            assert len(cuts) <= pipelined.PARTS
+            assert min(rest) >= pipelined.PART
+        if n >= 500:  # a full batch starts with its small parts
+            assert sizes[0] == pipelined.FIRST
 
 
 def test_each_call_is_sent_as_it_is_prepared(redis_client: tuple[Any, str]) -> None:
