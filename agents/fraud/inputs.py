@@ -19,7 +19,7 @@ import math
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import lru_cache
 from itertools import chain
 from typing import Any
 
@@ -49,7 +49,7 @@ NUMERIC = (
 _PLAIN = frozenset({float, int, bool, type(None)})
 
 
-@cache
+@lru_cache(maxsize=64)
 def _index(names: tuple[str, ...]) -> dict[str, int]:
     return {name: j for j, name in enumerate(names)}
 
@@ -70,7 +70,7 @@ class Table:
         return self.values[:, self.index[name]]
 
 
-@cache
+@lru_cache(maxsize=64)
 def _missing(have: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(n for n in NUMERIC if n not in set(have))
 
@@ -260,7 +260,7 @@ class _Plan:
     rest: tuple[tuple[int, Column], ...]
 
 
-@cache
+@lru_cache(maxsize=64)
 def _plan(features: tuple[str, ...], names: tuple[str, ...]) -> _Plan:
     at = _index(names)
     plain: tuple[list[int], list[int]] = ([], [])

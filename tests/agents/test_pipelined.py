@@ -19,8 +19,9 @@ from ingestion.simulator.fraud import FraudSimulation
 from tests.conftest import base_settings
 
 
-def _screened(client: Any, prefix: str, history: Any, batch: int) -> list[Any]:
-    s = base_settings(redis_prefix=prefix, fraud_features=True, fraud_model=False)
+def _screened(client: Any, prefix: str, history: Any, batch: int,
+              features: bool = True) -> list[Any]:  # fmt: skip
+    s = base_settings(redis_prefix=prefix, fraud_features=features, fraud_model=False)
     RedisProfileStore(client, prefix=prefix).apply(history.profiles)
     screener, labels = Screener(client, s), LabelStore(client, prefix)
     out: list[Any] = []
@@ -31,22 +32,37 @@ def _screened(client: Any, prefix: str, history: Any, batch: int) -> list[Any]:
     return out
 
 
+@pytest.mark.parametrize("features", [True, False], ids=["features", "rules alone"])
 def test_parts_decide_as_one_call_would(
-    redis_client: tuple[Any, str], monkeypatch: pytest.MonkeyPatch
+    redis_client: tuple[Any, str], monkeypatch: pytest.MonkeyPatch, features: bool
 ) -> None:
     """Consecutive parts run in order in Redis: every feature (a terminal's counts across
-    customers, a card's review across parts) is what a single call computes."""
+    customers, a card's review across parts) and every rule (a card's previous location,
+    its card-testing window) is what a single call computes."""
+    import agents.fraud.screening as screening
+
     client, prefix = redis_client
     history = FraudSimulation(seed=4, shoppers=80, days=5).run()
-    assert len(history.payments) > 4 * pipelined.PART
-    parted = _screened(client, f"{prefix}parts", history, batch=len(history.payments))
-    monkeypatch.setattr(pipelined, "PARTS", 1)
-    whole = _screened(client, f"{prefix}whole", history, batch=len(history.payments))
+    n = len(history.payments)
+    assert n > 4 * pipelined.PART
+    assert len(pipelined.parts(n)) > 4
+    parted = _screened(client, f"{prefix}parts", history, n, features)
+    monkeypatch.setattr(screening, "parts", lambda n: [(0, n)])
+    whole = _screened(client, f"{prefix}whole", history, n, features)
     assert [x.tx.transaction_id for x in parted] == [p.tx.transaction_id for p in history.payments]
     assert [(x.outcome, x.reasons, x.signals) for x in parted] == [
         (x.outcome, x.reasons, x.signals) for x in whole
     ]
-    assert any(x.outcome == "hold" for x in parted)  # reviews across parts, as in one call
+    if features:  # reviews across parts, as in one call
+        assert any(x.outcome == "hold" for x in parted)
+    else:  # the velocity rule compared payments with the card's previous one, in
+        # another part too
+        cuts = pipelined.parts(n)
+        part_of = {x.tx.transaction_id: next(k for k, (a, b) in enumerate(cuts) if a <= i < b)
+                   for i, x in enumerate(parted)}  # fmt: skip
+        across = [x for x in parted if (before := x.signals.get("previous_transaction_id"))
+                  and part_of[before] < part_of[x.tx.transaction_id]]  # fmt: skip
+        assert across
 
 
 def test_parts_judged_together_decide_as_parts_judged_one_by_one(
