@@ -72,7 +72,8 @@ class Table:
 
 @lru_cache(maxsize=64)
 def _missing(have: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(n for n in NUMERIC if n not in set(have))
+    """NUMERIC's signals not among ``have`` (once per layout: cached)."""
+    return tuple(n for n in NUMERIC if n not in have)
 
 
 class Raw:
