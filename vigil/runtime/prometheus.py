@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import errno
 import logging
+import socket
+import socketserver
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import (
@@ -21,7 +24,7 @@ from prometheus_client.core import (
     HistogramMetricFamily,
     Metric,
 )
-from prometheus_client.exposition import start_http_server
+from prometheus_client.exposition import make_wsgi_app
 from prometheus_client.registry import Collector
 
 from agents.metrics import Histogram
@@ -133,6 +136,31 @@ def _merged(families: list[HistogramMetricFamily]) -> Iterator[HistogramMetricFa
     yield from by_name.values()
 
 
+class _Handler(WSGIRequestHandler):
+    """Quiet, and never an HTTP/0.9 answer: a request line of two words (``GET \\t
+    HTTP/1.1``: a tab or another byte Python splits on as the target) was answered with
+    the bare body, no status line; it gets a status line and headers like any other."""
+
+    default_request_version = "HTTP/1.0"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _Server(socketserver.ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+def _serve(host: str, port: int, registry: CollectorRegistry) -> tuple[Any, threading.Thread]:
+    server_class = type("MetricsHTTPServer", (_Server,), {
+        "address_family": socket.AF_INET6 if ":" in host else socket.AF_INET})  # fmt: skip
+    httpd: Any = make_server(host, port, make_wsgi_app(registry), server_class,
+                             handler_class=_Handler)  # fmt: skip
+    thread = threading.Thread(target=httpd.serve_forever, name="agent-metrics", daemon=True)
+    thread.start()
+    return httpd, thread
+
+
 class MetricsServer:
     """``/metrics`` on ``host:port``; the next free port when several replicas share a host
     (the heartbeat says which: ``metrics_url``)."""
@@ -146,7 +174,7 @@ class MetricsServer:
         tries = 1 if port == 0 else PORT_TRIES
         for candidate in range(port, port + tries):
             try:
-                self._server, self._thread = start_http_server(candidate, host, self.registry)
+                self._server, self._thread = _serve(host, candidate, self.registry)
             except OSError as exc:
                 if exc.errno != errno.EADDRINUSE or candidate == port + tries - 1:
                     raise
