@@ -20,7 +20,7 @@ from api.graph_runs import ChatGraphs
 from api.metrics import ApiMetrics
 from api.middleware import BodyGuard, RequestContext
 from api.resources import ApiDeps
-from api.routes import approvals, chat, console, ops, people, threads
+from api.routes import approvals, chat, console, docs, ops, people, threads
 from api.runs import RunHub
 from api.state import AppState
 from api.threads import ThreadStore
@@ -77,6 +77,8 @@ def create_app(settings: Settings, deps: ApiDeps) -> FastAPI:
         version="0.1.0",
         summary="Customer chat over SSE, the approvals inbox, threads and runs of Vigil's graphs.",
         lifespan=lifespan,
+        docs_url=None,  # served with their assets from the package (api.routes.docs)
+        redoc_url=None,
     )
     app.state.vigil = state
 
@@ -100,7 +102,7 @@ def create_app(settings: Settings, deps: ApiDeps) -> FastAPI:
         return unavailable("kafka", exc)
 
     for router in (chat.router, threads.router, approvals.router, people.router, ops.router,
-                   console.router):  # fmt: skip
+                   console.router, docs.router):  # fmt: skip
         app.include_router(router)
     if settings.api_cors_origins:
         app.add_middleware(
