@@ -255,6 +255,7 @@ class AgentWorker(Generic[S, C]):
             proposal_hash=payload["proposal_hash"],
             evidence=payload["evidence"],
             deadline=datetime.fromisoformat(payload["deadline"]),
+            case=payload.get("case"),
         )
         self.pending.add(request)
         self.ctx.emitter.emit_once("approval-request", request.approval_id, request)

@@ -31,6 +31,9 @@ class ApprovalAsk(TypedDict):
     evidence: list[str]
     #: ISO 8601
     deadline: str
+    #: what an analyst reads beside the proposal (the payments, the travel, the model's
+    #: note): not hashed, not part of what is approved
+    case: NotRequired[dict[str, Any]]
 
 
 class ApprovalAnswer(TypedDict):
@@ -50,6 +53,7 @@ def ask_approval(
     proposal: Mapping[str, Any],
     evidence: list[str],
     timeout_s: float,
+    case: Mapping[str, Any] | None = None,
 ) -> tuple[ApprovalAsk, ApprovalAnswer]:
     """(the request as it was asked, the answer). Pauses the graph until answered."""
     deadline = datetime.now(UTC) + timedelta(seconds=timeout_s)
@@ -62,5 +66,7 @@ def ask_approval(
         "evidence": evidence,
         "deadline": deadline.isoformat(),
     }
+    if case is not None:
+        request["case"] = dict(case)
     answer: ApprovalAnswer = interrupt(request)
     return request, answer

@@ -113,6 +113,7 @@ def binding(deps: AgentDeps) -> Binding[Transaction, FraudState, FraudContext]:
             approval_timeout_s=s.approval_timeout_s,
             fail_safe=s.approval_fail_safe,
             wait_for_model=s.fraud_wait_for_model,
+            max_kmh=s.velocity_max_kmh,
         ),
         stage=STAGE,
         # labels find their payments by what the features keep: without them, nothing to do

@@ -293,9 +293,12 @@ class Screener:
                     seconds=v.seconds,
                     previous_transaction_id=v.previous_transaction_id,
                 )
-                if not v.feasible:
+                if not v.feasible:  # where and when it was before (the analyst's map)
                     risk = hard = max(hard, RISK_IMPOSSIBLE_TRAVEL)
                     reasons.append(v.reason)
+                    if (was := velocity[0]) is not None:
+                        signals.update(previous_lat=was.lat, previous_lon=was.lon,
+                                       previous_at=was.timestamp.isoformat())  # fmt: skip
         if burst is not None:
             signals["card_testing_count"] = burst
             if burst >= s.fraud_card_testing_count:

@@ -20,3 +20,5 @@ class FraudContext:
     fail_safe: Literal["hold_and_escalate", "release"] = "hold_and_escalate"
     #: every model down: wait for one (True), or let the rules decide without it
     wait_for_model: bool = True
+    #: the speed past which travel is impossible (screening's limit: the analyst's case)
+    max_kmh: float = 1000.0

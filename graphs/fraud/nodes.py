@@ -146,10 +146,49 @@ def request_approval(state: FraudState, runtime: Runtime[FraudContext]) -> Fraud
         approval_id=f"{APPROVAL_PREFIX}{tx['transaction_id']}",
         subject_id=tx["user_id"],
         proposal=proposal,
-        evidence=[*state["screening"]["reasons"], state["rationale"]],
+        evidence=[*state["screening"]["reasons"], state["verdict"]],
         timeout_s=runtime.context.approval_timeout_s,
+        case=case_of(state, runtime.context.max_kmh),
     )
     return {"request": request, "response": answer}
+
+
+#: a payment's fields an analyst's case shows
+PAYMENT_FIELDS = ("transaction_id", "timestamp", "amount", "currency", "merchant",
+                  "merchant_category", "channel", "city", "country", "lat", "lon")  # fmt: skip
+
+
+def case_of(state: FraudState, max_kmh: float) -> dict[str, Any]:
+    """What the analyst reads beside a block proposal: the payment, the card's previous
+    use when the travel between them is what flagged it (where and when), the travel
+    against the limit, the rules' reasons once each, and the model's words apart, as the
+    model's note (``None`` when the rules decided without it)."""
+    tx, screening = state["transaction"], state["screening"]
+    signals = screening.get("signals") or {}
+    payments = [{k: tx.get(k) for k in PAYMENT_FIELDS}]
+    travel = None
+    km, seconds = signals.get("distance_km"), signals.get("seconds")
+    if isinstance(km, int | float) and isinstance(seconds, int | float):
+        kmh = km / (seconds / 3600) if seconds > 0 else None
+        travel = {"distance_km": km, "seconds": seconds, "speed_kmh": kmh,
+                  "limit_kmh": max_kmh}  # fmt: skip
+        if signals.get("previous_lat") is not None:
+            payments.insert(0, {
+                "transaction_id": signals.get("previous_transaction_id"),
+                "timestamp": signals.get("previous_at"),
+                "lat": signals.get("previous_lat"), "lon": signals.get("previous_lon"),
+            })  # fmt: skip
+    assessment = state.get("assessment")
+    return {
+        "card_id": tx["card_id"],
+        "customer_id": tx["user_id"],
+        "payments": payments,
+        "travel": travel,
+        "reasons": list(dict.fromkeys(screening["reasons"])),
+        "verdict": state.get("verdict"),
+        "model_note": assessment.get("rationale") if assessment else None,
+        "model_advice": assessment.get("action") if assessment else None,
+    }
 
 
 def route_answer(state: FraudState) -> Literal["apply_block", "release", "fail_safe"]:

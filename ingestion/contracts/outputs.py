@@ -132,6 +132,10 @@ class ApprovalRequest(Event):
     evidence: list[str] = Field(default_factory=list)
     requested_at: Instant = Field(default_factory=utcnow)
     deadline: Instant
+    #: what the analyst reads beside the proposal: the payments, the travel against the
+    #: limit, the deterministic reasons and the model's note, labelled as the model's (not
+    #: part of the proposal's hash; a reader of an older release ignores it)
+    case: dict[str, Any] | None = None
 
     @model_validator(mode="after")
     def _deadline_after_request(self) -> ApprovalRequest:

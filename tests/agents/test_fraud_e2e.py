@@ -116,6 +116,19 @@ def test_london_paris_waits_for_one_approval_then_blocks_once(world: World) -> N
     [request] = world.agent.worker.pending.pending()
     assert request.proposal["transaction_id"] == coffee.transaction_id
     assert any("impossible travel" in e for e in request.evidence)
+    # the case the analyst reads: both payments, where and when, the speed against the
+    # limit, each reason once and the model's words apart, as its note
+    case = request.case
+    assert case is not None
+    before, now = case["payments"]
+    assert (before["transaction_id"], now["transaction_id"]) == (
+        atm.transaction_id, coffee.transaction_id)  # fmt: skip
+    assert (before["lat"], before["lon"]) == (atm.lat, atm.lon)
+    assert (now["lat"], now["lon"], now["city"]) == (coffee.lat, coffee.lon, coffee.city)
+    assert case["travel"]["speed_kmh"] > case["travel"]["limit_kmh"]
+    assert case["model_note"] == "Same card in London and Paris 40 s apart."
+    assert len(request.evidence) == len(set(request.evidence))
+    assert not any("London and Paris 40 s" in e for e in request.evidence)
     # every screened event has its decision; only the second one escalated
     screened = world.topic(Stream.FRAUD_DECISIONS, 2, FraudDecision)
     assert {d.transaction_id: d.outcome for d in screened} == {
@@ -219,7 +232,9 @@ def test_a_failing_model_leaves_the_decision_to_policy(world: World) -> None:
     world.producer.publish(london_paris())
     wait_for(lambda: pending_count(world) == 1, 60, "one pending approval")
     [request] = world.agent.worker.pending.pending()
-    assert any("Deterministic policy decided" in e for e in request.evidence)
+    assert any("no model assessment" in e for e in request.evidence), request.evidence
+    assert request.case is not None
+    assert request.case["model_note"] is None
 
 
 @pytest.mark.real_model
