@@ -1,12 +1,13 @@
-// Vigil console: chat over EventSource, and the analysts' approvals inbox with live updates.
-// Plain JS, no build step. Data is always written with textContent, never as HTML.
+// Vigil console: a customer's chat over EventSource; an analyst's cases, live.
+// Plain JS, no build step, nothing loaded from elsewhere. Data is always written with
+// textContent (or SVG attributes), never as HTML.
 "use strict";
 
 const $ = (sel) => document.querySelector(sel);
 const el = (tag, cls, text) => {
   const node = document.createElement(tag);
   if (cls) node.className = cls;
-  if (text !== undefined) node.textContent = text;
+  if (text !== undefined && text !== null) node.textContent = String(text);
   return node;
 };
 let me = null;
@@ -26,27 +27,73 @@ async function api(method, path, body) {
   return data;
 }
 
+// -- signing in and out: each role sees its own panels -----------------------------------
+
+function show(role) {
+  const staff = role === "analyst" || role === "admin";
+  $("#chat").hidden = role !== "customer";
+  $("#approvals").hidden = !staff;
+  $("#signin-form").hidden = role !== null;
+  $("#signout").hidden = role === null;
+  $("#chat-send").disabled = role !== "customer";
+}
+
 async function signIn(credential) {
   me = await api("POST", "/auth/session", { credential });
   $("#who").textContent = `${me.role}: ${me.subject}`;
-  $("#chat-send").disabled = false;
-  const staff = me.role === "analyst" || me.role === "admin";
-  $("#approvals").hidden = !staff;
-  if (staff) openInbox();
+  show(me.role);
+  if (me.role === "analyst" || me.role === "admin") openInbox();
 }
 
 $("#signin-form").addEventListener("submit", (e) => {
   e.preventDefault();
-  signIn($("#credential").value).catch((err) => { $("#who").textContent = "refused: " + err.message; });
+  const field = $("#credential");
+  const credential = field.value;
+  field.value = ""; // the key never stays in the page
+  signIn(credential).catch((err) => { $("#who").textContent = "refused: " + err.message; });
 });
 
-// -- chat ---------------------------------------------------------------------------------
+$("#signout").addEventListener("click", async () => {
+  if (feed) { feed.close(); feed = null; }
+  await api("DELETE", "/auth/session").catch(() => null);
+  me = null;
+  $("#who").textContent = "signed out";
+  $("#messages").replaceChildren();
+  $("#inbox").replaceChildren();
+  $("#decided").replaceChildren();
+  cases.clear();
+  profiles.clear();
+  show(null);
+});
+show(null);
+
+// -- chat -----------------------------------------------------------------------------------
 
 function say(role, text) {
   const node = el("div", "msg " + role, text);
   $("#messages").appendChild(node);
   node.scrollIntoView({ block: "end" });
   return node;
+}
+
+// each document once, in the order first cited; its passages open on a click
+function sourcesOf(c) {
+  const used = c.cited.length ? c.cited : c.sources.slice(0, 1);
+  const docs = new Map();
+  for (const p of used) {
+    const key = p.doc_id || p.title;
+    if (!docs.has(key)) docs.set(key, { title: p.title, passages: [] });
+    docs.get(key).passages.push(p);
+  }
+  const box = el("div", "cites");
+  box.appendChild(el("span", "cites-label", "Sources"));
+  for (const doc of docs.values()) {
+    const item = el("details", "source");
+    item.appendChild(el("summary", null, doc.title));
+    for (const p of doc.passages) item.appendChild(el("blockquote", null, p.text || ""));
+    box.appendChild(item);
+  }
+  return docs.size ? box : null;
 }
 
 $("#chat-form").addEventListener("submit", async (e) => {
@@ -65,13 +112,12 @@ $("#chat-form").addEventListener("submit", async (e) => {
     const es = new EventSource(run.stream_url);
     es.addEventListener("tool_call", (ev) => {
       const call = JSON.parse(ev.data);
-      bubble.insertBefore(el("div", "step", `… ${call.name}`), answer);
+      bubble.insertBefore(el("div", "step", `${call.label || "Working on it"}…`), answer);
     });
     es.addEventListener("token", (ev) => { answer.textContent += JSON.parse(ev.data).text; });
     es.addEventListener("citations", (ev) => {
-      const c = JSON.parse(ev.data);
-      const used = c.cited.length ? c.cited : c.sources;
-      if (used.length) bubble.appendChild(el("div", "cites", "Sources: " + used.map((p) => `[${p.n}] ${p.title}`).join("; ")));
+      const box = sourcesOf(JSON.parse(ev.data));
+      if (box) bubble.appendChild(box);
     });
     es.addEventListener("message", (ev) => { answer.textContent = JSON.parse(ev.data).content; });
     es.addEventListener("error", (ev) => {
@@ -85,35 +131,169 @@ $("#chat-form").addEventListener("submit", async (e) => {
   }
 });
 
-// -- approvals inbox ----------------------------------------------------------------------
+// -- approvals: one case per proposal, grouped by card ---------------------------------
 
-function describe(a) {
-  const p = a.proposal;
-  if (a.kind === "block_transaction") return `Block ${p.transaction_id} (risk ${p.risk}): ${p.reason}`;
-  return `Stop ${p.asset_id} for ${p.work_order_id}: ${p.job}`;
+const cases = new Map(); // approval id -> the latest view of it
+
+const when = (iso) => {
+  if (!iso) return "";
+  const d = new Date(iso);
+  return isNaN(d) ? String(iso) : d.toLocaleString(undefined, {
+    year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit",
+  });
+};
+const number = (x, digits = 0) => Number(x).toLocaleString(undefined, { maximumFractionDigits: digits });
+
+function left(deadline) {
+  const ms = new Date(deadline) - Date.now();
+  if (!(ms > 0)) return "past its deadline";
+  const s = Math.floor(ms / 1000);
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+  const pad = (n) => String(n).padStart(2, "0");
+  return `decide within ${h ? h + ":" + pad(m) : m}:${pad(r)}`;
 }
 
-function card(a) {
-  let node = document.querySelector(`.approval[data-id="${CSS.escape(a.approval_id)}"]`);
-  if (!node) {
-    node = el("div", "approval");
-    node.dataset.id = a.approval_id;
-    $("#inbox").prepend(node);
+setInterval(() => {
+  for (const node of document.querySelectorAll(".countdown[data-deadline]")) {
+    node.textContent = left(node.dataset.deadline);
   }
-  node.replaceChildren();
-  node.appendChild(el("div", "what", describe(a)));
-  node.appendChild(el("div", "subject", `${a.kind} · ${a.subject_id} · deadline ${a.deadline}`));
-  const ev = el("ul", "evidence");
-  for (const line of a.evidence || []) ev.appendChild(el("li", null, line));
-  node.appendChild(ev);
+}, 1000);
+
+function table(rows, columns) {
+  const t = el("table", "payments");
+  const head = t.createTHead().insertRow();
+  for (const [, title] of columns) head.appendChild(el("th", null, title));
+  const body = t.createTBody();
+  for (const row of rows) {
+    const tr = body.insertRow();
+    for (const [key, , fmt] of columns) tr.appendChild(el("td", null, fmt ? fmt(row[key], row) : (row[key] ?? "")));
+  }
+  return t;
+}
+
+// the payments on a plain longitude/latitude grid, framed around them
+function map(payments) {
+  const points = payments.filter((p) => typeof p.lat === "number" && typeof p.lon === "number");
+  if (!points.length) return null;
+  const NS = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(NS, "svg");
+  const lats = points.map((p) => p.lat), lons = points.map((p) => p.lon);
+  const pad = 2;
+  const x0 = Math.min(...lons) - pad, x1 = Math.max(...lons) + pad;
+  const y0 = Math.min(...lats) - pad, y1 = Math.max(...lats) + pad;
+  const W = 320, H = 180;
+  const sx = (lon) => ((lon - x0) / (x1 - x0)) * W;
+  const sy = (lat) => H - ((lat - y0) / (y1 - y0)) * H;
+  svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
+  svg.setAttribute("class", "map");
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", "Where the payments were made: " + points.map((p) => p.city || `${p.lat}, ${p.lon}`).join(" then "));
+  const add = (tag, attrs, text) => {
+    const n = document.createElementNS(NS, tag);
+    for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, String(v));
+    if (text !== undefined) n.textContent = text;
+    svg.appendChild(n);
+    return n;
+  };
+  for (let lon = Math.ceil(x0); lon <= x1; lon++) add("line", { x1: sx(lon), x2: sx(lon), y1: 0, y2: H, class: "grid" });
+  for (let lat = Math.ceil(y0); lat <= y1; lat++) add("line", { x1: 0, x2: W, y1: sy(lat), y2: sy(lat), class: "grid" });
+  if (points.length > 1) {
+    add("polyline", { points: points.map((p) => `${sx(p.lon)},${sy(p.lat)}`).join(" "), class: "route" });
+  }
+  points.forEach((p, i) => {
+    add("circle", { cx: sx(p.lon), cy: sy(p.lat), r: 5, class: "point", "data-n": i + 1 });
+    add("text", { x: sx(p.lon) + 7, y: sy(p.lat) - 7, class: "label" }, `${i + 1} ${p.city || ""}`.trim());
+  });
+  return svg;
+}
+
+const profiles = new Map(); // customer id -> the profile's promise (read once a session)
+
+async function profileOf(customerId, box) {
+  if (!profiles.has(customerId)) {
+    profiles.set(customerId, api("GET", `/customers/${encodeURIComponent(customerId)}/profile`));
+  }
+  try {
+    const p = await profiles.get(customerId);
+    const dl = el("dl", "profile");
+    for (const [k, v] of Object.entries(p)) {
+      if (v === null || typeof v === "object") continue;
+      dl.append(el("dt", null, k.replace(/_/g, " ")), el("dd", null, v));
+    }
+    box.replaceChildren(el("h4", null, "Customer"), dl);
+  } catch (err) {
+    box.replaceChildren(el("p", "muted", "profile unavailable: " + err.message));
+  }
+}
+
+function caseView(a) {
+  const node = el("article", "approval");
+  node.dataset.id = a.approval_id;
+  const c = a.case || {};
+  const p = a.proposal;
+  const title = a.kind === "block_transaction"
+    ? `Block payment ${p.transaction_id}` : `Stop ${p.asset_id} for ${p.work_order_id}`;
+  const head = el("div", "case-head");
+  head.append(el("h3", "what", title), el("span", "risk", `risk ${number(p.risk ?? 0, 2)}`));
+  if (a.state === "pending") {
+    const cd = el("span", "countdown", left(a.deadline));
+    cd.dataset.deadline = a.deadline;
+    head.appendChild(cd);
+  }
+  node.appendChild(head);
+  const payments = c.payments || [];
+  if (payments.length) {
+    node.appendChild(table(payments, [
+      ["timestamp", "When", (v) => when(v)],
+      ["amount", "Amount", (v, r) => (v == null ? "" : `${v} ${r.currency || ""}`)],
+      ["merchant", "Merchant"],
+      ["city", "Where", (v, r) => [v, r.country].filter(Boolean).join(", ") || (r.lat != null ? `${r.lat}, ${r.lon}` : "")],
+      ["channel", "Channel", (v) => (v || "").replace(/_/g, " ")],
+      ["transaction_id", "Payment"],
+    ]));
+  }
+  const t = c.travel;
+  if (t) {
+    const fast = t.speed_kmh != null && t.speed_kmh > t.limit_kmh;
+    node.appendChild(el("p", fast ? "travel over" : "travel",
+      `${number(t.distance_km)} km in ${number(t.seconds)} s: ` +
+      (t.speed_kmh == null ? "at once" : `${number(t.speed_kmh)} km/h`) +
+      `, limit ${number(t.limit_kmh)} km/h`));
+  }
+  const drawn = map(payments);
+  if (drawn) node.appendChild(drawn);
+  const reasons = c.reasons || a.evidence || [];
+  if (reasons.length) {
+    const ul = el("ul", "evidence");
+    for (const line of new Set(reasons)) ul.appendChild(el("li", null, line));
+    node.append(el("h4", null, "Why (rules)"), ul);
+  }
+  if (c.verdict) node.appendChild(el("p", "verdict", c.verdict));
+  if (c.model_note) {
+    const note = el("aside", "model-note");
+    note.append(el("strong", null, "Model's note — advice, not a decision"),
+      el("p", null, c.model_note));
+    node.appendChild(note);
+  }
+  const profile = el("div", "profile-box");
+  node.appendChild(profile);
+  if (c.customer_id) profileOf(c.customer_id, profile);
   const state = el("div", "state", a.state);
   node.appendChild(state);
   if (a.state === "pending") {
+    const label = el("label", null, "Reason ");
     const reason = el("input", "reason");
-    reason.placeholder = "reason (required to reject)";
-    const ok = el("button", "approve", "Approve");
+    reason.placeholder = "required to reject";
+    label.appendChild(reason);
+    const ok = el("button", "approve", "Approve block");
     const no = el("button", "reject", "Reject");
     const act = async (decision) => {
+      if (decision === "reject" && !reason.value.trim()) {
+        state.textContent = "say why you reject it";
+        reason.focus();
+        return;
+      }
+      if (decision === "approve" && !(await confirmBlock(title))) return;
       ok.disabled = no.disabled = true;
       try {
         await api("POST", `/approvals/${encodeURIComponent(a.approval_id)}/${decision}`,
@@ -126,12 +306,70 @@ function card(a) {
     };
     ok.addEventListener("click", () => act("approve"));
     no.addEventListener("click", () => act("reject"));
-    node.append(reason, ok, no);
+    const actions = el("div", "actions");
+    actions.append(label, ok, no);
+    node.appendChild(actions);
   } else {
     node.classList.add("resolved");
     const d = a.decision;
-    state.textContent = a.state + (d ? ` by ${d.analyst}${d.reason ? ": " + d.reason : ""}` : "");
+    const said = { approve: "approved", reject: "rejected" }[a.state] || a.state;
+    state.textContent = said + (d ? ` by ${d.analyst} at ${when(d.decided_at)}${d.reason ? ": " + d.reason : ""}` : "");
   }
+  return node;
+}
+
+function confirmBlock(title) {
+  const dialog = $("#confirm");
+  $("#confirm-text").textContent = `${title}. The block is applied as soon as you confirm and cannot be undone here.`;
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
+    dialog.showModal();
+  });
+}
+
+// pending cases grouped by card (several proposals on one card read together)
+function render() {
+  const typed = new Map(); // a reason being written survives a new case arriving
+  for (const input of document.querySelectorAll(".approval .reason")) {
+    if (input.value) typed.set(input.closest(".approval").dataset.id, input.value);
+  }
+  const groups = new Map();
+  const decided = [];
+  for (const a of cases.values()) {
+    if (a.state !== "pending") { decided.push(a); continue; }
+    const card = (a.case && a.case.card_id) || a.proposal.card_id || a.subject_id;
+    if (!groups.has(card)) groups.set(card, []);
+    groups.get(card).push(a);
+  }
+  const inbox = $("#inbox");
+  inbox.replaceChildren();
+  for (const [card, list] of groups) {
+    const g = el("section", "card-group");
+    g.dataset.card = card;
+    g.appendChild(el("h3", "card-title", `Card ${card} · ${list.length} proposal${list.length > 1 ? "s" : ""}`));
+    list.sort((x, y) => new Date(x.deadline) - new Date(y.deadline));
+    for (const a of list) g.appendChild(caseView(a));
+    inbox.appendChild(g);
+  }
+  if (!groups.size) inbox.appendChild(el("p", "muted", "Nothing waits for a decision."));
+  const done = $("#decided");
+  done.replaceChildren(...decided.reverse().map(caseView));
+  $("#count-pending").textContent = String([...groups.values()].reduce((n, l) => n + l.length, 0));
+  $("#count-decided").textContent = String(decided.length);
+  for (const [id, value] of typed) {
+    const input = document.querySelector(`.approval[data-id="${CSS.escape(id)}"] .reason`);
+    if (input) input.value = value;
+  }
+}
+
+for (const [tab, panel, other, otherPanel] of [["#tab-pending", "#inbox", "#tab-decided", "#decided"],
+  ["#tab-decided", "#decided", "#tab-pending", "#inbox"]]) {
+  $(tab).addEventListener("click", () => {
+    $(tab).setAttribute("aria-selected", "true");
+    $(other).setAttribute("aria-selected", "false");
+    $(panel).hidden = false;
+    $(otherPanel).hidden = true;
+  });
 }
 
 function openInbox() {
@@ -139,10 +377,12 @@ function openInbox() {
   feed = new EventSource("/approvals/events");
   feed.onopen = () => { $("#feed-state").textContent = "live"; };
   feed.addEventListener("snapshot", (ev) => {
-    $("#inbox").replaceChildren();
-    for (const a of JSON.parse(ev.data).pending) card(a);
+    for (const [id, a] of cases) if (a.state === "pending") cases.delete(id);
+    for (const a of JSON.parse(ev.data).pending) cases.set(a.approval_id, a);
+    render();
   });
-  feed.addEventListener("approval.new", (ev) => card(JSON.parse(ev.data)));
-  feed.addEventListener("approval.resolved", (ev) => card(JSON.parse(ev.data)));
+  const update = (ev) => { const a = JSON.parse(ev.data); cases.set(a.approval_id, a); render(); };
+  feed.addEventListener("approval.new", update);
+  feed.addEventListener("approval.resolved", update);
   feed.onerror = () => { $("#feed-state").textContent = "reconnecting"; };
 }

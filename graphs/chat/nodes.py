@@ -26,6 +26,11 @@ from tools.customers import visible
 #: with the profile and the answer. At 700, every chunk lost its last lines (the golden chat
 #: cases caught "The limit resets at midnight" never reaching the model).
 PASSAGE_CHARS = 800
+#: what a client shows a customer while a step runs (never the tool's internal name)
+PROGRESS = {
+    "customer_lookup": "Looking up your account",
+    "search_knowledge": "Searching our policies and offers",
+}
 
 SYSTEM = (
     "You are the customer-support assistant of a bank, talking to one signed-in customer. "
@@ -75,7 +80,12 @@ async def lookup_customer(state: GatherState, runtime: Runtime[ChatContext]) -> 
     _emit(
         runtime,
         "tool_call",
-        {"id": call_id, "name": "customer_lookup", "args": {"customer_id": ctx.customer_id}},
+        {
+            "id": call_id,
+            "name": "customer_lookup",
+            "label": PROGRESS["customer_lookup"],
+            "args": {"customer_id": ctx.customer_id},
+        },
     )
     profile = await asyncio.to_thread(ctx.tools.profiles.get, ctx.customer_id)
     shown = visible(profile, "chat") if profile is not None else None
@@ -104,8 +114,8 @@ async def retrieve(state: GatherState, runtime: Runtime[ChatContext]) -> GatherS
     _emit(
         runtime,
         "tool_call",
-        {"id": call_id, "name": "search_knowledge", "args": {"question": question,
-                                                             "k": ctx.passages}},
+        {"id": call_id, "name": "search_knowledge", "label": PROGRESS["search_knowledge"],
+         "args": {"question": question, "k": ctx.passages}},
     )  # fmt: skip
 
     def search() -> list[Hit]:
@@ -160,10 +170,13 @@ def prompt_of(state: ChatState, history: int) -> list[BaseMessage]:
 _CITE = re.compile(r"\[(\d{1,2})\]")
 
 
+#: a source as a client shows it: the passage itself too (a customer opens it)
+SOURCE_FIELDS = ("n", "title", "doc_id", "kb", "text")
+
+
 def cited(answer: str, passages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     numbers = {int(n) for n in _CITE.findall(answer)}
-    return [{k: p[k] for k in ("n", "title", "doc_id", "kb")} for p in passages
-            if p["n"] in numbers]  # fmt: skip
+    return [{k: p.get(k) for k in SOURCE_FIELDS} for p in passages if p["n"] in numbers]
 
 
 async def respond(state: ChatState, runtime: Runtime[ChatContext]) -> ChatState:
@@ -182,7 +195,7 @@ async def respond(state: ChatState, runtime: Runtime[ChatContext]) -> ChatState:
         "citations",
         {
             "cited": citations,
-            "sources": [{k: p[k] for k in ("n", "title", "doc_id", "kb")} for p in passages],
+            "sources": [{k: p.get(k) for k in SOURCE_FIELDS} for p in passages],
         },
     )
     return {

@@ -1,12 +1,18 @@
-"""The web console in headless Chromium (Debian's, driven by Playwright): a customer sees
-the answer stream in token by token; an analyst approves a proposal and sees it resolve."""
+"""The web console in headless Chromium (Debian's, driven by Playwright), per role: a
+customer sees progress lines, the answer stream in and each source once; an analyst reads
+the London -> Paris case (both payments, the map, the speed against the limit, the model's
+note apart), confirms the block, and sees it decided. Every page load stays on 127.0.0.1;
+each page's screenshot is written under ``.test-output/console``."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, ViewportSize
 
 from agents.service import AgentService
 from ingestion.producer import EventProducer
@@ -15,25 +21,42 @@ from tests.api.conftest import Api
 from tests.conftest import wait_for
 
 ANSWER = " ".join(f"token{i}" for i in range(40))
+CITING = ANSWER + " [1] [2] [3]"
+SCREENS = Path(__file__).resolve().parents[2] / ".test-output" / "console"
 
 pytestmark = pytest.mark.slow
 
 
-def sign_in(browser: Browser, api: Api, key: str) -> Any:
-    page = browser.new_context().new_page()  # a context each: its own session cookie
+def sign_in(browser: Browser, api: Api, key: str, hosts: list[str],
+            viewport: ViewportSize | None = None) -> Any:  # fmt: skip
+    """A page signed in with ``key`` (a context each: its own session cookie); every
+    request it makes has its host appended to ``hosts``."""
+    context = browser.new_context(viewport=viewport or {"width": 1280, "height": 900})
+    context.on("request", lambda r: hosts.append(f"{urlparse(r.url).scheme}://"
+                                                 f"{urlparse(r.url).hostname}"))  # fmt: skip
+    page = context.new_page()
     page.goto(f"{api.url}/console")
     page.fill("#credential", key)
     page.click("#signin")
     return page
 
 
-@pytest.mark.script(*[ANSWER] * 3)
-def test_the_console_streams_a_chat_answer_and_approves_a_proposal(
-    api: Api, fraud: AgentService, browser: Browser
+def shot(page: Any, name: str) -> None:
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENS / f"{name}.png"), full_page=True)
+
+
+@pytest.mark.script(*[CITING] * 3)
+def test_a_customer_sees_progress_an_answer_and_each_source_once(
+    api: Api, browser: Browser
 ) -> None:
     api.model.token_delay_s = 0.04
-    customer = sign_in(browser, api, "key-john")
+    hosts: list[str] = []
+    customer = sign_in(browser, api, "key-john", hosts)
     customer.wait_for_function("document.querySelector('#who').textContent.includes('cust-john')")
+    assert customer.input_value("#credential") == ""  # the key is not left in the page
+    assert customer.locator("#signin-form").is_hidden()
+    assert customer.locator("#approvals").is_hidden()  # a customer has no inbox
     customer.evaluate("""() => {
         window.lengths = [];
         new MutationObserver(() => {
@@ -45,27 +68,104 @@ def test_the_console_streams_a_chat_answer_and_approves_a_proposal(
     customer.fill("#chat-input", "Do you offer 0% financing?")
     customer.click("#chat-send")
     customer.wait_for_selector(".msg.assistant[data-done='1']", timeout=30_000)
-    answer = customer.text_content(".msg.assistant .answer")
-    assert answer is not None
-    assert answer.split() == ANSWER.split()
+    answer = customer.text_content(".msg.assistant .answer") or ""
+    assert answer.split() == CITING.split()
     lengths = customer.evaluate("window.lengths")
-    partial = sorted({n for n in lengths if 0 < n < len(ANSWER)})
+    partial = sorted({n for n in lengths if 0 < n < len(CITING)})
     assert len(partial) > 10, f"the answer arrived in {len(partial)} partial steps"
-    assert customer.locator(".step").count() == 2  # the lookup and the search, shown
-    assert "Sources:" in (customer.text_content(".msg.assistant .cites") or "")
-    assert customer.locator("#approvals").is_hidden()  # a customer has no inbox
+    steps = customer.locator(".step").all_text_contents()
+    assert steps == ["Looking up your account…", "Searching our policies and offers…"], steps
+    page_text = customer.text_content("body") or ""
+    assert "customer_lookup" not in page_text
+    assert "search_knowledge" not in page_text
+    titles = customer.locator(".source summary").all_text_contents()
+    assert titles
+    assert len(titles) == len(set(titles)), titles  # each document once
+    customer.click(".source summary")
+    passage = customer.locator(".source blockquote").first
+    assert passage.is_visible()
+    assert len(passage.text_content() or "") > 20
+    shot(customer, "customer-chat")
+    customer.click("#signout")
+    customer.wait_for_selector("#signin-form", state="visible")
+    assert customer.locator("#chat").is_hidden()
+    assert set(hosts) == {"http://127.0.0.1"}, set(hosts)
 
-    analyst = sign_in(browser, api, "key-ana")
+
+def test_an_analyst_reads_the_case_confirms_and_the_block_follows(
+    api: Api, fraud: AgentService, browser: Browser
+) -> None:
+    hosts: list[str] = []
+    analyst = sign_in(browser, api, "key-ana", hosts)
     analyst.wait_for_selector("#feed-state:text('live')", timeout=10_000)
+    assert analyst.locator("#chat").is_hidden()  # staff have no customer chat
+    atm, coffee = london_paris()
     with EventProducer(api.settings) as producer:
-        producer.publish(london_paris())
-    card = analyst.wait_for_selector(".approval", timeout=60_000)
-    assert card is not None
-    assert "Block" in (card.text_content() or "")
-    assert "impossible travel" in (card.text_content() or "")
+        producer.publish([atm, coffee])
+    case = analyst.wait_for_selector(".card-group .approval", timeout=60_000)
+    assert case is not None
+    text = case.text_content() or ""
+    assert f"Block payment {coffee.transaction_id}" in text
+    rows = analyst.locator(".approval table.payments tbody tr")
+    assert rows.count() == 2  # the ATM in London, then the coffee in Paris
+    assert atm.transaction_id in rows.nth(0).text_content()
+    assert "Paris" in rows.nth(1).text_content()
+    assert analyst.locator(".approval svg.map circle.point").count() == 2
+    travel = analyst.text_content(".approval .travel") or ""
+    assert re.fullmatch(r"346 km in 40 s: [\d,]+ km/h, limit 1,000 km/h", travel), travel
+    reasons = analyst.locator(".approval .evidence li").all_text_contents()
+    assert reasons
+    assert len(reasons) == len(set(reasons))
+    assert any("impossible travel" in r for r in reasons)
+    note = analyst.text_content(".approval .model-note") or ""
+    assert note.startswith("Model's note — advice, not a decision"), note
+    assert "countdown" in (analyst.get_attribute(".approval .countdown", "class") or "")
+    analyst.wait_for_selector(".approval dl.profile", timeout=10_000)
+    shot(analyst, "analyst-case")
+    phone = sign_in(browser, api, "key-ana", hosts, viewport={"width": 390, "height": 844})
+    phone.wait_for_selector(".approval table.payments", timeout=10_000)
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page is {width} px wide on a 390 px phone"
+    shot(phone, "analyst-phone")
+    analyst.click(".approval .reject")  # a rejection needs a reason: nothing is sent
+    assert "say why" in (analyst.text_content(".approval .state") or "")
     analyst.click(".approval .approve")
-    analyst.wait_for_selector(".approval.resolved", timeout=60_000)
-    state = analyst.text_content(".approval.resolved .state") or ""
-    assert state.startswith("approve by analyst.ana"), state
-    # resolved = decided (the claim); the agent's resumed graph applies the block right after
+    analyst.wait_for_selector("#confirm[open]")
+    shot(analyst, "analyst-confirm")
+    analyst.click("#confirm-ok")
+    analyst.wait_for_selector("#count-decided:text('1')", timeout=60_000)
+    analyst.click("#tab-decided")
+    state = analyst.text_content("#decided .approval.resolved .state") or ""
+    assert state.startswith("approved by analyst.ana"), state
+    shot(analyst, "analyst-decided")
+    # decided = claimed; the agent's resumed graph applies the block right after
     wait_for(lambda: fraud.worker.metrics.blocked == 1, 30, "the block")
+    assert set(hosts) == {"http://127.0.0.1"}, set(hosts)
+
+
+def test_the_api_docs_load_offline(api: Api, browser: Browser) -> None:
+    hosts: list[str] = []
+    context = browser.new_context()
+    blocked: list[str] = []  # refused by the pages' Content-Security-Policy: never sent
+    context.on("request", lambda r: hosts.append(r.url))
+    context.on(
+        "requestfailed",
+        lambda r: (
+            blocked.append(r.url)
+            if (r.failure or "").lower() in ("csp", "net::err_blocked_by_csp")
+            else None
+        ),
+    )
+    page = context.new_page()
+    page.goto(f"{api.url}/docs")
+    page.wait_for_selector(".swagger-ui .info .title", timeout=20_000)
+    assert "Vigil" in (page.text_content(".swagger-ui .info .title") or "")
+    shot(page, "docs")
+    page.goto(f"{api.url}/redoc")
+    page.wait_for_selector("redoc h1, [role='main'] h1", timeout=20_000)
+    shot(page, "redoc")
+    local = urlparse(api.url).netloc
+    away = [u for u in hosts if urlparse(u).scheme in ("http", "https")
+            and urlparse(u).netloc != local]  # fmt: skip
+    # each asked for elsewhere was refused by the browser, never sent (failed as "csp")
+    wait_for(lambda: set(away) <= set(blocked), 5, f"requests beyond 127.0.0.1: {away}")
