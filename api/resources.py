@@ -31,3 +31,6 @@ class ApiDeps:
     publisher: Publisher
     checks: Mapping[str, Check] = field(default_factory=dict)
     close: Callable[[], None] | None = None
+    #: what ``vigil agents status`` reports (the replicas' heartbeats and Kafka's view of
+    #: each agent's group): the admins' operations page; None: this API has no such view
+    operations: Callable[[], dict[str, Any]] | None = None

@@ -1,4 +1,5 @@
-"""Liveness, readiness (each dependency reported), Prometheus metrics."""
+"""Liveness, readiness (each dependency reported), Prometheus metrics, and the agents'
+operations for admins (what ``vigil agents status`` reports, with the approvals' ages)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from api.deps import Vigil
+from api.deps import Caller, Vigil
+from api.errors import UnavailableError
 from api.state import AppState
 
 router = APIRouter(tags=["operations"])
@@ -65,3 +67,38 @@ async def ready(vigil: Vigil) -> JSONResponse:
 @router.get("/metrics")
 async def metrics(vigil: Vigil) -> Response:
     return Response(generate_latest(vigil.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+#: pending approvals by age, in minutes: the buckets' upper bounds (the last is open)
+AGE_BUCKETS = ((5, "under 5 min"), (15, "5-15 min"), (60, "15-60 min"), (None, "over 1 h"))
+
+
+def approvals_by_age(vigil: AppState, now: float) -> dict[str, Any]:
+    pending = vigil.feed.pending.pending()
+    ages = [now - p.requested_at.timestamp() for p in pending]
+    by_age = dict.fromkeys((label for _, label in AGE_BUCKETS), 0)
+    for age in ages:
+        label = next(lb for cut, lb in AGE_BUCKETS if cut is None or age < cut * 60)
+        by_age[label] += 1
+    return {"pending": len(pending), "by_age": by_age,
+            "oldest_s": round(max(ages), 1) if ages else None}  # fmt: skip
+
+
+@router.get("/ops/agents", responses={503: {"description": "Kafka or Redis did not answer"}})
+async def operations(who: Caller, vigil: Vigil) -> dict[str, Any]:
+    """Per agent: events/s, lag per partition, the escalation backlog, records sent to the
+    DLQ, pending approvals (what ``vigil agents status`` reports), and the pending
+    approvals by age. Admins only."""
+    who.require("admin", doing="reading the agents' operations")
+    source = vigil.deps.operations
+    if source is None:
+        raise UnavailableError("agents", "this API has no view of the agents")
+    timeout = vigil.settings.api_ready_timeout_s * 2
+    try:
+        agents = await asyncio.wait_for(asyncio.to_thread(source), timeout)
+    except TimeoutError:
+        why = f"the agents' groups not described within {timeout:g} s"
+        raise UnavailableError("kafka", why) from None
+    now = time.time()
+    approvals = await asyncio.to_thread(approvals_by_age, vigil, now)
+    return {"at": now, "agents": agents, "approvals": approvals}

@@ -33,6 +33,7 @@ function show(role) {
   const staff = role === "analyst" || role === "admin";
   $("#chat").hidden = role !== "customer";
   $("#approvals").hidden = !staff;
+  $("#ops").hidden = role !== "admin";
   $("#signin-form").hidden = role !== null;
   $("#signout").hidden = role === null;
   $("#chat-send").disabled = role !== "customer";
@@ -43,6 +44,7 @@ async function signIn(credential) {
   $("#who").textContent = `${me.role}: ${me.subject}`;
   show(me.role);
   if (me.role === "analyst" || me.role === "admin") openInbox();
+  if (me.role === "admin") openOps();
 }
 
 $("#signin-form").addEventListener("submit", (e) => {
@@ -55,6 +57,7 @@ $("#signin-form").addEventListener("submit", (e) => {
 
 $("#signout").addEventListener("click", async () => {
   if (feed) { feed.close(); feed = null; }
+  if (opsTimer) { clearInterval(opsTimer); opsTimer = null; }
   await api("DELETE", "/auth/session").catch(() => null);
   me = null;
   $("#who").textContent = "signed out";
@@ -385,4 +388,77 @@ function openInbox() {
   feed.addEventListener("approval.new", update);
   feed.addEventListener("approval.resolved", update);
   feed.onerror = () => { $("#feed-state").textContent = "reconnecting"; };
+}
+
+// -- operations (admins): what `vigil agents status` reports, every 2 s --------------------
+
+let opsTimer = null;
+const history = new Map(); // agent -> [{at, rate, dlq}] over the last minutes
+const WINDOW_S = 300;
+
+function spark(points, key, label) {
+  const NS = "http://www.w3.org/2000/svg";
+  const W = 220, H = 40;
+  const svg = document.createElementNS(NS, "svg");
+  svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
+  svg.setAttribute("class", "spark");
+  svg.setAttribute("role", "img");
+  const last = points.length ? points[points.length - 1][key] : 0;
+  svg.setAttribute("aria-label", `${label} over the last ${points.length * 2} s, now ${last}`);
+  const max = Math.max(1, ...points.map((p) => p[key]));
+  const t0 = points.length ? points[0].at : 0;
+  const span = Math.max(1, points.length ? points[points.length - 1].at - t0 : 1);
+  const line = document.createElementNS(NS, "polyline");
+  line.setAttribute("points", points.map((p) => `${((p.at - t0) / span) * W},${H - (p[key] / max) * (H - 4) - 2}`).join(" "));
+  svg.appendChild(line);
+  return svg;
+}
+
+function renderOps(report) {
+  const box = $("#ops-agents");
+  box.replaceChildren();
+  for (const [name, a] of Object.entries(report.agents)) {
+    const h = history.get(name) || [];
+    h.push({ at: report.at, rate: a.events_per_s, dlq: a.dead_lettered });
+    while (h.length && report.at - h[0].at > WINDOW_S) h.shift();
+    history.set(name, h);
+    const lag = Object.values(a.lag || {}).reduce((n, x) => n + x, 0);
+    const esc = a.escalations;
+    const card = el("article", "ops-agent");
+    card.dataset.agent = name;
+    card.appendChild(el("h3", null, `${name} · ${a.replicas.length} replica${a.replicas.length === 1 ? "" : "s"} · group ${a.state || "no members"}`));
+    const dl = el("dl", "ops-figures");
+    const fig = (k, v, cls) => { const dd = el("dd", cls, v); dl.append(el("dt", null, k), dd); };
+    fig("events/s", number(a.events_per_s, 1), "rate");
+    fig("screened", a.replicas.reduce((n, r) => n + r.screened, 0), "screened");
+    fig("lag", `${lag}` + (Object.keys(a.lag || {}).length ? ` (${Object.entries(a.lag).map(([p, n]) => `p${p}: ${n}`).join(", ")})` : ""), "lag");
+    fig("escalation backlog", esc ? `${esc.backlog}${esc.oldest_s != null ? `, oldest ${number(esc.oldest_s)} s` : ""}` : "no stage", "backlog");
+    fig("sent to the DLQ", a.dead_lettered, "dlq");
+    fig("pending approvals", a.pending_approvals, "pending");
+    card.appendChild(dl);
+    const charts = el("div", "sparks");
+    const c1 = el("figure"); c1.append(spark(h, "rate", "events a second"), el("figcaption", null, "events/s"));
+    const c2 = el("figure"); c2.append(spark(h, "dlq", "records sent to the DLQ"), el("figcaption", null, "DLQ (total)"));
+    charts.append(c1, c2);
+    card.appendChild(charts);
+    if (a.failing && a.failing.length) {
+      const ul = el("ul", "failing");
+      for (const line of a.failing) ul.appendChild(el("li", null, line));
+      card.appendChild(ul);
+    }
+    box.appendChild(card);
+  }
+  const ap = report.approvals;
+  $("#ops-approvals").replaceChildren(table(
+    Object.entries(ap.by_age).map(([age, n]) => ({ age, n })),
+    [["age", "Waiting"], ["n", "Proposals"]]));
+  $("#ops-state").textContent = `updated ${new Date(report.at * 1000).toLocaleTimeString()}`;
+}
+
+function openOps() {
+  const load = () => api("GET", "/ops/agents").then(renderOps)
+    .catch((err) => { $("#ops-state").textContent = "unavailable: " + err.message; });
+  load();
+  if (opsTimer) clearInterval(opsTimer);
+  opsTimer = setInterval(load, 2000);
 }

@@ -3,9 +3,10 @@ answers (from the API), work orders."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, PlainSerializer, model_validator
+from pydantic import Field, PlainSerializer, field_validator, model_validator
 
 from ingestion.contracts.base import DerivedId, Event, Instant, Text, utcnow
 from ingestion.contracts.inputs import Transaction
@@ -116,6 +117,10 @@ class BlockAction(Event):
         return self
 
 
+#: an approval request's case, as JSON, at most (a page of payments and words, not a dump)
+CASE_MAX_BYTES = 32_768
+
+
 class ApprovalRequest(Event):
     """A paused graph asking a person to approve a proposal before it acts."""
 
@@ -136,6 +141,14 @@ class ApprovalRequest(Event):
     #: limit, the deterministic reasons and the model's note, labelled as the model's (not
     #: part of the proposal's hash; a reader of an older release ignores it)
     case: dict[str, Any] | None = None
+
+    @field_validator("case")
+    @classmethod
+    def _case_fits(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        """A case is a page an analyst reads: at most ``CASE_MAX_BYTES`` of JSON."""
+        if value is not None and len(json.dumps(value, default=str)) > CASE_MAX_BYTES:
+            raise ValueError(f"case is over {CASE_MAX_BYTES} bytes of JSON")
+        return value
 
     @model_validator(mode="after")
     def _deadline_after_request(self) -> ApprovalRequest:

@@ -7,6 +7,7 @@ each page's screenshot is written under ``.test-output/console``."""
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -19,6 +20,8 @@ from ingestion.producer import EventProducer
 from tests.agents.test_fraud_e2e import london_paris
 from tests.api.conftest import Api
 from tests.conftest import wait_for
+from vigil.runtime.replicas import Replica
+from vigil.simulate import SimPlan, plan_events, produce
 
 ANSWER = " ".join(f"token{i}" for i in range(40))
 CITING = ANSWER + " [1] [2] [3]"
@@ -169,3 +172,40 @@ def test_the_api_docs_load_offline(api: Api, browser: Browser) -> None:
             and urlparse(u).netloc != local]  # fmt: skip
     # each asked for elsewhere was refused by the browser, never sent (failed as "csp")
     wait_for(lambda: set(away) <= set(blocked), 5, f"requests beyond 127.0.0.1: {away}")
+
+
+def test_an_admin_sees_the_operations_page_follow_the_traffic(api: Api, browser: Browser) -> None:
+    """The admin's page shows what ``vigil agents status`` reports and keeps up with it
+    while the simulator's traffic (``vigil simulate``'s own producing loop) flows."""
+    hosts: list[str] = []
+    replica = Replica(api.settings, ["fraud"], "r-ops", ingest=False, beat_s=0.3)
+    stop = threading.Event()
+    traffic = threading.Thread(target=produce, args=(api.settings, plan_events(
+        SimPlan(seed=3, customers=20, count=3000, run="ops"))),
+        kwargs={"stop": stop, "rate": 150.0}, daemon=True)  # fmt: skip
+    try:
+        admin = sign_in(browser, api, "key-admin", hosts)
+        admin.wait_for_selector(".ops-agent[data-agent='fraud']", timeout=20_000)
+        assert admin.locator("#chat").is_hidden()
+        assert admin.locator("#approvals").is_visible()  # admins answer approvals too
+        before = int(admin.text_content(".ops-agent[data-agent='fraud'] .screened") or "0")
+        traffic.start()
+        admin.wait_for_function(
+            """() => {
+                const a = document.querySelector(".ops-agent[data-agent='fraud']");
+                return a && Number(a.querySelector('.screened').textContent) > 200
+                    && Number(a.querySelector('.rate').textContent.replace(/,/g, '')) > 0;
+            }""",
+            timeout=60_000,
+        )
+        after = int(admin.text_content(".ops-agent[data-agent='fraud'] .screened") or "0")
+        assert after > before
+        assert admin.locator(".ops-agent[data-agent='fraud'] svg.spark polyline").count() == 2
+        ages = admin.locator("#ops-approvals tbody tr").all_text_contents()
+        assert [a.split()[0] for a in ages] == ["under", "5-15", "15-60", "over"], ages
+        shot(admin, "admin-operations")
+    finally:
+        stop.set()
+        traffic.join(30)
+        replica.drain(10)
+    assert set(hosts) == {"http://127.0.0.1"}, set(hosts)

@@ -95,3 +95,24 @@ def test_cors_allows_only_the_configured_origins(api: Api) -> None:
                                           "Access-Control-Request-Method": "GET"})  # fmt: skip
     assert ok.headers["access-control-allow-origin"] == "https://bank.example"
     assert "access-control-allow-origin" not in other.headers
+
+
+def test_the_operations_report_is_for_admins_and_says_each_agent(api: Api) -> None:
+    for who in ("john", "analyst"):
+        with api.client(who) as c:
+            r = c.get("/ops/agents")
+        assert r.status_code == 403, (who, r.text)
+        assert "admin" in r.json()["detail"]
+    with api.client("admin") as c:
+        r = c.get("/ops/agents")
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert set(report["agents"]) == {"fraud", "maintenance", "monitoring"}
+    fraud = report["agents"]["fraud"]
+    assert (fraud["replicas"], fraud["dead_lettered"], fraud["events_per_s"]) == ([], 0, 0)
+    assert fraud["escalations"]["backlog"] == 0  # its stage's topic, as the broker sees it
+    assert report["approvals"] == {
+        "pending": 0,
+        "by_age": {"under 5 min": 0, "5-15 min": 0, "15-60 min": 0, "over 1 h": 0},
+        "oldest_s": None,
+    }

@@ -317,3 +317,30 @@ def test_a_decision_written_by_orjson_is_the_bytes_pydantic_writes(
             encode(decision)
         return
     assert encode(decision) == expected
+
+
+CASE_VALUES = st.recursive(
+    st.none() | st.booleans() | st.floats() | st.integers(-(2**70), 2**70) | HOSTILE_TEXT,
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(HOSTILE_TEXT, inner, max_size=5),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(case=st.dictionaries(HOSTILE_TEXT, CASE_VALUES, max_size=6) | st.just({"x": "y" * 40_000}))
+def test_an_approval_requests_case_is_bounded_and_written_back(case: dict[str, object]) -> None:
+    """The analyst's case on ``approval.requests`` (any JSON from the agent): refused over
+    its size with the reason, else read and written back as JSON."""
+    from ingestion.contracts.outputs import CASE_MAX_BYTES, ApprovalRequest
+
+    raw: dict[str, object] = json.loads(encode(samples()[Stream.APPROVAL_REQUESTS]))
+    raw["case"] = case
+    data = json.dumps(raw).encode()  # a lone surrogate goes as \\ud800, as a producer's would
+    event, reason = decoded(ApprovalRequest, data)
+    if event is None:  # a lone surrogate is refused as JSON, as in any event; the rest by case
+        lone = re.search(r"\\u[dD][89a-fA-F]", data.decode())
+        assert ("case" in reason) or (lone and "not valid JSON" in reason), reason
+    else:
+        assert event.case is not None
+        assert len(json.dumps(event.case, default=str)) <= CASE_MAX_BYTES
+        assert decoded(ApprovalRequest, encode(event))[0] is not None  # written back, read again

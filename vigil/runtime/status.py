@@ -80,6 +80,7 @@ def agents_status(
             "lag": dict(sorted(lag.items(), key=lambda kv: int(kv[0]))),
             "events_per_s": round(sum(float(r["events_per_s"]) for r in replicas), 1),
             "escalated": sum(int(b["agents"][name]["escalated"]) for b in mine),
+            "dead_lettered": sum(int(b["agents"][name].get("dead_lettered", 0)) for b in mine),
             "pending_approvals": sum(1 for p in pending if p.thread_id.startswith(f"{name}:")),
             "failing": failing(mine, name),
         }

@@ -6,6 +6,7 @@ import contextlib
 import gc
 from typing import Any
 
+import redis
 from fastapi import FastAPI
 
 from api import ApiDeps, create_app
@@ -14,7 +15,7 @@ from graphs.llm import ModelGateway
 from ingestion.kafka import BrokerProbe
 from ingestion.knowledge.types import Embedder
 from ingestion.producer import EventProducer
-from vigil.runtime.status import agents_check
+from vigil.runtime.status import agents_check, agents_status
 from vigil.settings import Settings, Stream
 from vigil.wiring.clients import async_redis_client, redis_client, tool_context
 from vigil.wiring.models import build_gateway, local_model, parse_spec
@@ -77,7 +78,16 @@ def api_deps(
             "agents": lambda: agents_check(settings, r),
         },
         close=close,
+        operations=lambda: operations(settings, r),
     )
+
+
+def operations(settings: Settings, client: redis.Redis) -> dict[str, Any]:
+    """Every agent's status as ``vigil agents status`` reports it (the admins' page)."""
+    from agents.registry import select, spec  # the agents and their graphs: loaded when used
+
+    names = select("all")
+    return agents_status(settings, client, names, {n: spec(n).stage for n in names})
 
 
 def app(settings: Settings, **kw: Any) -> FastAPI:
