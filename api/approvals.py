@@ -41,6 +41,9 @@ class ApprovalFeed:
     def list_pending(self) -> list[dict[str, Any]]:
         return [view(r, "pending", self.ledger) for r in self.pending.pending()]
 
+    def list_decided(self, limit: int) -> list[dict[str, Any]]:
+        return [view(r, state, self.ledger) for r, state in self.pending.decided(limit)]
+
     def show(self, approval_id: str) -> dict[str, Any] | None:
         found = self.pending.get(approval_id)
         return None if found is None else view(found[0], found[1], self.ledger)

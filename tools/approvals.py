@@ -146,6 +146,29 @@ class PendingApprovals:
         found = [self.get(i) for i in ids]
         return [req for f in found if f is not None for req, state in [f] if state == "pending"]
 
+    def decided(self, limit: int = 50) -> list[tuple[ApprovalRequest, str]]:
+        """The latest ``limit`` requests decided (approved, rejected, expired), newest first,
+        found from the change stream (its last ``CHANGES_KEPT`` changes)."""
+        out: list[tuple[ApprovalRequest, str]] = []
+        seen: set[str] = set()
+        last = "+"
+        while len(out) < limit:
+            got: Any = self.client.xrevrange(self.changes, max=last, count=200)
+            if not got:
+                break
+            for _cid, fields in got:
+                approval_id, state = as_text(fields[b"approval_id"]), as_text(fields[b"state"])
+                if state == "pending" or approval_id in seen:
+                    continue
+                seen.add(approval_id)
+                found = self.get(approval_id)
+                if found is not None and found[1] != "pending":
+                    out.append(found)
+                    if len(out) >= limit:
+                        break
+            last = "(" + as_text(got[-1][0])
+        return out
+
     def due(self, now: datetime) -> list[str]:
         due = self.client.zrangebyscore(self.deadlines, "-inf", now.timestamp())
         return [as_text(i) for i in due]  # type: ignore[arg-type]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse
 
@@ -55,6 +55,14 @@ class Sent(BaseModel):
 async def list_approvals(who: Staff, vigil: Vigil) -> list[dict[str, Any]]:
     """Pending proposals, soonest deadline first, with their evidence."""
     return await asyncio.to_thread(vigil.feed.list_pending)
+
+
+@router.get("/decided")
+async def list_decided(
+    who: Staff, vigil: Vigil, limit: Annotated[int, Query(ge=1, le=200)] = 50
+) -> list[dict[str, Any]]:
+    """The latest decided proposals, newest first, each with its decision (who, when, why)."""
+    return await asyncio.to_thread(vigil.feed.list_decided, limit)
 
 
 @router.get("/events", response_class=EventSourceResponse, responses={200: {

@@ -356,7 +356,9 @@ function render() {
   }
   if (!groups.size) inbox.appendChild(el("p", "muted", "Nothing waits for a decision."));
   const done = $("#decided");
-  done.replaceChildren(...decided.reverse().map(caseView));
+  const at = (a) => (a.decision && a.decision.decided_at) || a.deadline;
+  decided.sort((x, y) => new Date(at(y)) - new Date(at(x)));
+  done.replaceChildren(...decided.map(caseView));
   $("#count-pending").textContent = String([...groups.values()].reduce((n, l) => n + l.length, 0));
   $("#count-decided").textContent = String(decided.length);
   for (const [id, value] of typed) {
@@ -383,6 +385,11 @@ function openInbox() {
     for (const [id, a] of cases) if (a.state === "pending") cases.delete(id);
     for (const a of JSON.parse(ev.data).pending) cases.set(a.approval_id, a);
     render();
+    // the cases decided before this page opened (newest first), with who decided and when
+    api("GET", "/approvals/decided?limit=50").then((list) => {
+      for (const a of list) if (!cases.has(a.approval_id)) cases.set(a.approval_id, a);
+      render();
+    }).catch(() => null);
   });
   const update = (ev) => { const a = JSON.parse(ev.data); cases.set(a.approval_id, a); render(); };
   feed.addEventListener("approval.new", update);

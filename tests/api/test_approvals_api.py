@@ -73,6 +73,14 @@ def test_an_analyst_approves_a_pending_proposal_and_the_block_follows(
         assert again.status_code == 409
         assert "already decided" in again.json()["detail"]
         assert c.get("/approvals").json() == []
+        # the decided list: newest first, each with who decided, when and why
+        [listed] = c.get("/approvals/decided").json()
+        assert (listed["approval_id"], listed["state"]) == (approval_id, "approve")
+        assert listed["decision"]["analyst"] == "analyst.ana"
+        assert listed["case"]["payments"][-1]["transaction_id"] == block.transaction_id
+        assert c.get("/approvals/decided", params={"limit": 0}).status_code == 422
+    with api.client("john") as c:
+        assert c.get("/approvals/decided").status_code == 403
     listener.join(15)
     names = [name for name, _ in feed]
     assert names == ["snapshot", "approval.new", "approval.resolved"]
