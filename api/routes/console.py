@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from importlib import resources
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from api.world import outline
 
 router = APIRouter(include_in_schema=False)
 
@@ -21,6 +24,14 @@ async def root() -> RedirectResponse:
 @router.get("/console")
 async def console() -> HTMLResponse:
     return HTMLResponse((_STATIC / "console.html").read_text(encoding="utf-8"))
+
+
+@router.get("/console/world.json")
+async def world() -> Response:
+    """The case map's world outline (``api.world``), from installed data."""
+    body = await asyncio.to_thread(outline)
+    return Response(body, media_type="application/json",
+                    headers={"Cache-Control": "public, max-age=86400"})  # fmt: skip
 
 
 @router.get("/console/{name}")

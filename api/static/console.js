@@ -174,7 +174,14 @@ function table(rows, columns) {
   return t;
 }
 
-// the payments on a plain longitude/latitude grid, framed around them
+// the world's outline (installed with Vigil, served by the API), read once
+let world = null;
+const worldOutline = () => {
+  if (!world) world = fetch("/console/world.json").then((r) => r.json()).then((w) => w.rings || []).catch(() => []);
+  return world;
+};
+
+// the payments on the world's outline and a longitude/latitude grid, framed around them
 function map(payments) {
   const points = payments.filter((p) => typeof p.lat === "number" && typeof p.lon === "number");
   if (!points.length) return null;
@@ -182,9 +189,20 @@ function map(payments) {
   const svg = document.createElementNS(NS, "svg");
   const lats = points.map((p) => p.lat), lons = points.map((p) => p.lon);
   const pad = 2;
-  const x0 = Math.min(...lons) - pad, x1 = Math.max(...lons) + pad;
-  const y0 = Math.min(...lats) - pad, y1 = Math.max(...lats) + pad;
   const W = 320, H = 180;
+  // a degree of longitude is cos(latitude) of a degree of latitude: the frame is widened
+  // or heightened to the picture's proportions so that shapes and distances keep theirs
+  const k = Math.max(0.2, Math.cos(((Math.min(...lats) + Math.max(...lats)) / 2) * Math.PI / 180));
+  let x0 = Math.min(...lons) - pad, x1 = Math.max(...lons) + pad;
+  let y0 = Math.min(...lats) - pad, y1 = Math.max(...lats) + pad;
+  const wide = ((x1 - x0) * k) / (y1 - y0);
+  if (wide < W / H) {
+    const grow = ((y1 - y0) * (W / H)) / k - (x1 - x0);
+    x0 -= grow / 2; x1 += grow / 2;
+  } else {
+    const grow = ((x1 - x0) * k) / (W / H) - (y1 - y0);
+    y0 -= grow / 2; y1 += grow / 2;
+  }
   const sx = (lon) => ((lon - x0) / (x1 - x0)) * W;
   const sy = (lat) => H - ((lat - y0) / (y1 - y0)) * H;
   svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
@@ -198,6 +216,15 @@ function map(payments) {
     svg.appendChild(n);
     return n;
   };
+  const land = add("g", { class: "land" });
+  worldOutline().then((rings) => {
+    for (const ring of rings) {
+      if (!ring.some(([lon, lat]) => lon >= x0 && lon <= x1 && lat >= y0 && lat <= y1)) continue;
+      const poly = document.createElementNS(NS, "polygon");
+      poly.setAttribute("points", ring.map(([lon, lat]) => `${sx(lon).toFixed(1)},${sy(lat).toFixed(1)}`).join(" "));
+      land.appendChild(poly);
+    }
+  });
   for (let lon = Math.ceil(x0); lon <= x1; lon++) add("line", { x1: sx(lon), x2: sx(lon), y1: 0, y2: H, class: "grid" });
   for (let lat = Math.ceil(y0); lat <= y1; lat++) add("line", { x1: 0, x2: W, y1: sy(lat), y2: sy(lat), class: "grid" });
   if (points.length > 1) {

@@ -114,6 +114,9 @@ def test_an_analyst_reads_the_case_confirms_and_the_block_follows(
     assert atm.transaction_id in rows.nth(0).text_content()
     assert "Paris" in rows.nth(1).text_content()
     assert analyst.locator(".approval svg.map circle.point").count() == 2
+    # the coasts around them, from the outline installed with Vigil (Britain, France, ...)
+    analyst.wait_for_selector(".approval svg.map .land polygon", timeout=20_000)
+    assert analyst.locator(".approval svg.map .land polygon").count() >= 2
     travel = analyst.text_content(".approval .travel") or ""
     assert re.fullmatch(r"346 km in 40 s: [\d,]+ km/h, limit 1,000 km/h", travel), travel
     reasons = analyst.locator(".approval .evidence li").all_text_contents()
