@@ -44,6 +44,18 @@ def sign_in(browser: Browser, api: Api, key: str, hosts: list[str],
     return page
 
 
+def unnamed(page: Any) -> list[str]:
+    """The visible controls with no accessible name (no label, aria-label or text)."""
+    return list(
+        page.evaluate("""() => [...document.querySelectorAll(
+            'input, button, select, textarea, summary')]
+        .filter((e) => e.offsetParent !== null)
+        .filter((e) => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
+                       && !e.textContent.trim())
+        .map((e) => e.outerHTML.slice(0, 80))""")
+    )
+
+
 def shot(page: Any, name: str) -> None:
     SCREENS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENS / f"{name}.png"), full_page=True)
@@ -88,6 +100,7 @@ def test_a_customer_sees_progress_an_answer_and_each_source_once(
     passage = customer.locator(".source blockquote").first
     assert passage.is_visible()
     assert len(passage.text_content() or "") > 20
+    assert unnamed(customer) == []
     shot(customer, "customer-chat")
     customer.click("#signout")
     customer.wait_for_selector("#signin-form", state="visible")
@@ -133,6 +146,14 @@ def test_an_analyst_reads_the_case_confirms_and_the_block_follows(
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page is {width} px wide on a 390 px phone"
     shot(phone, "analyst-phone")
+    assert unnamed(analyst) == []
+    # by keyboard: Enter on "Approve block" asks; Escape cancels, and nothing is sent
+    analyst.focus(".approval .approve")
+    analyst.keyboard.press("Enter")
+    analyst.wait_for_selector("#confirm[open]")
+    analyst.keyboard.press("Escape")
+    analyst.wait_for_selector("#confirm:not([open])", state="attached")
+    assert (analyst.text_content(".approval .state") or "") == "pending"
     analyst.click(".approval .reject")  # a rejection needs a reason: nothing is sent
     assert "say why" in (analyst.text_content(".approval .state") or "")
     analyst.click(".approval .approve")
