@@ -6,7 +6,7 @@ Everything is drawn from one seeded ``random.Random`` so a seed names one world.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 
@@ -139,8 +139,10 @@ JOHN = Customer(
 
 
 def make_customers(rng: random.Random, n: int) -> list[Customer]:
-    """John first, then ``n - 1`` others drawn from the seed."""
-    people = [JOHN] if n > 0 else []
+    """John first (a copy: a simulation drifts its customers' credit scores, and John's
+    must start at the founding story's in every simulator of the process), then ``n - 1``
+    others drawn from the seed."""
+    people = [replace(JOHN, cards=list(JOHN.cards), flags=list(JOHN.flags))] if n > 0 else []
     for i in range(1, n):
         home = rng.choice(CITIES)
         age = rng.randint(19, 84)

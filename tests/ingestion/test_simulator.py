@@ -178,3 +178,20 @@ def test_plan_counts_and_injects() -> None:
 def test_unknown_scenario_is_refused_with_the_choices() -> None:
     with pytest.raises(ValueError, match="london-paris"):
         list(plan_events(SimPlan(scenarios=["moon-landing"])))
+
+
+def test_a_simulation_drifts_its_own_john_not_the_founding_storys() -> None:
+    """A simulation's credit-score drift once changed the module's John in place: every
+    later simulator of the process (the seed, the golden stream) started John at 790."""
+    from ingestion.contracts import CustomerChange
+    from ingestion.seed import seed_customers
+    from vigil.simulate import SimPlan, plan_events
+
+    events = list(plan_events(SimPlan(seed=3, customers=3, count=3000, run="drift")))
+    drifted = [e for e in events if isinstance(e, CustomerChange)
+               and e.customer_id == JOHN.customer_id and e.op == "patch"]  # fmt: skip
+    assert drifted, "the traffic changed John's profile"
+    assert JOHN.credit_score == 795
+    [john] = [c for c in seed_customers(3) if c.customer_id == JOHN.customer_id]
+    assert john.profile is not None
+    assert john.profile.credit_score == 795
