@@ -156,18 +156,20 @@ class PendingApprovals:
             got: Any = self.client.xrevrange(self.changes, max=last, count=200)
             if not got:
                 break
+            ids: list[str] = []  # the page's decided ones, each read once, in one round trip
             for _cid, fields in got:
                 approval_id, state = as_text(fields[b"approval_id"]), as_text(fields[b"state"])
-                if state == "pending" or approval_id in seen:
-                    continue
-                seen.add(approval_id)
-                found = self.get(approval_id)
-                if found is not None and found[1] != "pending":
-                    out.append(found)
-                    if len(out) >= limit:
-                        break
+                if state != "pending" and approval_id not in seen:
+                    seen.add(approval_id)
+                    ids.append(approval_id)
+            pipe = self.client.pipeline(transaction=False)
+            for approval_id in ids:
+                pipe.hmget(self.key(approval_id), "request", "state")
+            for raw, state in pipe.execute() if ids else []:
+                if raw is not None and state not in (None, b"pending"):
+                    out.append((ApprovalRequest.model_validate_json(raw), as_text(state)))
             last = "(" + as_text(got[-1][0])
-        return out
+        return out[:limit]
 
     def due(self, now: datetime) -> list[str]:
         due = self.client.zrangebyscore(self.deadlines, "-inf", now.timestamp())
