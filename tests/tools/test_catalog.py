@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -79,7 +80,9 @@ def test_lookup_returns_only_allowed_fields(ctx: ToolContext) -> None:
     )  # fmt: skip
     msg = run(ctx, "customer_lookup", {"customer_id": "cust-john"})
     assert "London" in msg.text
-    assert "795" not in msg.text, "the fraud agent does not see the credit score"
+    # neither the field nor its value ("795" alone also matched a timestamp's microseconds)
+    assert "credit_score" not in msg.text, "the fraud agent does not see the credit score"
+    assert not re.search(r"(?<![\d.])795(?![\d])", msg.text), msg.text
     assert "John Carter" not in msg.text
     missing = run(ctx, "customer_lookup", {"customer_id": "cust-nobody"})
     assert missing.status == "error"
