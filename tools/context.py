@@ -9,6 +9,7 @@ from ingestion.knowledge.types import Embedder, Retriever
 from ingestion.profiles import ProfileStore
 from tools.alerts import AlertService
 from tools.block import BlockService
+from tools.card_history import CardHistory
 from tools.card_locations import CardLocationStore
 from tools.lake import ParquetLake
 
@@ -24,6 +25,7 @@ class ToolContext:
     blocks: BlockService
     alerts: AlertService
     lake: ParquetLake
+    history: CardHistory
     audience: Audience = "fraud_agent"
     velocity_max_kmh: float = 1000.0
     velocity_same_place_km: float = 25.0

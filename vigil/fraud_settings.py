@@ -58,6 +58,13 @@ class FraudSettings(BaseSettings):
     fraud_wait_for_model: bool = Field(
         True, description="No model reachable: escalations wait (false: the rules decide)."
     )
+    fraud_card_recent: int = Field(
+        10,
+        ge=0,
+        le=100,
+        description="A card's last payments kept for the analyst's case (about 150 bytes each "
+        "in Redis, for 30 days after the card's last use); 0 keeps none.",
+    )
     fraud_features: bool = Field(
         False,
         description="Behaviour features per card and customer, learned from the stream (off "

@@ -2,10 +2,11 @@
 
 One Redis round trip per batch carries the velocity check of every located transaction,
 the card-testing window of every small online payment, the profile fields of every
-customer in the batch and, with ``fraud_features``, the behaviour features and each
-card's review flag. The rules are plain and their thresholds are settings; with a risk
-model promoted, its bands decide over the rules that are not floors (``verdicts``). Only
-what is escalated goes on to the fraud graph.
+customer in the batch, every payment into its card's last ones (the analyst's case) and,
+with ``fraud_features``, the behaviour features and each card's review flag. The rules are
+plain and their thresholds are settings; with a risk model promoted, its bands decide over
+the rules that are not floors (``verdicts``). Only what is escalated goes on to the fraud
+graph.
 """
 
 from __future__ import annotations
@@ -34,11 +35,13 @@ from agents.fraud.behaviour import (
 from agents.fraud.model_store import ModelWatch
 from agents.fraud.pipelined import Call, answered, parts
 from agents.fraud.places import delivery_from_home, from_home, home_of, number
+from agents.fraud.screen_script import SCREEN_BATCH
 from agents.fraud.verdicts import Screened as Screened
 from agents.fraud.verdicts import scored, under_review, write_flags
 from ingestion.contracts import Transaction
 from ingestion.contracts.outputs import Signal
 from ingestion.profiles import RedisProfileStore
+from tools.card_history import RECORD_FUNCTION, CardHistory
 from tools.card_locations import OBSERVE_FUNCTION, CardLocationStore, parse_answer
 from tools.velocity import Sighting, assess
 from vigil.settings import Settings
@@ -51,42 +54,6 @@ RISK_FLAGGED = 0.75
 RISK_AMOUNT_SPIKE = 0.6
 RISK_CARD_BURST = 0.6
 FLAGS = {"card_compromised", "account_takeover", "fraud_watch"}
-
-
-#: One round trip per batch: the profile fields of every customer and the velocity
-#: observation of every located payment (each store's own Lua function, prepended) and the
-#: card-testing window of every small online payment.
-_SCREEN_BATCH = r"""
-local n_users, n_located, n_testing = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local card_ttl, window_ms, testing_ttl = ARGV[4], tonumber(ARGV[5]), ARGV[6]
-local n_behave, behave_ttl, dedupe, horizon = tonumber(ARGV[7]), ARGV[8], ARGV[9], ARGV[10]
-local delay, label_ttl, n_flags = tonumber(ARGV[11]), ARGV[12], tonumber(ARGV[13])
-local P = ARGV[14]
-local out, k, a = {}, n_users + 1, 15
-read_profiles(1, n_users, out)
-for _ = 1, n_located do
-  out[#out + 1] = observe(KEYS[k], KEYS[k + 1], ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3],
-                          card_ttl)
-  k, a = k + 2, a + 4
-end
-for _ = 1, n_testing do
-  local ms = tonumber(ARGV[a + 1])
-  redis.call("ZADD", KEYS[k], ms, ARGV[a])
-  out[#out + 1] = redis.call("ZCOUNT", KEYS[k], ms - window_ms, ms)
-  redis.call("EXPIRE", KEYS[k], testing_ttl)
-  k, a = k + 1, a + 2
-end
-local parsed = {}
-for i = 1, n_behave do parsed[i] = fields(ARGV[a + i - 1]) end
-if n_flags > 0 then  -- each card's review flag
-  local flags = {}
-  for i = 1, n_flags do flags[i] = P .. ":flag:" .. parsed[i][5] end
-  local got = redis.call("MGET", unpack(flags))
-  for i = 1, n_flags do out[#out + 1] = got[i] or "" end
-end
-behave_batch(P, parsed, n_behave, behave_ttl, dedupe, tonumber(horizon), delay, label_ttl, out)
-return out
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +78,9 @@ class Screener:
             "usual_amount", "flags", *home
         )
         self.cards = CardLocationStore.for_service(client, self.prefix)
+        self.history = CardHistory.for_service(client, self.prefix, settings.fraud_card_recent)
         self._script = client.register_script(
-            OBSERVE_FUNCTION + BEHAVE_FUNCTION + self.profiles.lua + _SCREEN_BATCH
+            OBSERVE_FUNCTION + RECORD_FUNCTION + BEHAVE_FUNCTION + self.profiles.lua + SCREEN_BATCH
         )
         self._behaviour = BehaviourKeys(self.prefix) if settings.fraud_features else None
         self._testing_max = Decimal(str(settings.fraud_card_testing_max_amount))
@@ -200,6 +168,10 @@ class Screener:
             t = txs[i]
             keys.append(f"{self.prefix}:cardtest:{t.card_id}")  # its testing window
             testing_args += [t.transaction_id, str(int(t.timestamp.timestamp() * 1000))]
+        recent_args: list[str] = []
+        if self.history.keep > 0:  # every payment, into its card's last ones (the case's)
+            for t in txs:
+                recent_args += self.history.record(t)
         behave_args: list[str] = []
         if self._behaviour is not None:  # its keys are made in the script, from the ids
             per = self._per_gbp
@@ -215,8 +187,10 @@ class Screener:
                   window_s * 2, len(behave_args), s.fraud_features_ttl_s * 1000,
                   s.fraud_features_dedupe_s * 1000, HORIZON, s.fraud_terminal_delay_days,
                   s.fraud_labels_ttl_s * 1000, len(txs) if behave_args else 0,
-                  self._behaviour.prefix if self._behaviour is not None else ""]  # fmt: skip
-        args = [*map(str, header), *located_args, *testing_args, *behave_args]
+                  self._behaviour.prefix if self._behaviour is not None else "",
+                  len(recent_args) // 3, self.history.prefix, self.history.keep,
+                  self.history.ttl_s]  # fmt: skip
+        args = [*map(str, header), *located_args, *testing_args, *recent_args, *behave_args]
         return _Prepared(txs, users, located, testing, sightings, keys, args, bool(behave_args))
 
     def _finish(self, given: Sequence[tuple[_Prepared, list[Any]]], reviews: dict[str, int],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import weakref
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -15,6 +16,7 @@ from graphs.fraud.context import FraudContext
 from graphs.fraud.state import SEVERITY, Action, Assessment, FraudState
 from graphs.llm import structured
 from ingestion.contracts import FraudDecision, FraudLabel
+from ingestion.contracts.outputs import CASE_MAX_BYTES
 from ingestion.failpoints import failpoint
 from ingestion.knowledge.types import Embedder
 from tools.block import block_proposal
@@ -42,14 +44,18 @@ def policy_vector(embedder: Embedder) -> list[float]:
 
 
 def gather_context(state: FraudState, runtime: Runtime[FraudContext]) -> FraudState:
-    """Customer profile (fields the fraud agent may see) and the fraud policy."""
+    """Customer profile (fields the fraud agent may see), the card's last payments and the
+    fraud policy."""
     tools = runtime.context.tools
-    profile = tools.profiles.get(state["transaction"]["user_id"])
+    tx = state["transaction"]
+    profile = tools.profiles.get(tx["user_id"])
+    recent = tools.history.recent(tx["card_id"]) if tools.history.keep > 0 else None
     hits = tools.retriever.search(
         POLICY_QUESTION, policy_vector(tools.embedder), k=3, kb="policies"
     )
     return {
         "profile": visible(profile, "fraud_agent") if profile else None,
+        "recent": recent,
         "policy": [{"title": h.title, "text": h.text} for h in hits],
     }
 
@@ -160,10 +166,11 @@ PAYMENT_FIELDS = ("transaction_id", "timestamp", "amount", "currency", "merchant
 
 def case_of(state: FraudState, max_kmh: float) -> dict[str, Any]:
     """What the analyst reads beside a block proposal: the payment, the card's previous
-    use when the travel between them is what flagged it (where and when), the travel
-    against the limit, the rules' reasons once each, and the model's words apart, as the
-    model's note (``None`` when the rules decided without it)."""
-    tx, screening = state["transaction"], state["screening"]
+    use when the travel between them is what flagged it (where and when), the card's last
+    payments (``None``: this deployment keeps none), the travel against the limit, the
+    rules' reasons once each, and the model's words apart, as the model's note (``None``
+    when the rules decided without it)."""
+    tx, screening, recent = state["transaction"], state["screening"], state.get("recent")
     signals = screening.get("signals") or {}
     payments = [{k: tx.get(k) for k in PAYMENT_FIELDS}]
     travel = None
@@ -172,23 +179,49 @@ def case_of(state: FraudState, max_kmh: float) -> dict[str, Any]:
         kmh = km / (seconds / 3600) if seconds > 0 else None
         travel = {"distance_km": km, "seconds": seconds, "speed_kmh": kmh,
                   "limit_kmh": max_kmh}  # fmt: skip
-        if signals.get("previous_lat") is not None:
+        if signals.get("previous_lat") is not None:  # all of it when the card's history has it
+            was = signals.get("previous_transaction_id")
+            kept = next((p for p in recent or () if p.get("transaction_id") == was), {})
             payments.insert(0, {
-                "transaction_id": signals.get("previous_transaction_id"),
+                **{k: kept.get(k) for k in PAYMENT_FIELDS}, "transaction_id": was,
                 "timestamp": signals.get("previous_at"),
                 "lat": signals.get("previous_lat"), "lon": signals.get("previous_lon"),
             })  # fmt: skip
     assessment = state.get("assessment")
-    return {
-        "card_id": tx["card_id"],
-        "customer_id": tx["user_id"],
-        "payments": payments,
-        "travel": travel,
-        "reasons": list(dict.fromkeys(screening["reasons"])),
-        "verdict": state.get("verdict"),
-        "model_note": assessment.get("rationale") if assessment else None,
-        "model_advice": assessment.get("action") if assessment else None,
-    }
+    return fitted(
+        {
+            "card_id": tx["card_id"],
+            "customer_id": tx["user_id"],
+            "payments": payments,
+            "recent": None if recent is None else list(recent),
+            "travel": travel,
+            "reasons": list(dict.fromkeys(screening["reasons"])),
+            "verdict": state.get("verdict"),
+            "model_note": assessment.get("rationale") if assessment else None,
+            "model_advice": assessment.get("action") if assessment else None,
+        }
+    )
+
+
+#: the model's note is cut to this many characters when the case would not fit otherwise
+NOTE_MAX = 2000
+
+
+def fitted(case: dict[str, Any]) -> dict[str, Any]:
+    """The case within ``CASE_MAX_BYTES``: a long model note cut first (marked so), then
+    the card's oldest payments left out (the case says how many)."""
+
+    def size() -> int:
+        return len(json.dumps(case, default=str))
+
+    note = case.get("model_note")
+    if isinstance(note, str) and len(note) > NOTE_MAX and size() > CASE_MAX_BYTES:
+        case["model_note"] = note[:NOTE_MAX] + " [cut: the note was longer]"
+    recent = case.get("recent")
+    while recent and size() > CASE_MAX_BYTES:
+        recent.pop()
+        case["recent_left_out"] = case.get("recent_left_out", 0) + 1
+    return case
 
 
 def route_answer(state: FraudState) -> Literal["apply_block", "release", "fail_safe"]:

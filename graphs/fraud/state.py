@@ -36,6 +36,8 @@ class FraudState(TypedDict, total=False):
     transaction: dict[str, Any]
     screening: ScreeningFacts
     profile: dict[str, Any] | None
+    #: the card's last payments, newest first, as screening kept them (None: none are kept)
+    recent: list[dict[str, Any]] | None
     policy: list[dict[str, Any]]
     assessment: dict[str, Any] | None
     assessment_error: str | None

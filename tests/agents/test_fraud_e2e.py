@@ -125,6 +125,11 @@ def test_london_paris_waits_for_one_approval_then_blocks_once(world: World) -> N
         atm.transaction_id, coffee.transaction_id)  # fmt: skip
     assert (before["lat"], before["lon"]) == (atm.lat, atm.lon)
     assert (now["lat"], now["lon"], now["city"]) == (coffee.lat, coffee.lon, coffee.city)
+    # the previous payment in full, from the card's history, which has both, newest first
+    assert (before["merchant"], before["city"], before["amount"]) == (
+        atm.merchant, atm.city, str(atm.amount))  # fmt: skip
+    assert [p["transaction_id"] for p in case["recent"]] == [
+        coffee.transaction_id, atm.transaction_id]  # fmt: skip
     assert case["travel"]["speed_kmh"] > case["travel"]["limit_kmh"]
     assert case["model_note"] == "Same card in London and Paris 40 s apart."
     assert len(request.evidence) == len(set(request.evidence))

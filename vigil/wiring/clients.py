@@ -16,6 +16,7 @@ from ingestion.profiles import RedisProfileStore
 from tools.alerts import AlertService
 from tools.approvals import ApprovalLedger
 from tools.block import AutoPolicy, BlockService
+from tools.card_history import CardHistory
 from tools.card_locations import CardLocationStore
 from tools.context import Audience, ToolContext
 from tools.lake import ParquetLake
@@ -93,6 +94,7 @@ def tool_context(
         blocks=BlockService(ApprovalLedger.of(settings, r), emitter, auto),
         alerts=AlertService(emitter),
         lake=ParquetLake(settings.lake_path, settings.lake_hash_key.get_secret_value()),
+        history=CardHistory.for_service(r, prefix, settings.fraud_card_recent),
         audience=audience,
         velocity_max_kmh=settings.velocity_max_kmh,
         velocity_same_place_km=settings.velocity_same_place_km,
