@@ -162,13 +162,18 @@ setInterval(() => {
   }
 }, 1000);
 
-function table(rows, columns) {
+function table(rows, columns, caption, current) {
   const t = el("table", "payments");
+  if (caption) t.createCaption().textContent = caption;
   const head = t.createTHead().insertRow();
   for (const [, title] of columns) head.appendChild(el("th", null, title));
   const body = t.createTBody();
   for (const row of rows) {
     const tr = body.insertRow();
+    if (current && row.transaction_id === current) {
+      tr.className = "current";
+      tr.setAttribute("aria-current", "true");
+    }
     for (const [key, , fmt] of columns) tr.appendChild(el("td", null, fmt ? fmt(row[key], row) : (row[key] ?? "")));
   }
   return t;
@@ -256,6 +261,32 @@ async function profileOf(customerId, box) {
   }
 }
 
+const PAYMENT_COLUMNS = [
+  ["timestamp", "When", (v) => when(v)],
+  ["amount", "Amount", (v, r) => (v == null ? "" : `${v} ${r.currency || ""}`)],
+  ["merchant", "Merchant"],
+  ["city", "Where", (v, r) => [v, r.country].filter(Boolean).join(", ") || (r.lat != null ? `${r.lat}, ${r.lon}` : "")],
+  ["channel", "Channel", (v) => (v || "").replace(/_/g, " ")],
+  ["transaction_id", "Payment"],
+];
+
+// the card's last payments as screening kept them when the case was made, this one marked
+function cardHistory(c, current) {
+  const box = el("div", "history");
+  box.appendChild(el("h4", null, "Card's recent payments"));
+  if (c.recent == null) {
+    box.appendChild(el("p", "muted", "This deployment keeps no card history (VIGIL_FRAUD_CARD_RECENT is 0)."));
+  } else if (!c.recent.length) {
+    box.appendChild(el("p", "muted", "No payments kept for this card."));
+  } else {
+    const t = table(c.recent, PAYMENT_COLUMNS, `The card's last ${c.recent.length}, newest first`, current);
+    t.classList.add("recent");
+    box.appendChild(t);
+    if (c.recent_left_out) box.appendChild(el("p", "muted", `${c.recent_left_out} older left out to keep the case small.`));
+  }
+  return box;
+}
+
 function caseView(a) {
   const node = el("article", "approval");
   node.dataset.id = a.approval_id;
@@ -272,16 +303,7 @@ function caseView(a) {
   }
   node.appendChild(head);
   const payments = c.payments || [];
-  if (payments.length) {
-    node.appendChild(table(payments, [
-      ["timestamp", "When", (v) => when(v)],
-      ["amount", "Amount", (v, r) => (v == null ? "" : `${v} ${r.currency || ""}`)],
-      ["merchant", "Merchant"],
-      ["city", "Where", (v, r) => [v, r.country].filter(Boolean).join(", ") || (r.lat != null ? `${r.lat}, ${r.lon}` : "")],
-      ["channel", "Channel", (v) => (v || "").replace(/_/g, " ")],
-      ["transaction_id", "Payment"],
-    ]));
-  }
+  if (payments.length) node.appendChild(table(payments, PAYMENT_COLUMNS, "The payments in question"));
   const t = c.travel;
   if (t) {
     const fast = t.speed_kmh != null && t.speed_kmh > t.limit_kmh;
@@ -308,6 +330,7 @@ function caseView(a) {
   const profile = el("div", "profile-box");
   node.appendChild(profile);
   if (c.customer_id) profileOf(c.customer_id, profile);
+  if (a.kind === "block_transaction") node.appendChild(cardHistory(c, p.transaction_id));
   const state = el("div", "state", a.state);
   node.appendChild(state);
   if (a.state === "pending") {

@@ -1,8 +1,10 @@
 """The web console in headless Chromium (Debian's, driven by Playwright), per role: a
 customer sees progress lines, the answer stream in and each source once; an analyst reads
 the London -> Paris case (both payments, the map, the speed against the limit, the model's
-note apart), confirms the block, and sees it decided. Every page load stays on 127.0.0.1;
-each page's screenshot is written under ``.test-output/console``."""
+note apart, the card's recent payments), confirms the block, and sees it decided; an admin
+sees the operations page follow the traffic. Every control has a name and every text a
+contrast of WCAG 2 AA; every page load stays on 127.0.0.1; each page's screenshot is
+written under ``.test-output/console``."""
 
 from __future__ import annotations
 
@@ -56,6 +58,49 @@ def unnamed(page: Any) -> list[str]:
     )
 
 
+#: WCAG 2's contrast of each visible text against what is painted behind it (backgrounds
+#: composited up the tree over white): 4.5:1, 3:1 for large text; disabled controls and
+#: SVG are exempt
+_CONTRAST = """() => {
+  const rgba = (c) => (c.match(/[\\d.]+/g) || []).map(Number).concat([1]).slice(0, 4);
+  const lum = ([r, g, b]) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const over = (top, below) => [0, 1, 2].map((i) => top[i] * top[3] + below[i] * (1 - top[3]));
+  const behind = (e) => {
+    const layers = [];
+    for (let n = e; n && n.nodeType === 1; n = n.parentElement) {
+      const bg = rgba(getComputedStyle(n).backgroundColor);
+      if (bg[3] > 0) layers.push(bg);
+      if (bg[3] >= 1) break;
+    }
+    return layers.reverse().reduce((acc, l) => over(l, acc), [255, 255, 255]);
+  };
+  const bad = [];
+  for (const e of document.querySelectorAll("body *")) {
+    if (e.closest("svg") || e.disabled || !e.getClientRects().length) continue;
+    const text = [...e.childNodes].filter((n) => n.nodeType === 3).map((n) => n.data)
+      .join("").trim();
+    if (!text) continue;
+    const style = getComputedStyle(e);
+    if (style.visibility === "hidden" || style.opacity === "0") continue;
+    const fg = rgba(style.color), bg = behind(e);
+    const [a, b] = [lum(over(fg, bg)), lum(bg)].sort((x, y) => y - x);
+    const ratio = (a + 0.05) / (b + 0.05);
+    const px = parseFloat(style.fontSize), bold = Number(style.fontWeight) >= 700;
+    const need = px >= 24 || (bold && px >= 18.66) ? 3 : 4.5;
+    if (ratio < need) bad.push(`${ratio.toFixed(2)} < ${need}: ${e.tagName} ${text.slice(0, 40)}`);
+  }
+  return bad;
+}"""
+
+
+def low_contrast(page: Any) -> list[str]:
+    """The visible texts whose contrast is under WCAG 2 AA's (``_CONTRAST``)."""
+    return list(page.evaluate(_CONTRAST))
+
+
 def shot(page: Any, name: str) -> None:
     SCREENS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENS / f"{name}.png"), full_page=True)
@@ -101,6 +146,7 @@ def test_a_customer_sees_progress_an_answer_and_each_source_once(
     assert passage.is_visible()
     assert len(passage.text_content() or "") > 20
     assert unnamed(customer) == []
+    assert low_contrast(customer) == []
     shot(customer, "customer-chat")
     customer.click("#signout")
     customer.wait_for_selector("#signin-form", state="visible")
@@ -122,10 +168,18 @@ def test_an_analyst_reads_the_case_confirms_and_the_block_follows(
     assert case is not None
     text = case.text_content() or ""
     assert f"Block payment {coffee.transaction_id}" in text
-    rows = analyst.locator(".approval table.payments tbody tr")
+    rows = analyst.locator(".approval table.payments:not(.recent) tbody tr")
     assert rows.count() == 2  # the ATM in London, then the coffee in Paris
     assert atm.transaction_id in rows.nth(0).text_content()
+    assert atm.merchant in rows.nth(0).text_content()
+    assert "London" in rows.nth(0).text_content()
     assert "Paris" in rows.nth(1).text_content()
+    # the card's recent payments, newest first, this one marked
+    history = analyst.locator(".approval table.recent tbody tr")
+    assert history.count() == 2
+    assert coffee.transaction_id in history.nth(0).text_content()
+    assert history.nth(0).get_attribute("aria-current") == "true"
+    assert atm.transaction_id in history.nth(1).text_content()
     assert analyst.locator(".approval svg.map circle.point").count() == 2
     # the coasts around them, from the outline installed with Vigil (Britain, France, ...)
     analyst.wait_for_selector(".approval svg.map .land polygon", timeout=20_000)
@@ -141,6 +195,7 @@ def test_an_analyst_reads_the_case_confirms_and_the_block_follows(
     assert "countdown" in (analyst.get_attribute(".approval .countdown", "class") or "")
     analyst.wait_for_selector(".approval dl.profile", timeout=10_000)
     shot(analyst, "analyst-case")
+    assert low_contrast(analyst) == []
     phone = sign_in(browser, api, "key-ana", hosts, viewport={"width": 390, "height": 844})
     phone.wait_for_selector(".approval table.payments", timeout=10_000)
     width = phone.evaluate("document.documentElement.scrollWidth")
@@ -228,6 +283,8 @@ def test_an_admin_sees_the_operations_page_follow_the_traffic(api: Api, browser:
         ages = admin.locator("#ops-approvals tbody tr").all_text_contents()
         assert [a.split()[0] for a in ages] == ["under", "5-15", "15-60", "over"], ages
         shot(admin, "admin-operations")
+        assert unnamed(admin) == []
+        assert low_contrast(admin) == []
     finally:
         stop.set()
         traffic.join(30)
