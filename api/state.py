@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,3 +29,5 @@ class AppState:
     feed: ApprovalFeed
     started: float = field(default_factory=time.time)
     last_ready: dict[str, Any] | None = None
+    #: the agents' latest report (``/ops/agents``): when it was asked for, and its task
+    ops_report: tuple[float, asyncio.Future[Any]] | None = None

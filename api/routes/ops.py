@@ -84,18 +84,29 @@ def approvals_by_age(vigil: AppState, now: float) -> dict[str, Any]:
             "oldest_s": round(max(ages), 1) if ages else None}  # fmt: skip
 
 
+#: the agents' report is shared by the requests of this long (and while it is being made):
+#: it describes every group in Kafka (0.6 s here), and each open console asks every 2 s
+OPS_FRESH_S = 1.0
+
+
 @router.get("/ops/agents", responses={503: {"description": "Kafka or Redis did not answer"}})
 async def operations(who: Caller, vigil: Vigil) -> dict[str, Any]:
     """Per agent: events/s, lag per partition, the escalation backlog, records sent to the
     DLQ, pending approvals (what ``vigil agents status`` reports), and the pending
-    approvals by age. Admins only."""
+    approvals by age. Admins only; one report serves every request within ``OPS_FRESH_S``
+    (and every request that comes while it is being made)."""
     who.require("admin", doing="reading the agents' operations")
     source = vigil.deps.operations
     if source is None:
         raise UnavailableError("agents", "this API has no view of the agents")
     timeout = vigil.settings.api_ready_timeout_s * 2
+    now = time.monotonic()
+    shared = vigil.ops_report
+    if shared is None or (now - shared[0] >= OPS_FRESH_S and shared[1].done()):
+        task = asyncio.ensure_future(asyncio.wait_for(asyncio.to_thread(source), timeout))
+        shared = vigil.ops_report = (now, task)
     try:
-        agents = await asyncio.wait_for(asyncio.to_thread(source), timeout)
+        agents = await asyncio.shield(shared[1])
     except TimeoutError:
         why = f"the agents' groups not described within {timeout:g} s"
         raise UnavailableError("kafka", why) from None

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
 from api.logs import JsonFormatter
+from api.routes.ops import OPS_FRESH_S
 from tests.api.conftest import Api
 
 
@@ -116,3 +119,25 @@ def test_the_operations_report_is_for_admins_and_says_each_agent(api: Api) -> No
         "by_age": {"under 5 min": 0, "5-15 min": 0, "15-60 min": 0, "over 1 h": 0},
         "oldest_s": None,
     }
+
+
+def test_the_operations_report_is_shared_by_requests_that_come_together(api: Api) -> None:
+    """Kafka is asked once for every console that polls at the same time."""
+    calls: list[float] = []
+    source = api.deps.operations
+    assert source is not None
+
+    def slow() -> dict[str, Any]:
+        calls.append(time.monotonic())
+        time.sleep(0.3)
+        return source()
+
+    api.deps.operations = slow
+    with api.client("admin") as c, ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: c.get("/ops/agents"), range(4)))
+        assert [r.status_code for r in answers] == [200] * 4
+        assert len(calls) == 1
+        assert len({json.dumps(r.json()["agents"], sort_keys=True) for r in answers}) == 1
+        time.sleep(OPS_FRESH_S)
+        assert c.get("/ops/agents").status_code == 200
+    assert len(calls) == 2  # an older report is made anew
