@@ -43,6 +43,8 @@ def create_app(settings: Settings, deps: ApiDeps) -> FastAPI:
             token_ttl_s=settings.api_token_ttl_s,
             dev_keys=settings.api_dev_keys,
             revoked=lambda sid: bool(deps.redis.exists(closed_session_key(prefix, sid))),
+            issuer=settings.api_token_issuer,
+            audience=settings.api_token_audience,
         ),
         metrics=metrics,
         hub=RunHub(

@@ -1,18 +1,16 @@
 """Who is calling: API keys and signed tokens, three roles, and the refusals.
 
 Credentials arrive as ``Authorization: Bearer <key or token>``, as ``X-API-Key``, or as
-the console's session cookie. Tokens are HS256 JWTs (``sub``, ``role``, ``exp``), so any
-service holding the secret can mint them with a standard library; Vigil mints its own
-with ``vigil api token``. Every refusal says what was wrong: 401 without valid
+the console's session cookie. Tokens are HS256 JWTs checked by PyJWT (``sub``, ``role``,
+``iss``, ``aud``, ``iat``, ``exp``, and ``nbf`` when present), so any service holding the
+secret (at least 32 bytes) can mint them with a standard library; Vigil mints its own with
+``vigil api token``. Every refusal says what was wrong: 401 without valid
 credentials, 403 when the credentials are fine but the role or the owner is not.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
-import json
 import re
 import secrets
 import time
@@ -20,7 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
+import jwt
+
 from api.errors import ForbiddenError, UnauthorizedError
+from vigil.settings import SECRET_MIN_BYTES
 
 Role = Literal["customer", "analyst", "admin"]
 ROLES: tuple[str, ...] = get_args(Role)
@@ -71,12 +72,8 @@ def parse_grant(text: str, *, where: str) -> Principal:
     return Principal(role, subject.strip())  # type: ignore[arg-type]
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+#: seconds of clock skew allowed between the minting service and this one
+LEEWAY_S = 30
 
 
 class Authenticator:
@@ -88,17 +85,26 @@ class Authenticator:
         token_ttl_s: int = 3600,
         dev_keys: bool = False,
         revoked: Callable[[str], bool] = lambda sid: False,
+        issuer: str = "vigil",
+        audience: str = "vigil-api",
     ) -> None:
         """``revoked``: whether a console session (by its ``sid``) was closed."""
         grants = {**(DEV_KEYS if dev_keys else {}), **keys}
         self.keys = {
             key: parse_grant(grant, where="VIGIL_API_KEYS") for key, grant in grants.items()
         }
+        if secret is not None and len(secret.encode()) < SECRET_MIN_BYTES:
+            raise ValueError(
+                f"VIGIL_API_TOKEN_SECRET is {len(secret.encode())} bytes; a token secret needs "
+                f"at least {SECRET_MIN_BYTES} (openssl rand -hex 32)"
+            )
         #: tokens need the configured secret; console sessions fall back to a per-process one
         self.secret = secret.encode() if secret else None
         self._session_secret = self.secret or secrets.token_bytes(32)
         self.token_ttl_s = token_ttl_s
         self.revoked = revoked
+        self.issuer = issuer
+        self.audience = audience
 
     @property
     def configured(self) -> bool:
@@ -109,19 +115,18 @@ class Authenticator:
         if key is None:
             raise ValueError("minting tokens needs VIGIL_API_TOKEN_SECRET")
         now = int(time.time())
-        claims = {
-            "iss": "vigil",
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "aud": self.audience,
             "sub": principal.subject,
             "role": principal.role,
             "iat": now,
+            "nbf": now,
             "exp": now + (ttl_s or self.token_ttl_s),
         }
         if session:
             claims["sid"] = secrets.token_hex(16)
-        head = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-        body = _b64(json.dumps(claims, separators=(",", ":")).encode())
-        sig = hmac.new(key, f"{head}.{body}".encode(), hashlib.sha256).digest()
-        return f"{head}.{body}.{_b64(sig)}"
+        return jwt.encode(claims, key, algorithm="HS256")
 
     def authenticate(self, credential: str | None) -> Principal:
         if not self.configured:
@@ -141,30 +146,45 @@ class Authenticator:
             return self._verify(credential)
         raise UnauthorizedError("unknown API key")
 
-    def _verify(self, token: str) -> Principal:
-        head, body, sig = token.split(".")
-        try:
-            header = _strict_json(_unb64(head))
-            claims = _strict_json(_unb64(body))
-            signature = _unb64(sig)
-        except (ValueError, RecursionError) as exc:
-            raise UnauthorizedError("malformed token: not a JWT") from exc
-        if not isinstance(header, dict) or header.get("alg") != "HS256":
-            raise UnauthorizedError("unsupported token: only HS256 tokens are accepted")
-        signed = f"{head}.{body}".encode()
+    def _claims(self, token: str) -> dict[str, Any]:
+        """The token's claims, checked by PyJWT: HS256 only, signed with the token secret
+        or this process's session secret, ``exp``, ``iat``, ``iss``, ``aud`` and ``sub``
+        present, not expired, not before its ``nbf`` or ``iat``, this issuer and audience."""
         keys = [k for k in (self.secret, self._session_secret) if k is not None]
-        if not any(
-            hmac.compare_digest(hmac.new(k, signed, hashlib.sha256).digest(), signature)
-            for k in keys
-        ):
-            raise UnauthorizedError("bad token signature")
-        if not isinstance(claims, dict):
-            raise UnauthorizedError("malformed token: its claims are not a JSON object")
-        exp = claims.get("exp")
-        if isinstance(exp, bool) or not isinstance(exp, int | float):
-            raise UnauthorizedError("token rejected: 'exp' must be a number of seconds")
-        if exp < time.time():
-            raise UnauthorizedError("token expired: get a new one")
+        for i, key in enumerate(keys):
+            try:
+                return jwt.decode(
+                    token, key, algorithms=["HS256"], issuer=self.issuer,
+                    audience=self.audience, leeway=LEEWAY_S,
+                    options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+                )  # fmt: skip
+            except jwt.InvalidSignatureError:
+                if i == len(keys) - 1:
+                    raise UnauthorizedError("bad token signature") from None
+            except jwt.ExpiredSignatureError:
+                raise UnauthorizedError("token expired: get a new one") from None
+            except jwt.ImmatureSignatureError as exc:
+                raise UnauthorizedError(f"token not valid yet: {exc}") from None
+            except jwt.InvalidIssuerError:
+                raise UnauthorizedError(
+                    f"token rejected: its issuer is not {self.issuer!r}"
+                ) from None
+            except jwt.InvalidAudienceError:
+                raise UnauthorizedError(
+                    f"token rejected: its audience is not {self.audience!r}"
+                ) from None
+            except jwt.MissingRequiredClaimError as exc:
+                raise UnauthorizedError(f"token rejected: {exc}") from None
+            except jwt.InvalidAlgorithmError:
+                raise UnauthorizedError(
+                    "unsupported token: only HS256 tokens are accepted"
+                ) from None
+            except jwt.InvalidTokenError as exc:
+                raise UnauthorizedError(f"malformed token: not a JWT ({exc})") from None
+        raise UnauthorizedError("bad token signature")
+
+    def _verify(self, token: str) -> Principal:
+        claims = self._claims(token)
         sid = claims.get("sid")
         if sid is not None and (not isinstance(sid, str) or not _SID.match(sid)
                                 or self.revoked(sid)):  # fmt: skip
@@ -183,10 +203,10 @@ class Authenticator:
     def session_of(self, token: str) -> tuple[str, float] | None:
         """A console session cookie's id and expiry (to close it), or None if it is not one."""
         try:
-            claims = _strict_json(_unb64(token.split(".")[1]))
-        except (ValueError, IndexError, RecursionError):
+            claims = jwt.decode(token, options={"verify_signature": False})
+        except jwt.InvalidTokenError:
             return None
-        if not isinstance(claims, dict) or not isinstance(claims.get("sid"), str):
+        if not isinstance(claims.get("sid"), str):
             return None
         exp = claims.get("exp")
         return claims["sid"], float(exp) if isinstance(exp, int | float) else time.time()
@@ -194,15 +214,6 @@ class Authenticator:
 
 _SID = re.compile(r"^[0-9a-f]{32}$")
 _SUBJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
-
-
-def _strict_json(raw: bytes) -> Any:
-    """JSON without NaN or Infinity (an ``exp`` of NaN would never expire)."""
-
-    def refuse(name: str) -> Any:
-        raise ValueError(f"{name} is not JSON")
-
-    return json.loads(raw, parse_constant=refuse)
 
 
 def closed_session_key(prefix: str, sid: str) -> str:

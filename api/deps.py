@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
+from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth import SESSION_COOKIE, Principal
 from api.errors import ApiError
@@ -20,18 +21,28 @@ def app_state(request: Request) -> AppState:
 Vigil = Annotated[AppState, Depends(app_state)]
 
 
-def credential_of(request: Request) -> str | None:
-    header = request.headers.get("authorization")
-    if header:
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() == "bearer" and value.strip():
-            return value.strip()
-    return request.headers.get("x-api-key") or request.cookies.get(SESSION_COOKIE)
+#: how a caller may say who they are, declared so OpenAPI (and /docs' "Authorize") shows
+#: them; none raises on its own: ``caller`` says what was missing
+BEARER = HTTPBearer(
+    auto_error=False, scheme_name="bearer", bearerFormat="API key or HS256 JWT",
+    description="An API key, or a signed token (HS256 JWT with sub, role, iss, aud, iat, exp).",
+)  # fmt: skip
+API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="apiKey",
+                       description="An API key.")  # fmt: skip
+SESSION = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, scheme_name="session",
+                       description="The console's session, from POST /auth/session.")  # fmt: skip
 
 
-def caller(request: Request, vigil: Vigil) -> Principal:
+def caller(
+    vigil: Vigil,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
+    key: Annotated[str | None, Depends(API_KEY)],
+    session: Annotated[str | None, Depends(SESSION)],
+) -> Principal:
+    """The caller, from the first credential sent: bearer, then X-API-Key, then the cookie."""
+    credential = (bearer.credentials.strip() if bearer else None) or key or session
     try:
-        return vigil.auth.authenticate(credential_of(request))
+        return vigil.auth.authenticate(credential)
     except ApiError:
         vigil.metrics.refusals.labels("401").inc()
         raise

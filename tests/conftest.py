@@ -80,9 +80,15 @@ NO_MODEL: dict[str, Any] = {
 }
 
 
+#: the tests' lake key: their servers are "external" (started by fixtures), so the
+#: development default is refused (``Settings._lake_key``)
+LAKE_KEY = "test-lake-key-0123456789abcdef0123456789"
+
+
 def base_settings(**overrides: Any) -> Settings:
     """Settings that ignore the developer's .env (the environment is cleaned per test)."""
     values: dict[str, Any] = {
+        "lake_hash_key": LAKE_KEY,
         "kafka_session_timeout_ms": SESSION_TIMEOUT_MS,
         "kafka_heartbeat_interval_ms": 500,
         "runner_retry_backoff_s": 0.05,
@@ -96,6 +102,7 @@ def clean_env() -> dict[str, str]:
     """The environment for child processes, without any VIGIL_* from outside."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
     env["PYTHONPATH"] = str(ROOT)
+    env["VIGIL_LAKE_HASH_KEY"] = LAKE_KEY
     env["COLUMNS"] = "200"  # rich wraps at 80 columns when stdout is not a terminal
     env["VIGIL_AGENTS_METRICS_PORT"] = "0"  # replicas of parallel tests never share a port
     # the in-process tests' group timing (base_settings): with the default 10 s session,

@@ -13,11 +13,17 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from vigil.fraud_settings import FX_PER_GBP as FX_PER_GBP
 from vigil.fraud_settings import FraudSettings
+
+#: the shortest token secret or lake key accepted: an HMAC-SHA256 key should be as long as
+#: its hash (RFC 7518, 3.2)
+SECRET_MIN_BYTES = 32
+#: the lake key of a development machine's embedded stack (refused with real servers)
+DEV_LAKE_KEY = "vigil-dev-only-change-me"
 
 
 class Stream(StrEnum):
@@ -276,6 +282,12 @@ class Settings(FraudSettings):
         "dev-admin). Never in production.",
     )
     api_token_ttl_s: int = Field(3600, ge=60, description="Life of tokens minted by Vigil.")
+    api_token_issuer: str = Field(
+        "vigil", min_length=1, max_length=256, description="A token's 'iss' must be this."
+    )
+    api_token_audience: str = Field(
+        "vigil-api", min_length=1, max_length=256, description="A token's 'aud' must hold this."
+    )
     api_cors_origins: list[str] = Field(
         default_factory=list, description='Origins allowed by CORS, JSON: ["https://app.x"].'
     )
@@ -313,12 +325,39 @@ class Settings(FraudSettings):
     )
     api_token_secret: SecretStr | None = Field(
         None,
-        description="HMAC key of signed API tokens (HS256 JWT). Unset: API keys only.",
+        description="HMAC key of signed API tokens (HS256 JWT), at least 32 bytes. Unset: "
+        "API keys only.",
     )
     lake_hash_key: SecretStr = Field(
-        SecretStr("vigil-dev-only-change-me"),
-        description="Keyed-hash key that pseudonymizes customer ids in the data lake.",
+        SecretStr(DEV_LAKE_KEY),
+        description="Keyed-hash key that pseudonymizes customer ids in the data lake, at least "
+        "32 bytes; required (the development default refused) when any external server is set.",
     )
+
+    @field_validator("api_token_secret")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < SECRET_MIN_BYTES:
+            raise ValueError(
+                f"a token secret needs at least {SECRET_MIN_BYTES} bytes, this one has "
+                f"{len(value.get_secret_value().encode())} (openssl rand -hex 32)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _lake_key(self) -> Settings:
+        """The lake's pseudonyms are only as private as their key: a deployment on real
+        servers must set its own (the embedded stack keeps the development default)."""
+        key = self.lake_hash_key.get_secret_value()
+        external = [n for n in ("kafka_bootstrap", "redis_url", "weaviate_url") if getattr(self, n)]
+        if key == DEV_LAKE_KEY and external:
+            raise ValueError(
+                f"VIGIL_LAKE_HASH_KEY is the development default while {', '.join(external)} "
+                "point at real servers: set it to a long random secret (openssl rand -hex 32)"
+            )
+        if key != DEV_LAKE_KEY and len(key.encode()) < SECRET_MIN_BYTES:
+            raise ValueError(f"VIGIL_LAKE_HASH_KEY needs at least {SECRET_MIN_BYTES} bytes")
+        return self
 
     @field_validator("kafka_topic_partitions")
     @classmethod

@@ -45,7 +45,7 @@ KEYS = {
     "analyst": ("key-ana", "analyst:analyst.ana"),
     "admin": ("key-admin", "admin:ops"),
 }
-SECRET = "test-token-secret"
+SECRET = "test-token-secret-0123456789abcdef0123"
 
 
 def answer_citing(messages: list[BaseMessage]) -> str:

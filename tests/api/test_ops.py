@@ -87,6 +87,16 @@ def test_openapi_docs_and_the_console_are_served(api: Api) -> None:
         assert path in paths
     sse = paths["/chat/{thread_id}"]["post"]["responses"]["200"]["content"]
     assert "text/event-stream" in sse
+    # how to say who you are, as clients and /docs' "Authorize" read it
+    schemes = spec["components"]["securitySchemes"]
+    bearer = schemes["bearer"]
+    assert (bearer["type"], bearer["scheme"]) == ("http", "bearer")
+    assert bearer["bearerFormat"] == "API key or HS256 JWT"
+    assert (schemes["apiKey"]["in"], schemes["apiKey"]["name"]) == ("header", "X-API-Key")
+    assert (schemes["session"]["in"], schemes["session"]["name"]) == ("cookie", "vigil_session")
+    chat = paths["/chat/{thread_id}"]["post"]["security"]
+    assert {name for s in chat for name in s} == {"bearer", "apiKey", "session"}
+    assert "security" not in paths["/ready"]["get"]  # open to probes
 
 
 @pytest.mark.script(api_cors_origins=["https://bank.example"])

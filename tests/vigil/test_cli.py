@@ -40,13 +40,13 @@ def test_help_explains_every_command() -> None:
 def test_config_prints_effective_settings_with_secrets_masked(tmp_path: Path) -> None:
     env = env_with(
         redis_url="redis://default:s3cretpw@cache:6379/0",
-        lake_hash_key="k3y-very-secret",
+        lake_hash_key="k3y-very-secret-0123456789abcdef0123",
         topic_alerts="alerts.eu",
     )
     res = run_vigil("config", "--json", env=env, cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert "s3cretpw" not in res.stdout
-    assert "k3y-very-secret" not in res.stdout
+    assert "k3y-very-secret-0123456789abcdef0123" not in res.stdout
     values = json.loads(res.stdout)
     assert values["topic_alerts"] == "alerts.eu"
     assert values["redis_url"] == "redis://default:***@cache:6379/0"
@@ -383,11 +383,12 @@ def test_agents_run_names_the_agents_when_given_an_unknown_one(tmp_path: Path) -
 def test_token_mints_what_the_api_accepts_and_config_hides_the_keys(tmp_path: Path) -> None:
     from api.auth import Authenticator
 
-    env = env_with(data_dir=str(tmp_path), api_token_secret="s3cret",
+    secret = "s3cret-0123456789abcdef0123456789abcdef"
+    env = env_with(data_dir=str(tmp_path), api_token_secret=secret,
                    api_keys='{"k-very-secret": "analyst:ana"}')  # fmt: skip
     minted = run_vigil("token", "--role", "customer", "--subject", "cust-john", env=env)
     assert minted.returncode == 0, minted.stderr
-    who = Authenticator({}, "s3cret").authenticate(minted.stdout.strip())
+    who = Authenticator({}, secret).authenticate(minted.stdout.strip())
     assert (who.role, who.subject) == ("customer", "cust-john")
     bad = run_vigil("token", "--role", "king", "--subject", "x", env=env)
     assert bad.returncode == 2
@@ -397,5 +398,5 @@ def test_token_mints_what_the_api_accepts_and_config_hides_the_keys(tmp_path: Pa
     assert "set VIGIL_API_TOKEN_SECRET" in unset.stderr
     shown = run_vigil("config", "--json", env=env)
     assert "k-very-secret" not in shown.stdout
-    assert "s3cret" not in shown.stdout
+    assert secret not in shown.stdout
     assert "analyst:ana" in shown.stdout

@@ -50,5 +50,6 @@ def token(
     except ValueError as exc:
         raise VigilError(str(exc)) from exc
     auth = Authenticator({}, settings.api_token_secret.get_secret_value(),
-                         token_ttl_s=settings.api_token_ttl_s)  # fmt: skip
+                         token_ttl_s=settings.api_token_ttl_s, issuer=settings.api_token_issuer,
+                         audience=settings.api_token_audience)  # fmt: skip
     print(auth.mint(who, ttl))
