@@ -35,10 +35,13 @@ def require_bootstrap(settings: Settings) -> str:
 
 
 def client_config(settings: Settings) -> dict[str, Any]:
+    """What every Kafka client of Vigil's is built with: the brokers, and how it
+    authenticates and encrypts (``kafka_security``: SASL and TLS when set)."""
     return {
         "bootstrap_servers": require_bootstrap(settings).split(","),
         "client_id": settings.kafka_client_id,
         "request_timeout_ms": settings.kafka_request_timeout_ms,
+        **settings.kafka_security(),
     }
 
 

@@ -13,17 +13,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from vigil.fraud_settings import FX_PER_GBP as FX_PER_GBP
 from vigil.fraud_settings import FraudSettings
-
-#: the shortest token secret or lake key accepted: an HMAC-SHA256 key should be as long as
-#: its hash (RFC 7518, 3.2)
-SECRET_MIN_BYTES = 32
-#: the lake key of a development machine's embedded stack (refused with real servers)
-DEV_LAKE_KEY = "vigil-dev-only-change-me"
+from vigil.security_settings import DEV_LAKE_KEY as DEV_LAKE_KEY
+from vigil.security_settings import SECRET_MIN_BYTES as SECRET_MIN_BYTES
+from vigil.security_settings import SecuritySettings
 
 
 class Stream(StrEnum):
@@ -68,7 +65,7 @@ def mask_url(url: str) -> str:
     return _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:***@", url)
 
 
-class Settings(FraudSettings):
+class Settings(FraudSettings, SecuritySettings):
     """Vigil's configuration. Environment variable = ``VIGIL_`` + upper-case field name."""
 
     model_config = SettingsConfigDict(
@@ -318,46 +315,6 @@ class Settings(FraudSettings):
     api_chat_history: int = Field(
         12, ge=1, description="Earlier messages of the thread the model sees."
     )
-
-    # -- secrets (masked by `vigil config`) ------------------------------------------------------
-    llm_api_key: SecretStr | None = Field(
-        None, description="Key for the LLM provider; default: OPENAI_API_KEY / ANTHROPIC_API_KEY."
-    )
-    api_token_secret: SecretStr | None = Field(
-        None,
-        description="HMAC key of signed API tokens (HS256 JWT), at least 32 bytes. Unset: "
-        "API keys only.",
-    )
-    lake_hash_key: SecretStr = Field(
-        SecretStr(DEV_LAKE_KEY),
-        description="Keyed-hash key that pseudonymizes customer ids in the data lake, at least "
-        "32 bytes; required (the development default refused) when any external server is set.",
-    )
-
-    @field_validator("api_token_secret")
-    @classmethod
-    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and len(value.get_secret_value().encode()) < SECRET_MIN_BYTES:
-            raise ValueError(
-                f"a token secret needs at least {SECRET_MIN_BYTES} bytes, this one has "
-                f"{len(value.get_secret_value().encode())} (openssl rand -hex 32)"
-            )
-        return value
-
-    @model_validator(mode="after")
-    def _lake_key(self) -> Settings:
-        """The lake's pseudonyms are only as private as their key: a deployment on real
-        servers must set its own (the embedded stack keeps the development default)."""
-        key = self.lake_hash_key.get_secret_value()
-        external = [n for n in ("kafka_bootstrap", "redis_url", "weaviate_url") if getattr(self, n)]
-        if key == DEV_LAKE_KEY and external:
-            raise ValueError(
-                f"VIGIL_LAKE_HASH_KEY is the development default while {', '.join(external)} "
-                "point at real servers: set it to a long random secret (openssl rand -hex 32)"
-            )
-        if key != DEV_LAKE_KEY and len(key.encode()) < SECRET_MIN_BYTES:
-            raise ValueError(f"VIGIL_LAKE_HASH_KEY needs at least {SECRET_MIN_BYTES} bytes")
-        return self
 
     @field_validator("kafka_topic_partitions")
     @classmethod
