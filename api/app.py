@@ -3,6 +3,7 @@ settings (``vigil.wiring.web``); tests build their own (a scripted model, their 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,7 +25,8 @@ from api.routes import approvals, chat, console, docs, ops, people, threads
 from api.runs import RunHub
 from api.state import AppState
 from api.threads import ThreadStore
-from ingestion.errors import TransientError
+from ingestion.errors import IngestionError, TransientError
+from ingestion.kafka import ensure_topics
 from tools.approvals import ApprovalLedger, PendingApprovals
 from vigil.settings import Settings
 
@@ -70,6 +72,12 @@ def create_app(settings: Settings, deps: ApiDeps) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not state.auth.configured:
             log.warning("no API keys or token secret configured: every request gets 401")
+        try:  # whichever process starts first creates the topics (the agents do too)
+            created = await asyncio.to_thread(ensure_topics, settings)
+            if created:
+                log.info("created %d topics: %s", len(created), ", ".join(created))
+        except IngestionError as exc:  # the API serves; /ready names Kafka until it answers
+            log.warning("topics not ensured at start: %s", exc)
         yield
         await state.hub.close()
         await state.feed.close()

@@ -17,7 +17,12 @@ from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import (
+    ClusterAuthorizationFailedError,
+    KafkaError,
+    TopicAlreadyExistsError,
+    TopicAuthorizationFailedError,
+)
 
 from ingestion.errors import KafkaUnavailableError
 from vigil.settings import Settings
@@ -45,10 +50,17 @@ def client_config(settings: Settings) -> dict[str, Any]:
     }
 
 
+def consumer_config(settings: Settings) -> dict[str, Any]:
+    """A consumer's: the client's, and never a topic created by asking for it (a typo'd or
+    missing topic is an error, not a topic with the broker's default partitions)."""
+    return {**client_config(settings), "allow_auto_create_topics": False}
+
+
 def producer_config(settings: Settings) -> dict[str, Any]:
     """Every producer's delivery settings (Vigil's and the benchmarks' raw baselines)."""
     return {
         **client_config(settings),
+        "allow_auto_create_topics": False,  # (consumer_config)
         "acks": "all",
         "linger_ms": settings.kafka_producer_linger_ms,
         "batch_size": settings.kafka_producer_batch_bytes,
@@ -98,26 +110,56 @@ def wait_for_kafka(bootstrap: str, timeout: float) -> None:
 
 
 def ensure_topics(settings: Settings, topics: Iterable[str] | None = None) -> list[str]:
-    """Create the missing topics with their configured partition counts; return the new ones."""
+    """Create the missing topics with their configured partition counts and replication;
+    return the new ones. Idempotent, and safe when several processes start at once (the
+    API, each agent replica, ``vigil topics ensure``): a topic another one created first is
+    there, which is all that is needed. Vigil never relies on a broker creating a topic on
+    first use (its clients ask it not to: ``allow_auto_create_topics``)."""
     wanted = list(dict.fromkeys(topics if topics is not None else settings.all_topics()))
-    admin = KafkaAdminClient(**client_config(settings))
+    try:
+        admin = KafkaAdminClient(**client_config(settings))
+    except (KafkaError, OSError) as exc:
+        raise KafkaUnavailableError(f"cannot reach Kafka to ensure the topics: {exc!r}") from exc
     try:
         existing = set(admin.list_topics())
         missing = [t for t in wanted if t not in existing]
         created: list[str] = []
         for topic in missing:
-            new = NewTopic(topic, settings.partitions(topic), settings.kafka_replication_factor)
+            n = settings.partitions(topic)
+            new = NewTopic(topic, n, settings.kafka_replication_factor)
             try:
                 admin.create_topics([new])
                 created.append(topic)
             except TopicAlreadyExistsError:
                 pass  # another process won the race: the topic is there, which is all we need
+            except (TopicAuthorizationFailedError, ClusterAuthorizationFailedError) as exc:
+                raise KafkaUnavailableError(
+                    f"topic {topic!r} is missing and these credentials may not create it "
+                    f"({type(exc).__name__}): create it with {n} partitions and replication "
+                    f"{settings.kafka_replication_factor}, or grant CREATE on it"
+                ) from exc
             except KafkaError as exc:
                 raise KafkaUnavailableError(f"cannot create topic {topic!r}: {exc}") from exc
         return created
+    except KafkaError as exc:
+        raise KafkaUnavailableError(f"cannot list the topics: {exc}") from exc
     finally:
         with contextlib.suppress(KafkaError, OSError):
             admin.close()
+
+
+def topic_partitions(settings: Settings, topics: Sequence[str]) -> dict[str, int]:
+    """How many partitions each of ``topics`` has on the broker (a missing one: 0)."""
+    admin = KafkaAdminClient(**client_config(settings))
+    try:
+        found = admin.describe_topics(list(topics))
+    except KafkaError as exc:
+        raise KafkaUnavailableError(f"cannot describe the topics: {exc}") from exc
+    finally:
+        with contextlib.suppress(KafkaError, OSError):
+            admin.close()
+    counts = {str(t.get("topic") or t.get("name")): len(t.get("partitions") or ()) for t in found}
+    return {t: counts.get(t, 0) for t in topics}
 
 
 def read_topic(
@@ -125,7 +167,7 @@ def read_topic(
 ) -> list[Any]:
     """Every record of ``topic`` from the beginning (kafka-python ConsumerRecords), read
     until nothing new arrives for ``idle_s`` or ``timeout`` passes. No group, no commits."""
-    consumer = KafkaConsumer(**client_config(settings), enable_auto_commit=False)
+    consumer = KafkaConsumer(**consumer_config(settings), enable_auto_commit=False)
     try:
         tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         if not tps:
@@ -210,7 +252,7 @@ def group_backlog(settings: Settings, group: str, topic: str, wait_s: float = 3.
     the larger of the listed end offset and the high watermark of that fetch (a broker
     may list the start of its last batch: the embedded one does)."""
     admin = _GroupAdmin(**client_config(settings))
-    consumer = KafkaConsumer(**client_config(settings), enable_auto_commit=False)
+    consumer = KafkaConsumer(**consumer_config(settings), enable_auto_commit=False)
     try:
         committed = admin.list_group_offsets(group).get(group, {})  # kafka-python 3: by group
         tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]

@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from kafka import KafkaProducer
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, KafkaTimeoutError
 
 from ingestion.contracts import Event, encode
 from ingestion.errors import DeliveryError
@@ -51,17 +51,22 @@ class EventProducer:
         return self.settings.topic(event.STREAM)
 
     def send(self, event: Event, *, topic: str | None = None, headers: Headers = ()) -> Any:
-        return self._producer.send(
-            topic or self.topic_for(event),
-            key=event.key.encode(),
-            value=encode(event),
-            headers=list(headers),
-        )
+        return self.send_raw(
+            topic or self.topic_for(event), encode(event), key=event.key.encode(),
+            headers=headers,
+        )  # fmt: skip
 
     def send_raw(
         self, topic: str, value: bytes | None, *, key: bytes | None = None, headers: Headers = ()
     ) -> Any:
-        return self._producer.send(topic, key=key, value=value, headers=list(headers))
+        try:
+            return self._producer.send(topic, key=key, value=value, headers=list(headers))
+        except KafkaTimeoutError as exc:  # no metadata for the topic within max_block_ms
+            raise DeliveryError(
+                f"topic {topic!r} is not on the broker, or the broker did not answer ({exc}): "
+                "Vigil never has a topic created on first use; `vigil topics ensure` creates "
+                "its topics"
+            ) from exc
 
     def publish(
         self, events: Iterable[Event], *, topic: str | None = None, timeout: float = 30.0

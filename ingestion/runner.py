@@ -48,7 +48,7 @@ from kafka.errors import KafkaError
 from ingestion.contracts import E, decode
 from ingestion.dlq import DeadLetter, DeadLetterKind
 from ingestion.errors import ContractError
-from ingestion.kafka import client_config
+from ingestion.kafka import consumer_config
 from ingestion.member import GroupMember
 from ingestion.producer import EventProducer
 from ingestion.runner_metrics import RunnerMetrics as RunnerMetrics
@@ -119,7 +119,7 @@ class ConsumerRunner(Generic[E]):
         self._own_producer = producer is None
         self._producer = producer or EventProducer(settings)
         config: dict[str, Any] = {
-            **client_config(settings),
+            **consumer_config(settings),
             "group_id": group,
             "enable_auto_commit": False,
             "auto_offset_reset": "earliest",

@@ -302,9 +302,9 @@ def _read_topic(
     """Every record of the topic from the beginning to its end offsets as of now."""
     from kafka import KafkaConsumer, TopicPartition
 
-    from ingestion.kafka import client_config
+    from ingestion.kafka import consumer_config
 
-    consumer = KafkaConsumer(**client_config(settings), enable_auto_commit=False)
+    consumer = KafkaConsumer(**consumer_config(settings), enable_auto_commit=False)
     try:
         topic = settings.topic(stream)
         tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]

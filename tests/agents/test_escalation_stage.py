@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from ingestion.contracts import FraudDecision, Transaction
 from ingestion.kafka import group_backlog
@@ -122,13 +123,16 @@ def test_a_hanging_model_holds_up_no_clear_payment(world: World) -> None:
 
 
 def scrape(url: str) -> dict[str, float]:
+    """An agent's /metrics as Prometheus reads it (prometheus_client's own parser, which
+    refuses what a scraper would): each sample by its name and labels."""
     with urllib.request.urlopen(url, timeout=5) as answer:  # noqa: S310 - our own 127.0.0.1
+        assert answer.headers["Content-Type"].startswith("text/plain; version=0.0.4")
         text = answer.read().decode()
     out = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            out[name] = float(value)
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sample.labels.items())
+            out[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
     return out
 
 

@@ -17,7 +17,14 @@ from ingestion import kafka as ingestion_kafka
 from ingestion import member as ingestion_member
 from ingestion import producer as ingestion_producer
 from ingestion.contracts import Transaction
-from ingestion.kafka import BrokerProbe, describe_groups, ensure_topics, group_backlog, read_topic
+from ingestion.kafka import (
+    BrokerProbe,
+    describe_groups,
+    ensure_topics,
+    group_backlog,
+    read_topic,
+    topic_partitions,
+)
 from ingestion.producer import EventProducer
 from ingestion.runner import ConsumerRunner
 from tests.conftest import LAKE_KEY
@@ -134,6 +141,7 @@ def test_every_kafka_client_is_built_with_the_security_settings(
             s, topic=t, model=Transaction, handler=lambda _b: None, group="g", producer=MagicMock()
         ),
         lambda: ensure_topics(s),
+        lambda: topic_partitions(s, [t]),
         lambda: read_topic(s, t),
         lambda: describe_groups(s, ["g"]),
         lambda: group_backlog(s, "g", t),
@@ -167,7 +175,8 @@ def test_no_other_kafka_client_is_built_anywhere() -> None:
                     found.append(f"{path.relative_to(ROOT)}:{name}")
     assert sorted(found) == sorted([
         "ingestion/kafka.py:KafkaAdminClient", "ingestion/kafka.py:KafkaAdminClient",
-        "ingestion/kafka.py:KafkaAdminClient", "ingestion/kafka.py:KafkaConsumer",
+        "ingestion/kafka.py:KafkaAdminClient", "ingestion/kafka.py:KafkaAdminClient",
+        "ingestion/kafka.py:KafkaConsumer",
         "ingestion/kafka.py:KafkaConsumer", "ingestion/kafka.py:_GroupAdmin",
         "ingestion/kafka.py:_GroupAdmin", "ingestion/member.py:KafkaConsumer",
         "ingestion/producer.py:KafkaProducer", "vigil/bench/fraud.py:KafkaProducer",

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ingestion.contracts import Transaction, encode
-from ingestion.kafka import client_config, ensure_topics, producer_config
+from ingestion.kafka import consumer_config, ensure_topics, producer_config
 from ingestion.producer import EventProducer
 from ingestion.runner import ConsumerRunner, Received
 from ingestion.simulator import Simulator
@@ -77,7 +77,7 @@ def raw_consumer(settings: Settings, topic: str, kind: str) -> KafkaConsumer:
     """A plain kafka-python group member with the runner's consumer settings."""
     return KafkaConsumer(
         topic,
-        **client_config(settings),
+        **consumer_config(settings),
         group_id=f"bench-{kind}-{uuid.uuid4().hex[:8]}",
         enable_auto_commit=False,
         auto_offset_reset="earliest",

@@ -11,6 +11,7 @@ from vigil.cli import (  # noqa: F401 - each module registers its commands on th
     fraud_commands,
     llm_commands,
     stack_commands,
+    topics_commands,
 )
 from vigil.cli.common import app
 

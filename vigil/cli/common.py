@@ -30,6 +30,8 @@ approvals_app = typer.Typer(help="The analyst's inbox: pending block proposals a
 app.add_typer(approvals_app, name="approvals")
 agents_app = typer.Typer(help="The long-running agents.")
 app.add_typer(agents_app, name="agents")
+topics_app = typer.Typer(help="Vigil's Kafka topics.")
+app.add_typer(topics_app, name="topics")
 
 console = Console()
 err = Console(stderr=True)

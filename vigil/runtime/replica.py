@@ -42,6 +42,7 @@ class Replica:
         part: Part = "all",
     ) -> None:
         from agents.registry import spec
+        from ingestion.kafka import ensure_topics
         from ingestion.producer import EventProducer
         from vigil.wiring.clients import redis_client
         from vigil.wiring.feeds import ingestion
@@ -51,6 +52,9 @@ class Replica:
         self.replica_id = replica_id
         self.beat_s = beat_s
         self.started_at = time.time()
+        # whichever process starts first creates the topics (the API does too); a broker
+        # that cannot be reached, or may not create one, stops the replica here, saying so
+        ensure_topics(settings)
         self.client = redis_client(settings)
         self.producer = EventProducer.for_agents(settings)
         self.ingestion = ingestion(settings, producer=self.producer).start() if ingest else None
