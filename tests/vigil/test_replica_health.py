@@ -3,6 +3,9 @@ its last heartbeat, ``vigil agents status`` and the API's /ready name it and say
 
 from __future__ import annotations
 
+import json
+import urllib.error
+import urllib.request
 from typing import Any
 
 import pytest
@@ -46,6 +49,8 @@ def test_a_dead_consumer_ends_its_replica_and_status_and_ready_name_it(
         metrics = scrape(first["metrics_url"])
         assert metrics['vigil_agent_escalation_backlog{agent="fraud"}'] == 0
         assert metrics['vigil_agent_events_total{agent="fraud"}'] == 0
+        health = first["metrics_url"].replace("/metrics", "/health")
+        assert liveness(health) == (200, {"alive": True, "replica": "r-dies", "dead": {}})
         runner = replica.services[0].runners[0]
 
         def refuse(*args: Any, **kw: Any) -> Any:
@@ -60,6 +65,9 @@ def test_a_dead_consumer_ends_its_replica_and_status_and_ready_name_it(
         assert thread == f"fraud-{runner.topic}"
         assert why == "ValueError: offsets cannot be encoded"
         assert beat["dead"] == {thread: why}
+        # the container's health check sees it too
+        assert liveness(health) == (503, {"alive": False, "replica": "r-dies",
+                                          "dead": {thread: why}})  # fmt: skip
         with pytest.raises(RuntimeError) as failed:
             agents_check(s, client)
         assert str(failed.value) == f"fraud on r-dies: consumer {thread} died: {why}"
@@ -78,3 +86,12 @@ def test_a_dead_consumer_ends_its_replica_and_status_and_ready_name_it(
     finally:
         replica.drain(10)
     assert heartbeats(s, client) == []  # a drained replica leaves no heartbeat behind
+
+
+def liveness(url: str) -> tuple[int, dict[str, Any]]:
+    """A replica's /health: its status and what it says."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:  # noqa: S310 - 127.0.0.1
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as refused:
+        return refused.code, json.loads(refused.read())

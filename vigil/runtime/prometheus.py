@@ -8,6 +8,7 @@ stage's backlog and oldest age, and its model gateway's calls and latency.
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import socket
 import socketserver
@@ -151,10 +152,34 @@ class _Server(socketserver.ThreadingMixIn, WSGIServer):
     daemon_threads = True
 
 
-def _serve(host: str, port: int, registry: CollectorRegistry) -> tuple[Any, threading.Thread]:
+#: a replica's health: alive, and what is wrong when it is not (``Replica.alive``)
+Health = Callable[[], tuple[bool, dict[str, Any]]]
+
+
+def _app(registry: CollectorRegistry, health: Health | None) -> Any:
+    """``/metrics``, and ``/health``: 200 while every consumer of the replica lives, 503
+    naming the dead ones (a container's health check; a liveness probe)."""
+    metrics = make_wsgi_app(registry)
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO") != "/health" or health is None:
+            return metrics(environ, start_response)
+        ok, detail = health()
+        body = json.dumps({"alive": ok, **detail}).encode()
+        start_response("200 OK" if ok else "503 Service Unavailable",
+                       [("Content-Type", "application/json"),
+                        ("Content-Length", str(len(body)))])  # fmt: skip
+        return [body]
+
+    return app
+
+
+def _serve(
+    host: str, port: int, registry: CollectorRegistry, health: Health | None = None
+) -> tuple[Any, threading.Thread]:
     server_class = type("MetricsHTTPServer", (_Server,), {
         "address_family": socket.AF_INET6 if ":" in host else socket.AF_INET})  # fmt: skip
-    httpd: Any = make_server(host, port, make_wsgi_app(registry), server_class,
+    httpd: Any = make_server(host, port, _app(registry, health), server_class,
                              handler_class=_Handler)  # fmt: skip
     thread = threading.Thread(target=httpd.serve_forever, name="agent-metrics", daemon=True)
     thread.start()
@@ -165,7 +190,9 @@ class MetricsServer:
     """``/metrics`` on ``host:port``; the next free port when several replicas share a host
     (the heartbeat says which: ``metrics_url``)."""
 
-    def __init__(self, collector: Collector, host: str, port: int) -> None:
+    def __init__(
+        self, collector: Collector, host: str, port: int, health: Health | None = None
+    ) -> None:
         self.registry = CollectorRegistry()
         self.registry.register(collector)
         self._server: Any = None
@@ -174,7 +201,7 @@ class MetricsServer:
         tries = 1 if port == 0 else PORT_TRIES
         for candidate in range(port, port + tries):
             try:
-                self._server, self._thread = _serve(host, candidate, self.registry)
+                self._server, self._thread = _serve(host, candidate, self.registry, health)
             except OSError as exc:
                 if exc.errno != errno.EADDRINUSE or candidate == port + tries - 1:
                     raise

@@ -74,10 +74,16 @@ class Replica:
 
             collector = AgentCollector(lambda: self.services, lambda: dict(self._rates))
             self.metrics_server = MetricsServer(
-                collector, settings.agents_metrics_host, settings.agents_metrics_port
-            )
+                collector, settings.agents_metrics_host, settings.agents_metrics_port,
+                health=self.alive,
+            )  # fmt: skip
         self._beats = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
         self._beats.start()
+
+    def alive(self) -> tuple[bool, dict[str, Any]]:
+        """Whether every consumer of this replica lives (``/health``), and the dead ones."""
+        dead = self.dead()
+        return not dead and not self.failed.is_set(), {"replica": self.replica_id, "dead": dead}
 
     def health(self) -> dict[str, Any]:
         """What this replica is doing: its partitions, lag and counters, per agent."""
