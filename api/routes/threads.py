@@ -1,8 +1,9 @@
 """Threads and runs, shaped after LangChain's Agent Protocol (what ``langgraph-sdk`` calls).
 
-The one assistant is ``chat``. A customer reaches only their own threads; analysts and
-admins read every thread. Runs stream the requested modes; ``Location`` names the URL to
-reconnect to with ``Last-Event-ID``.
+Every graph is an assistant (listed, drawn, its schemas read); ``chat`` is the one that runs
+here, the others run from their Kafka topics in the agents. A customer reaches only their
+own threads; analysts and admins read every thread. Runs stream the requested modes;
+``Location`` names the URL to reconnect to with ``Last-Event-ID``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from sse_starlette import EventSourceResponse
 
 from api.auth import Principal
 from api.deps import Caller, ThreadOf, Vigil
-from api.errors import BadRequestError, NotFoundError
+from api.errors import BadRequestError, ConflictError, NotFoundError
 from api.graph_runs import ASSISTANTS, STREAM_MODES, graph_input
 from api.routes.chat import SSE_DOC
 from api.runs import TERMINAL, Run
@@ -24,6 +25,7 @@ from api.sse import last_event_id, run_response
 from api.state import AppState
 from api.thread_runs import owned_run, run_on_thread
 from api.threads import ThreadRef, shown_id
+from graphs import catalog
 
 router = APIRouter(tags=["threads and runs (Agent Protocol)"])
 
@@ -103,20 +105,62 @@ def _run_out(meta: Json, who: Principal) -> Json:
 # -- assistants ---------------------------------------------------------------------------
 
 
+class AssistantSearch(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    graph_id: str | None = Field(None, max_length=128)
+    metadata: Json | None = None
+    limit: int = Field(10, ge=1, le=100)
+    offset: int = Field(0, ge=0)
+
+
 @router.post("/assistants/search")
-async def search_assistants(who: Caller) -> list[Json]:
-    return [_assistant(a) for a in ASSISTANTS]
+async def search_assistants(who: Caller, body: AssistantSearch | None = None) -> list[Json]:
+    """Every graph of Vigil's as an assistant (``langgraph.json`` names the same ones); a
+    filter on ``graph_id`` or ``metadata`` keeps those that match."""
+    q = body or AssistantSearch()
+    found = [_assistant(name) for name in catalog.ENTRIES]
+    found = [a for a in found if q.graph_id in (None, a["graph_id"])
+             and all(a["metadata"].get(k) == v for k, v in (q.metadata or {}).items())]  # fmt: skip
+    return found[q.offset : q.offset + q.limit]
+
+
+AssistantId = Annotated[str, Path(max_length=128)]
 
 
 @router.get("/assistants/{assistant_id}")
-async def get_assistant(assistant_id: str, who: Caller) -> Json:
-    if assistant_id not in ASSISTANTS:
-        raise NotFoundError(f"no assistant {assistant_id!r}; assistants: {', '.join(ASSISTANTS)}")
-    return _assistant(assistant_id)
+async def get_assistant(assistant_id: AssistantId, who: Caller) -> Json:
+    return _assistant(_known(assistant_id))
+
+
+@router.get("/assistants/{assistant_id}/graph")
+async def get_assistant_graph(
+    assistant_id: AssistantId, who: Caller, xray: Annotated[bool, Query()] = False
+) -> Json:
+    """The graph's nodes and edges, as LangGraph draws them (``xray``: subgraphs opened)."""
+    return catalog.drawing(_known(assistant_id), xray)
+
+
+@router.get("/assistants/{assistant_id}/schemas")
+async def get_assistant_schemas(assistant_id: AssistantId, who: Caller) -> Json:
+    """Its input, output and state as JSON Schema; its context by field (Vigil's runtime
+    supplies it)."""
+    return catalog.schemas(_known(assistant_id))
+
+
+def _known(assistant_id: str) -> str:
+    if assistant_id not in catalog.ENTRIES:
+        raise NotFoundError(
+            f"no assistant {assistant_id[:128]!r}; assistants: {', '.join(catalog.ENTRIES)}"
+        )
+    return assistant_id
 
 
 def _assistant(name: str) -> Json:
-    return {"assistant_id": name, "graph_id": name, "name": name, "config": {}, "metadata": {},
+    entry = catalog.ENTRIES[name]
+    return {"assistant_id": name, "graph_id": name, "name": name,
+            "description": entry.description, "config": {}, "context": {},
+            "metadata": {"runs_from": entry.runs_from,
+                         "runnable_here": name in ASSISTANTS},
             "version": 1, "created_at": "2026-11-01T00:00:00+00:00",
             "updated_at": "2026-11-01T00:00:00+00:00"}  # fmt: skip
 
@@ -185,8 +229,12 @@ async def _start(
     vigil: AppState, who: Principal, ref: ThreadRef, body: RunCreate, *, streaming: bool
 ) -> Run:
     if body.assistant_id not in ASSISTANTS:
-        raise NotFoundError(
-            f"no assistant {body.assistant_id!r}; assistants: {', '.join(ASSISTANTS)}"
+        entry = catalog.ENTRIES.get(body.assistant_id)
+        if entry is None:
+            _known(body.assistant_id)
+        raise ConflictError(
+            f"assistant {body.assistant_id!r} does not run through the API: its runs start "
+            f"from {entry.runs_from if entry else '?'}; runs here: {', '.join(ASSISTANTS)}"
         )
     modes = body.modes()
     inp = graph_input(body.input, body.command, max_chars=vigil.settings.api_max_message_chars)

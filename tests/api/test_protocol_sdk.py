@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import sys
 from typing import Any
 
+import httpx
+from langgraph.graph.state import CompiledStateGraph
+from langgraph_cli.config import validate_config_file
 from langgraph_sdk import get_client
 
 from tests.api.conftest import KEYS, Api
+from tests.conftest import ROOT
 
 
 def sdk(api: Api, who: str = "john") -> Any:
@@ -81,3 +87,62 @@ def test_a_run_interrupted_before_answering_resumes(api: Api) -> None:
     assert final["next"] == []
     assert [m["type"] for m in final["values"]["messages"]] == ["human", "ai"]
     assert len(api.model.calls) == 1
+
+
+def test_the_sdk_lists_and_inspects_every_graph_langgraph_json_names(api: Api) -> None:
+    """langgraph.json (validated by LangGraph's own CLI) and the API's assistants name the
+    same graphs; the SDK draws each and reads its schemas; only chat runs through the API."""
+    config = validate_config_file(ROOT / "langgraph.json")
+    for name, target in config["graphs"].items():  # each path loads the graph it names
+        assert isinstance(target, str), name
+        path, _, attr = target.partition(":")
+        spec = importlib.util.spec_from_file_location(f"langgraph_json_{name}", ROOT / path)
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # as LangGraph's server loads a file
+        try:
+            spec.loader.exec_module(module)
+            assert isinstance(getattr(module, attr), CompiledStateGraph), name
+        finally:
+            del sys.modules[spec.name]
+
+    async def scenario() -> dict[str, Any]:
+        client = sdk(api, "analyst")
+        out: dict[str, Any] = {
+            "all": await client.assistants.search(),
+            "fraud_only": await client.assistants.search(graph_id="fraud"),
+            "fraud": await client.assistants.get("fraud"),
+            "drawn": await client.assistants.get_graph("fraud"),
+            "xray": await client.assistants.get_graph("chat", xray=True),
+            "schemas": await client.assistants.get_schemas("chat"),
+        }
+        thread = await client.threads.create()
+        try:
+            await client.runs.create(thread["thread_id"], "fraud", input={})
+        except httpx.HTTPStatusError as exc:
+            out["run_fraud"] = (exc.response.status_code, exc.response.json()["detail"])
+        try:
+            await client.assistants.get("nope/../x")
+        except httpx.HTTPStatusError as exc:
+            out["unknown"] = exc.response.status_code
+        return out
+
+    got = asyncio.run(scenario())
+    assert [a["assistant_id"] for a in got["all"]] == list(config["graphs"])
+    assert [a["graph_id"] for a in got["fraud_only"]] == ["fraud"]
+    assert got["fraud"]["metadata"]["runnable_here"] is False
+    nodes = {n["id"] for n in got["drawn"]["nodes"]}
+    assert {"gather_context", "assess", "policy_gate", "request_approval", "apply_block"} <= nodes
+    assert ("policy_gate", "request_approval") in {(e["source"], e["target"])
+                                                   for e in got["drawn"]["edges"]}  # fmt: skip
+    assert {"gather:lookup_customer", "gather:retrieve", "respond"} <= {
+        n["id"] for n in got["xray"]["nodes"]}  # fmt: skip
+    schemas = got["schemas"]
+    assert "messages" in schemas["input_schema"]["properties"]
+    assert set(schemas["context_schema"]["properties"]) >= {"tools", "gateway"}
+    status, detail = got["run_fraud"]
+    assert status == 409
+    assert "does not run through the API" in detail
+    assert "fraud agent's escalations topic" in detail
+    assert got["unknown"] == 404
