@@ -41,6 +41,7 @@ from agents.stage import Stage, StageRunner
 from graphs.approval import ApprovalAnswer, ApprovalAsk
 from graphs.llm import ModelGateway
 from graphs.protocols import C, S
+from ingestion import tracing
 from ingestion.contracts import ApprovalRequest, ApprovalResponse, E, Event
 from ingestion.failpoints import failpoint
 from ingestion.producer import EventProducer
@@ -166,6 +167,11 @@ class AgentWorker(Generic[S, C]):
     def handle(self, batch: Sequence[Received[Any]]) -> None:
         """Screen a batch; its decisions (and, with a stage, its escalations' records) are
         acknowledged before the runner commits. Without a stage the graphs run here."""
+        with tracing.span(f"vigil.screen {self.name}", **{
+            "vigil.agent": self.name, "messaging.batch.message_count": len(batch)}):  # fmt: skip
+            self._screen(batch)
+
+    def _screen(self, batch: Sequence[Received[Any]]) -> None:
         started = time.perf_counter()
         screened = self.binding.screen([r.event for r in batch])
         stage = self.binding.stage
@@ -211,11 +217,25 @@ class AgentWorker(Generic[S, C]):
                 self.metrics.escalation_latency.observe(time.perf_counter() - t0)
 
     def config(self, subject: str) -> RunnableConfig:
-        return {"configurable": {"thread_id": f"{self.name}:{subject}"}}
+        """A run's config: its thread, and the name, tags and metadata LangSmith labels its
+        trace with (when LANGSMITH_TRACING is set, LangChain sends the runs there)."""
+        thread = f"{self.name}:{subject}"
+        return {"configurable": {"thread_id": thread}, "run_name": f"vigil.{self.name}",
+                "tags": ["vigil", f"agent:{self.name}"],
+                "metadata": {"vigil_agent": self.name, "vigil_subject": subject}}  # fmt: skip
 
     def escalate(self, esc: Escalation[S]) -> str | None:
         """Run (or continue) the subject's graph; returns its outcome once it has one."""
         config = self.config(esc.subject)
+        with tracing.span(f"vigil.graph {self.name}", **{
+            "vigil.agent": self.name, "vigil.subject": esc.subject,
+            "vigil.thread_id": config["configurable"]["thread_id"]}) as span:  # fmt: skip
+            outcome = self._run(esc, config)
+            if span is not None:
+                span.set_attribute("vigil.outcome", outcome or "waiting")
+            return outcome
+
+    def _run(self, esc: Escalation[S], config: RunnableConfig) -> str | None:
         snap = self.graph.get_state(config)
         if not snap.values:
             self.graph.invoke(esc.start, config, context=self.ctx, durability="sync")
@@ -317,7 +337,15 @@ class AgentWorker(Generic[S, C]):
         }
 
     def resume(self, request: ApprovalRequest, answer: ApprovalAnswer) -> str:
-        config: RunnableConfig = {"configurable": {"thread_id": request.thread_id}}
+        with tracing.span(f"vigil.graph {self.name}", **{
+            "vigil.agent": self.name, "vigil.thread_id": request.thread_id,
+            "vigil.approval_id": request.approval_id,
+            "vigil.decision": answer["decision"]}):  # fmt: skip
+            return self._resume(request, answer)
+
+    def _resume(self, request: ApprovalRequest, answer: ApprovalAnswer) -> str:
+        config: RunnableConfig = {**self.config(request.thread_id.partition(":")[2]),
+                                  "configurable": {"thread_id": request.thread_id}}  # fmt: skip
         snap = self.graph.get_state(config)
         if any(i.id == request.interrupt_id for i in snap.interrupts):
             self.graph.invoke(

@@ -25,6 +25,7 @@ from api.routes import approvals, chat, console, docs, ops, people, threads
 from api.runs import RunHub
 from api.state import AppState
 from api.threads import ThreadStore
+from ingestion import tracing
 from ingestion.errors import IngestionError, TransientError
 from ingestion.kafka import ensure_topics
 from tools.approvals import ApprovalLedger, PendingApprovals
@@ -34,6 +35,7 @@ log = logging.getLogger("vigil.api")
 
 
 def create_app(settings: Settings, deps: ApiDeps) -> FastAPI:
+    tracing.configure(settings, "api")  # VIGIL_OTEL_ENDPOINT: this process's traces
     metrics = ApiMetrics(deps.gateway.metrics)
     prefix = settings.redis_prefix
     state = AppState(

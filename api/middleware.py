@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.logs import request_id_var
 from api.metrics import ApiMetrics
+from ingestion import tracing
 
 log = logging.getLogger("vigil.api.access")
 
@@ -50,7 +51,10 @@ class RequestContext:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            if tracing.enabled():
+                await self._traced(scope, receive, send_with_id, rid)
+            else:
+                await self.app(scope, receive, send_with_id)
         finally:
             log.info(
                 "request",
@@ -58,6 +62,25 @@ class RequestContext:
                        "ms": round((time.perf_counter() - started) * 1000, 1)},
             )  # fmt: skip
             request_id_var.reset(token)
+
+    async def _traced(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
+        """The request in an ``HTTP <method> <route>`` span, with the request id, the
+        status, and a run's id when it starts one (``X-Run-ID``)."""
+        with tracing.span(f"HTTP {scope['method']}", **{
+            "http.request.method": scope["method"], "url.path": scope["path"],
+            "vigil.request_id": rid}) as span:  # fmt: skip
+
+            async def send_traced(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    headers = dict(message.get("headers") or [])
+                    span.update_name(f"HTTP {scope['method']} {_route(scope)}")
+                    span.set_attribute("http.route", _route(scope))
+                    span.set_attribute("http.response.status_code", message["status"])
+                    if run_id := headers.get(b"x-run-id"):
+                        span.set_attribute("vigil.run_id", run_id.decode("latin-1"))
+                await send(message)
+
+            await self.app(scope, receive, send_traced)
 
 
 def _route(scope: Scope) -> str:

@@ -23,9 +23,9 @@ raises is retried with backoff on the same batch, never moving past an unfinishe
   fail alone are found; each of those goes to the DLQ with the error after its own
   ``runner_handler_attempts`` tries, and the rest of the batch and the partition go on.
 
-The handler runs on a thread of its own while the polling thread keeps the consumer in
-its group: a handler that takes longer than ``max_poll_interval_ms`` (a slow model, a
-long wait for Redis) would otherwise get its member dropped, its partitions handed to
+The handler runs on a thread of its own (in a ``vigil.consume`` span when tracing is on)
+while the polling thread keeps the consumer in its group: a handler that takes longer than
+``max_poll_interval_ms`` would otherwise get its member dropped, its partitions handed to
 another member and its commit refused. Meanwhile the owned partitions are paused, so
 nothing new is fetched (``GroupMember.keep_membership``).
 """
@@ -41,10 +41,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Generic, NamedTuple
 
 from kafka.errors import KafkaError
 
+from ingestion import tracing
 from ingestion.contracts import E, decode
 from ingestion.dlq import DeadLetter, DeadLetterKind
 from ingestion.errors import ContractError
@@ -337,7 +339,9 @@ class ConsumerRunner(Generic[E]):
         """The handler on its own thread; this one keeps the group membership meanwhile."""
         if self._closed.is_set():
             raise _AbandonedError
-        future: Future[Iterable[Rejection] | None] = self._calls.submit(self.handler, valid)
+        call = partial(tracing.consuming, self.handler, self.topic, self.group) \
+            if tracing.enabled() else self.handler  # fmt: skip
+        future: Future[Iterable[Rejection] | None] = self._calls.submit(call, valid)
         while True:
             try:
                 return future.result(timeout=self._keepalive_s)

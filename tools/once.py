@@ -13,6 +13,7 @@ from typing import TypeVar
 
 import redis
 
+from ingestion import tracing
 from ingestion.contracts import Event
 from ingestion.producer import Publisher
 
@@ -41,12 +42,16 @@ class OnceEmitter:
     def emit_once(self, kind: str, idempotency_key: str, event: E) -> tuple[E, bool]:
         """(the event that counts, True if this call applied it)."""
         key = self.key(kind, idempotency_key)
-        first, stored, published = self._claim(keys=[key], args=[event.model_dump_json()])
-        winner = type(event).model_validate_json(stored)
-        if published in (b"0", "0"):
-            self.publisher.publish([winner])
-            self.client.hset(key, "published", "1")
-        return winner, bool(first)
+        with tracing.span(f"vigil.effect {kind}", **{
+            "vigil.effect.kind": kind, "vigil.effect.key": idempotency_key}) as span:  # fmt: skip
+            first, stored, published = self._claim(keys=[key], args=[event.model_dump_json()])
+            winner = type(event).model_validate_json(stored)
+            if published in (b"0", "0"):
+                self.publisher.publish([winner])
+                self.client.hset(key, "published", "1")
+            if span is not None:
+                span.set_attribute("vigil.effect.applied", bool(first))
+            return winner, bool(first)
 
     def recorded(self, kind: str, idempotency_key: str, model: type[E]) -> E | None:
         raw = self.client.hget(self.key(kind, idempotency_key), "event")

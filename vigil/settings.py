@@ -261,6 +261,12 @@ class Settings(FraudSettings, SecuritySettings):
         "requests (at 5 ms the sender's thread took 14-16 us of CPU a payment, at 25 ms "
         "7.5-9.5).",
     )
+    otel_endpoint: str | None = Field(
+        None, pattern=r"^https?://[^\s/]+(/\S*)?$", max_length=2048,
+        description="OTLP/HTTP collector (http://collector:4318): traces of consume, screen, "
+        "graph, effects and API requests (pip install 'vigil[otel]'). Unset: none.",
+    )  # fmt: skip
+    otel_service_name: str = Field("vigil", min_length=1, max_length=128)
     agents_metrics_host: str = Field("127.0.0.1", description="Interface of a replica's /metrics.")
     #: replicas sharing a host take the next free ports (the heartbeat says which)
     agents_metrics_port: int | None = Field(

@@ -42,6 +42,7 @@ class Replica:
         part: Part = "all",
     ) -> None:
         from agents.registry import spec
+        from ingestion import tracing
         from ingestion.kafka import ensure_topics
         from ingestion.producer import EventProducer
         from vigil.wiring.clients import redis_client
@@ -55,6 +56,7 @@ class Replica:
         # whichever process starts first creates the topics (the API does too); a broker
         # that cannot be reached, or may not create one, stops the replica here, saying so
         ensure_topics(settings)
+        tracing.configure(settings, f"agents:{replica_id}")  # VIGIL_OTEL_ENDPOINT
         self.client = redis_client(settings)
         self.producer = EventProducer.for_agents(settings)
         self.ingestion = ingestion(settings, producer=self.producer).start() if ingest else None

@@ -145,6 +145,17 @@ class _RayReplica:
         return self.replica.drain(timeout)
 
 
+#: the environment that turns on tracing outside Vigil's settings: LangSmith's (LangChain
+#: reads it in every process) and OpenTelemetry's own
+TRACING_ENV = ("LANGSMITH_", "LANGCHAIN_", "OTEL_")
+
+
+def tracing_env() -> dict[str, str]:
+    """This process's tracing variables, for Ray actors (which start from the cluster's
+    environment, not the driver's: a replica on another node would trace nothing)."""
+    return {k: v for k, v in os.environ.items() if k.startswith(TRACING_ENV)}
+
+
 @dataclass
 class RayReplica(_ReplicaSpec):
     cpus: float = 1.0
@@ -154,9 +165,9 @@ class RayReplica(_ReplicaSpec):
         import ray
 
         cls = ray.remote(max_restarts=-1, max_task_retries=0, num_cpus=self.cpus)(_RayReplica)
-        self.actor = cls.options(name=f"vigil-{self.replica_id}", lifetime=None).remote(
-            self.settings, self.agents, self.replica_id, self.ingest, self.beat_s, self.part
-        )
+        self.actor = cls.options(
+            name=f"vigil-{self.replica_id}", lifetime=None, runtime_env={"env_vars": tracing_env()}
+        ).remote(self.settings, self.agents, self.replica_id, self.ingest, self.beat_s, self.part)
 
     def health(self, timeout: float = 10.0) -> dict[str, Any] | None:
         import ray
