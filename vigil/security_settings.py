@@ -44,8 +44,9 @@ class SecuritySettings(BaseSettings):
         None, description="SASL mechanism, with a SASL_* protocol (Confluent Cloud: PLAIN)."
     )
     kafka_sasl_username: str | None = Field(
-        None, max_length=1024, description="SASL user (Confluent Cloud: the API key)."
-    )
+        None, max_length=1024, pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="SASL user (Confluent Cloud: the API key); no control characters.",
+    )  # fmt: skip
     kafka_sasl_password: SecretStr | None = Field(
         None, description="SASL password (Confluent Cloud: the API secret)."
     )
@@ -63,6 +64,14 @@ class SecuritySettings(BaseSettings):
     kafka_ssl_check_hostname: bool = Field(
         True, description="Check that a broker's certificate names it (keep on)."
     )
+
+    @field_validator("kafka_sasl_password")
+    @classmethod
+    def _no_nul(cls, value: SecretStr | None) -> SecretStr | None:
+        """SASL PLAIN separates its fields with NUL: one in the password would split it."""
+        if value is not None and "\x00" in value.get_secret_value():
+            raise ValueError("VIGIL_KAFKA_SASL_PASSWORD holds a NUL character")
+        return value
 
     @field_validator("api_token_secret")
     @classmethod

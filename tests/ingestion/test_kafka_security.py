@@ -11,6 +11,9 @@ from typing import Any
 from unittest.mock import MagicMock
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from ingestion import kafka as ingestion_kafka
@@ -183,3 +186,35 @@ def test_no_other_kafka_client_is_built_anywhere() -> None:
         "vigil/bench/kafka.py:KafkaConsumer", "vigil/bench/kafka.py:KafkaProducer",
         "vigil/demo.py:KafkaConsumer",
     ])  # fmt: skip
+
+
+hostile_text = st.one_of(
+    st.text(max_size=300), st.sampled_from(["", " ", "a\x00b", "\x1f\x7f", "../../etc/passwd",
+                                            "\ud800", "x" * 5000, "PLAIN\n", "sasl_ssl"]),
+)  # fmt: skip
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(protocol=st.one_of(st.sampled_from(["SASL_SSL", "SASL_PLAINTEXT"]), hostile_text),
+       mechanism=st.one_of(st.sampled_from(["PLAIN", "SCRAM-SHA-512"]), hostile_text),
+       user=hostile_text, password=hostile_text,
+       endpoint=st.one_of(hostile_text.map(lambda t: "http://" + t), hostile_text))  # fmt: skip
+def test_hostile_security_settings_are_refused_or_make_sound_arguments(
+    protocol: str, mechanism: str, user: str, password: str, endpoint: str
+) -> None:
+    """Any text in the security settings and the trace endpoint: refused with a
+    ValidationError, or read into arguments kafka-python takes (never a crash later)."""
+    try:
+        s = Settings(_env_file=None, kafka_security_protocol=protocol,
+                     kafka_sasl_mechanism=mechanism, kafka_sasl_username=user,
+                     kafka_sasl_password=password, otel_endpoint=endpoint)  # fmt: skip
+    except ValidationError:
+        return
+    args = s.kafka_security()
+    assert args["security_protocol"] in ("SASL_PLAINTEXT", "SASL_SSL")
+    assert not any(ord(c) < 32 or ord(c) == 127 for c in str(args["sasl_plain_username"]))
+    assert "\x00" not in str(args["sasl_plain_password"])  # SASL PLAIN's separator
+    assert args["sasl_mechanism"] in ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+    assert s.otel_endpoint is not None
+    assert s.otel_endpoint.startswith(("http://", "https://"))
+    assert not any(c.isspace() for c in s.otel_endpoint)
