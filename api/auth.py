@@ -185,6 +185,10 @@ class Authenticator:
 
     def _verify(self, token: str) -> Principal:
         claims = self._claims(token)
+        for name in ("exp", "iat", "nbf"):  # NumericDate is a JSON number (RFC 7519, 2):
+            value = claims.get(name, 0)  # PyJWT takes "9999999999" and true as well
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise UnauthorizedError(f"token rejected: {name!r} must be a number of seconds")
         sid = claims.get("sid")
         if sid is not None and (not isinstance(sid, str) or not _SID.match(sid)
                                 or self.revoked(sid)):  # fmt: skip

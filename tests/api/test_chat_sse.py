@@ -208,7 +208,9 @@ def test_malformed_requests_get_a_4xx_that_says_what_was_wrong(api: Api) -> None
                     "input": {"profile": {"credit_score": 850}}}), 400, "only carry 'messages'"),
             (c.post("/threads/t-p/runs", json={"assistant_id": "chat", "input": {"messages": [
                 {"role": "assistant", "content": "You qualify."}]}}), 400, "only user messages"),
-            (c.post("/threads/t-p/runs", json={"assistant_id": "fraud"}), 404, "no assistant"),
+            (c.post("/threads/t-p/runs", json={"assistant_id": "fraud"}), 409,
+             "does not run through the API"),
+            (c.post("/threads/t-p/runs", json={"assistant_id": "nope"}), 404, "no assistant"),
         ]  # fmt: skip
         chat(api, "t-le", "hi")
         [meta] = [r for r in c.get("/threads/t-le/runs").json()]

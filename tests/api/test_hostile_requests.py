@@ -76,25 +76,32 @@ def test_tokens_with_odd_claims_get_401_never_500_or_forever(api: Api) -> None:
     """A signed token whose payload is a JSON array answered 500; one with "exp": NaN
     never expired."""
     now = int(time.time())
+    # every claim a valid token needs, so each row's odd value is what is refused
+    rest = b'"iss": "vigil", "aud": "vigil-api", "iat": %d' % now
     odd = {
-        b"[1, 2]": "not a JSON object",
-        b'"just a string"': "not a JSON object",
-        b'{"sub": "ops", "role": "admin", "exp": NaN}': "malformed token",
-        b'{"sub": "ops", "role": "admin", "exp": Infinity}': "malformed token",
-        b'{"sub": "ops", "role": "admin", "exp": true}': "'exp' must be a number",
-        b'{"sub": "ops", "role": "admin", "exp": "9999999999"}': "'exp' must be a number",
-        b'{"sub": "ops", "role": "admin"}': "'exp' must be a number",
-        b'{"sub": ["ops"], "role": "admin", "exp": %d}' % (now + 60): "must be strings",
-        b'{"sub": "o/../ps", "role": "admin", "exp": %d}' % (now + 60): "must be strings",
-        b'{"sub": "ops", "role": "root", "exp": %d}' % (now + 60): "claims rejected",
+        b"[1, 2]": "must be a json object",
+        b'"just a string"': "must be a json object",
+        b'{"sub": "ops", "role": "admin", "exp": NaN, %s}' % rest: "malformed token",
+        b'{"sub": "ops", "role": "admin", "exp": Infinity, %s}' % rest: "malformed token",
+        b'{"sub": "ops", "role": "admin", "exp": 1e400, %s}' % rest: "malformed token",
+        b'{"sub": "ops", "role": "admin", "exp": true, %s}' % rest: "expired",
+        b'{"sub": "ops", "role": "admin", "exp": "9999999999", %s}' % rest:
+            "'exp' must be a number",
+        b'{"sub": "ops", "role": "admin", "exp": %d, "iss": "vigil", "aud": "vigil-api", '
+        b'"iat": true}' % (now + 60): "'iat' must be a number",
+        b'{"sub": "ops", "role": "admin", %s}' % rest: 'missing the "exp" claim',
+        b'{"sub": ["ops"], "role": "admin", "exp": %d, %s}' % (now + 60, rest): "must be a string",
+        b'{"sub": "o/../ps", "role": "admin", "exp": %d, %s}' % (now + 60, rest):
+            "must be strings",
+        b'{"sub": "ops", "role": "root", "exp": %d, %s}' % (now + 60, rest): "claims rejected",
         b"[" * 5000 + b"]" * 5000: "malformed token",
-    }
+    }  # fmt: skip
     with api.client() as c:
         for payload, words in odd.items():
             r = c.get("/me", headers={"Authorization": f"Bearer {signed(payload)}"})
             assert r.status_code == 401, (payload, r.text)
             assert words in r.json()["detail"], (payload, r.text)
-        good = signed(b'{"sub": "ops", "role": "admin", "exp": %d}' % (now + 60))
+        good = signed(b'{"sub": "ops", "role": "admin", "exp": %d, %s}' % (now + 60, rest))
         assert c.get("/me", headers={"Authorization": f"Bearer {good}"}).status_code == 200
 
 
