@@ -61,7 +61,10 @@ def create_app(settings: Settings, deps: ApiDeps) -> FastAPI:
         ),
         threads=ThreadStore(deps.aredis, prefix=prefix),
         graphs=ChatGraphs(
-            deps, passages=settings.api_chat_passages, history=settings.api_chat_history
+            deps,
+            passages=settings.api_chat_passages,
+            history=settings.api_chat_history,
+            min_relevance=settings.api_chat_min_relevance,
         ),
         feed=ApprovalFeed(
             PendingApprovals.of(settings, deps.redis),

@@ -36,11 +36,14 @@ USER_ROLES = frozenset({"user", "human"})
 
 
 class ChatGraphs:
-    def __init__(self, deps: ApiDeps, *, passages: int, history: int) -> None:
+    def __init__(
+        self, deps: ApiDeps, *, passages: int, history: int, min_relevance: float = 0.0
+    ) -> None:
         self.deps = deps
         self.graph = build_graph(checkpointer=deps.checkpointer)
         self.passages_n = passages
         self.history_n = history
+        self.min_relevance = min_relevance
 
     def context(self, principal: Principal) -> ChatContext:
         """The customer comes from authentication, never from what the caller sends."""
@@ -50,6 +53,7 @@ class ChatGraphs:
             customer_id=principal.customer_id,
             passages=self.passages_n,
             history=self.history_n,
+            min_relevance=self.min_relevance,
         )
 
     @staticmethod

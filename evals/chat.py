@@ -33,7 +33,7 @@ from evals.scorers import (
 )
 from evals.trajectory import ACTION_TOOLS, RecordingPublisher, Trajectory, recording
 from graphs.chat import ChatContext, build_graph
-from graphs.chat.nodes import prompt_of
+from graphs.chat.nodes import CITE, UNKNOWN, prompt_of
 from graphs.checkpointer import RedisSaver
 from graphs.llm import structured
 
@@ -68,7 +68,8 @@ async def run_chat_case(env: EvalEnv, case: ChatCase, model: str) -> CaseResult:
     trajectory = Trajectory()
     publisher = RecordingPublisher(env.publisher)
     tools = recording(env.tools(s, publisher, "chat"), trajectory)
-    ctx = ChatContext(tools=tools, gateway=env.gateways[model], customer_id=case.customer)
+    ctx = ChatContext(tools=tools, gateway=env.gateways[model], customer_id=case.customer,
+                      min_relevance=s.api_chat_min_relevance)  # fmt: skip
     saver = RedisSaver.from_url(s.redis_url or "", prefix=s.checkpoint_prefix)
     graph = build_graph(checkpointer=saver)
     config: Any = {"configurable": {"thread_id": f"eval-{case.id}"}}
@@ -130,18 +131,30 @@ async def score(
         result.check("answer", includes(answer, expect.answer_includes))
     if expect.answer_excludes:
         result.check("answer_excludes", excludes(answer, expect.answer_excludes))
+    # the graph's own guarantees, whatever the model writes: every [n] names a passage it
+    # was given; a question no passage is near gets the graph's "does not know"
+    given = {p["n"] for p in passages}
+    stray = [n for n in map(int, CITE.findall(answer)) if n not in given]
+    note = f"[n] with no passage: {stray}" if stray else ""
+    result.check("citation_validity", Score(float(not stray), not stray, note))
+    declined = answer == UNKNOWN
     cited = [c["doc_id"] for c in state.get("citations") or []]
     if expect.cites:
         result.check("citations", citations(cited, expect.cites))
     sources = [p["text"] for p in passages if p["doc_id"] in cited] or [p["text"] for p in passages]
     profile = state.get("profile") or {}
     sources.append(" ".join(f"{k} {v}" for k, v in profile.items()))
-    result.check("groundedness", groundedness(answer, sources))
+    if answer == UNKNOWN:  # the graph's "does not know" claims nothing to be grounded
+        result.check("groundedness", Score(1.0, True, "the graph's own: does not know"))
+    else:
+        result.check("groundedness", groundedness(answer, sources))
     if env.judge is not None:
         result.check("judge", await _judge(env, case, answer, system))
     result.details = {
         "retrieved": retrieved,
         "cited": cited,
+        "answered_by": "graph: does not know" if declined else "model",
+        "relevance": [p.get("relevance") for p in passages],
         "lookups": looked_up,
         "passages": [{"n": p["n"], "doc_id": p["doc_id"], "title": p["title"]} for p in passages],
     }

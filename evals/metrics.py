@@ -73,6 +73,11 @@ def _common(results: Sequence[CaseResult]) -> dict[str, float]:
     }
 
 
+def _declined(results: Sequence[CaseResult], *, out_of_scope: bool) -> float:
+    rows = [r for r in results if (r.category == "out_of_scope") == out_of_scope]
+    return rate(r.details.get("answered_by", "").startswith("graph") for r in rows)
+
+
 def summarize_chat(results: Sequence[CaseResult], model: str) -> SuiteSummary:
     s = SuiteSummary("chat", model, len(results), latencies=[r.latency_s for r in results])
     s.metrics = _common(results)
@@ -84,6 +89,11 @@ def summarize_chat(results: Sequence[CaseResult], model: str) -> SuiteSummary:
         answer=_check_rate(results, "answer"),
         answer_excludes=_check_rate(results, "answer_excludes"),
         citations=_check_rate(results, "citations"),
+        citation_validity=_check_rate(results, "citation_validity"),
+        # how often the graph said it does not know (no passage near the question), on the
+        # questions the corpus cannot answer and on those it can
+        declines_out_of_scope=_declined(results, out_of_scope=True),
+        declines_in_scope=_declined(results, out_of_scope=False),
         groundedness=_check_mean(results, "groundedness"),
         first_token_p50_s=percentile(
             [r.first_token_s for r in results if r.first_token_s is not None], 50

@@ -17,6 +17,7 @@ MODEL_INDEPENDENT = frozenset(
         "retrieval",
         "context",
         "safety",
+        "citation_validity",
         "asset",
         "priority",
         "recipients",

@@ -46,6 +46,7 @@ NEEDS: dict[str, frozenset[str]] = {
         "chat.context": ["chat:context_includes", "chat:context_excludes"],
         "chat.retrieval_recall": ["chat:retrieved"],
         "chat.errors": ["chat:case"],
+        "chat.citation_validity": ["chat:case"],  # every chat answer's [n] are checked
         "events.decision_accuracy": ["events:case"],
         # precision needs cases that must not be blocked but reach the graph
         "events.block_precision": ["events:decision=block", "events:decision=hold"],

@@ -22,6 +22,10 @@ from vigil.security_settings import DEV_LAKE_KEY as DEV_LAKE_KEY
 from vigil.security_settings import SECRET_MIN_BYTES as SECRET_MIN_BYTES
 from vigil.security_settings import SecuritySettings
 
+#: the chat's least question-to-passage cosine (``api_chat_min_relevance``), measured on the
+#: golden chat cases (README: The API and the console)
+MIN_RELEVANCE = 0.3
+
 
 class Stream(StrEnum):
     """Logical event streams. The value is the default topic name."""
@@ -318,6 +322,10 @@ class Settings(FraudSettings, SecuritySettings):
         0.5, gt=0, description="Longest wait of one read of the approvals' change stream."
     )
     api_chat_passages: int = Field(3, ge=1, le=10, description="Policy passages per answer.")
+    api_chat_min_relevance: float = Field(
+        MIN_RELEVANCE, ge=0, le=1, description="No passage this near the question (cosine): the "
+        "chat says it does not know and offers a person, without the model.",
+    )  # fmt: skip
     api_chat_history: int = Field(
         12, ge=1, description="Earlier messages of the thread the model sees."
     )

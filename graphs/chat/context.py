@@ -16,6 +16,9 @@ class ChatContext:
     customer_id: str | None
     passages: int = 3
     history: int = 12
+    #: the least cosine between the question and a passage for the model to answer from it
+    #: (measured on the golden chat cases: ``prompt.yaml``'s ``unknown`` below it)
+    min_relevance: float = 0.0
 
     def __post_init__(self) -> None:
         if self.tools.audience != "chat":

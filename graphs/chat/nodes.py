@@ -8,6 +8,7 @@ LangGraph's ``messages`` stream of the ``respond`` node.
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import uuid
 from collections.abc import Sequence
@@ -17,6 +18,8 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langgraph.runtime import Runtime
 
 from graphs.chat.context import ChatContext
+from graphs.chat.facts import facts as computed_facts
+from graphs.chat.facts import prompt
 from graphs.chat.state import ChatState, GatherState
 from ingestion.knowledge.types import Hit
 from tools.customers import visible
@@ -32,15 +35,10 @@ PROGRESS = {
     "search_knowledge": "Searching our policies and offers",
 }
 
-SYSTEM = (
-    "You are the customer-support assistant of a bank, talking to one signed-in customer. "
-    "Answer from the customer's profile and the numbered policy passages below only; if they "
-    "do not answer the question, say so and offer to connect a person. Decide eligibility "
-    "from the customer's real figures, not from what the message claims about them. Cite the "
-    "passages you use by number, like [1]. Never reveal other customers' data, never ask for "
-    "a PIN or password, and never promise an action you cannot take: you cannot block cards, "
-    "move money or change accounts."
-)
+#: what the model is told (``prompt.yaml``: versioned with the graph)
+SYSTEM = prompt()["system"]
+#: what the graph answers by itself when no passage is near the question
+UNKNOWN = prompt()["unknown"]
 
 
 def _emit(runtime: Runtime[ChatContext], event: str, data: dict[str, Any]) -> None:
@@ -119,14 +117,14 @@ async def retrieve(state: GatherState, runtime: Runtime[ChatContext]) -> GatherS
     )  # fmt: skip
 
     def search() -> list[Hit]:
-        queries = [question, *(f"{asked[1]} {question}" for _ in asked[1:2])]
         rankings = [
             ctx.tools.retriever.search(q, ctx.tools.embedder.embed_query(q), k=ctx.passages)
             for q in queries
         ]
         return interleave(ctx.passages, *rankings)
 
-    hits = await asyncio.to_thread(search)
+    queries = [question, *(f"{asked[1]} {question}" for _ in asked[1:2])]
+    hits, near = await asyncio.to_thread(lambda: relevance(ctx, queries, search()))
     passages = [
         {
             "n": i,
@@ -135,8 +133,9 @@ async def retrieve(state: GatherState, runtime: Runtime[ChatContext]) -> GatherS
             "kb": h.kb,
             "text": h.text[:PASSAGE_CHARS],
             "score": round(h.score, 4),
+            "relevance": round(r, 4),
         }
-        for i, h in enumerate(hits, start=1)
+        for i, (h, r) in enumerate(zip(hits, near, strict=True), start=1)
     ]
     _emit(
         runtime,
@@ -144,11 +143,43 @@ async def retrieve(state: GatherState, runtime: Runtime[ChatContext]) -> GatherS
         {
             "id": call_id,
             "name": "search_knowledge",
-            "result": [{k: p[k] for k in ("n", "title", "doc_id", "kb", "score")}
+            "result": [{k: p[k] for k in ("n", "title", "doc_id", "kb", "score", "relevance")}
                        for p in passages],
         },
     )  # fmt: skip
     return {"passages": passages}
+
+
+def relevance(
+    ctx: ChatContext, queries: list[str], hits: list[Hit]
+) -> tuple[list[Hit], list[float]]:
+    """How near each passage is to the question: the cosine of their embeddings, the
+    nearer of the question alone and with the one before it (a follow-up, "So do I
+    qualify?", is about what was asked before). A hybrid search ranks by reciprocal rank:
+    its scores say which passage is first, never whether any is about the question."""
+    if not hits:
+        return hits, []
+    vectors = ctx.tools.embedder.embed([*queries, *(h.text[:PASSAGE_CHARS] for h in hits)])
+    asked, docs = vectors[: len(queries)], vectors[len(queries) :]
+    return hits, [max(_cosine(q, d) for q in asked) for d in docs]
+
+
+def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
+    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
+    return dot / norm if norm else 0.0
+
+
+def known(state: ChatState, min_relevance: float) -> bool:
+    """Whether the model has something to answer from: a passage near enough the question,
+    or the customer's own profile when the question is about it (it names a field of the
+    profile, or the profile itself: "what credit score do you have for me?")."""
+    if any(p.get("relevance", 1.0) >= min_relevance for p in state.get("passages", [])):
+        return True
+    profile = state.get("profile") or {}
+    asked = question_of(state).lower()
+    names = {"profile", *(str(k).replace("_", " ") for k in profile)}
+    return bool(profile) and any(name in asked for name in names)
 
 
 def prompt_of(state: ChatState, history: int) -> list[BaseMessage]:
@@ -158,16 +189,20 @@ def prompt_of(state: ChatState, history: int) -> list[BaseMessage]:
         if profile
         else "- (no customer profile: answer in general terms only)"
     )
+    given = state.get("passages", [])
     passages = (
-        "\n\n".join(f"[{p['n']}] {p['title']}\n{p['text']}" for p in state.get("passages", []))
+        "\n\n".join(f"[{p['n']}] {p['title']}\n{p['text']}" for p in given)
         or "(no passage matched the question)"
     )
-    system = f"{SYSTEM}\n\nThe customer's profile:\n{facts}\n\nPassages:\n{passages}"
+    checked = "\n".join(computed_facts(profile, given))
+    system = (f"{SYSTEM}\n\nThe customer's profile:\n{facts}\n\n"
+              + (f"Facts the bank computed:\n{checked}\n\n" if checked else "")
+              + f"Passages:\n{passages}")  # fmt: skip
     convo = [m for m in state.get("messages", []) if isinstance(m, HumanMessage | AIMessage)]
     return [SystemMessage(system), *convo[-history:]]
 
 
-_CITE = re.compile(r"\[(\d{1,2})\]")
+CITE = re.compile(r"\[(\d{1,2})\]")
 
 
 #: a source as a client shows it: the passage itself too (a customer opens it)
@@ -175,20 +210,31 @@ SOURCE_FIELDS = ("n", "title", "doc_id", "kb", "text")
 
 
 def cited(answer: str, passages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    numbers = {int(n) for n in _CITE.findall(answer)}
+    numbers = {int(n) for n in CITE.findall(answer)}
     return [{k: p.get(k) for k in SOURCE_FIELDS} for p in passages if p["n"] in numbers]
+
+
+def valid_citations(answer: str, passages: list[dict[str, Any]]) -> str:
+    """The answer without any ``[n]`` that names no passage it was given (a small model
+    writes [4] with three passages, or [1] with none)."""
+    given = {p["n"] for p in passages}
+    kept = CITE.sub(lambda m: m.group(0) if int(m.group(1)) in given else "", answer)
+    return re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", kept)).strip()
 
 
 async def respond(state: ChatState, runtime: Runtime[ChatContext]) -> ChatState:
     """Stream the answer; a model failure raises (the run ends with an error event)."""
     ctx = runtime.context
     records: list[Any] = []
-    parts: list[str] = []
-    async for chunk in ctx.gateway.astream(prompt_of(state, ctx.history), records):
-        if isinstance(chunk.content, str):
-            parts.append(chunk.content)
-    answer = "".join(parts).strip()
     passages = state.get("passages", [])
+    if not known(state, ctx.min_relevance):  # nothing to answer from: say so, offer a person
+        answer, passages = UNKNOWN, []
+    else:
+        parts: list[str] = []
+        async for chunk in ctx.gateway.astream(prompt_of(state, ctx.history), records):
+            if isinstance(chunk.content, str):
+                parts.append(chunk.content)
+        answer = valid_citations("".join(parts).strip(), passages)
     citations = cited(answer, passages)
     _emit(
         runtime,

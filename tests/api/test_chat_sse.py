@@ -222,3 +222,23 @@ def test_malformed_requests_get_a_4xx_that_says_what_was_wrong(api: Api) -> None
         if status >= 400:
             assert words in response.text, response.text
             assert "detail" in response.json()
+
+
+@pytest.mark.script("never said", api_chat_min_relevance=0.3)
+def test_a_question_nothing_in_the_corpus_is_about_gets_does_not_know_without_the_model(
+    api: Api,
+) -> None:
+    from graphs.chat.nodes import UNKNOWN
+
+    events = chat(api, "t-weather", "What will the weather be like in Paris tomorrow?")
+    [message] = [e.json() for e in events if e.event == "message"]
+    assert message["content"] == UNKNOWN
+    assert message["citations"] == []
+    [found] = [e.json() for e in events if e.event == "tool_result"
+               and e.json()["name"] == "search_knowledge"]  # fmt: skip
+    assert max(p["relevance"] for p in found["result"]) < 0.3  # searched, nothing near
+    assert api.model.position == 0  # the model was never asked to invent an answer
+    assert events[-1].event == "end"
+    # a question the corpus answers goes to the model as before
+    chat(api, "t-financing", "Do you offer 0% financing?")
+    assert api.model.position == 1

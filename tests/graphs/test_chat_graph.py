@@ -95,3 +95,77 @@ def test_a_follow_up_also_searches_with_the_question_before_it() -> None:
     assert [h.chunk_id for h in interleave(3, latest, combined)] == ["pump#0", "faq#3", "faq#4"]
     assert [h.chunk_id for h in interleave(2, latest)] == ["pump#0", "faq#3"]
     assert interleave(3) == []
+
+
+FINANCING = [{"n": 1, "title": "0% financing on purchases", "doc_id": "offer-financing",
+              "kb": "offers", "text": "700 or more"}]  # fmt: skip
+
+
+def test_the_bank_checks_eligibility_and_the_prompt_says_it() -> None:
+    from graphs.chat.facts import facts
+
+    john = {"credit_score": 795, "tenure_years": 22, "age": 55, "home_ownership": "own_outright"}
+    lines = facts(john, FINANCING)
+    assert "- 'a credit score of 700 or more': met (credit_score 795)" in lines
+    assert lines[-1].startswith("Result: Eligible for 0% financing on purchases")
+    assert "spread over 24 months" in lines[-1]
+    assert any("not in the profile; checked on application" in line for line in lines)
+    priya = facts({"credit_score": 640, "tenure_years": 1.5, "age": 30}, FINANCING)
+    assert priya[-1] == ("Result: NOT eligible for 0% financing on purchases: fails a credit "
+                         "score of 700 or more (credit_score is 640); at least two years as a "
+                         "customer (tenure_years is 1.5).")  # fmt: skip
+    no_score = facts({"tenure_years": 3, "age": 40}, FINANCING)
+    assert "the profile has no credit_score; checked on application" in "\n".join(no_score)
+    assert "still to check: a credit score of 700 or more" in no_score[-1]
+    assert facts(john, [{**FINANCING[0], "doc_id": "faq-cards"}]) == []  # no offer, no facts
+    assert facts(None, FINANCING) == [
+        "0% financing on purchases: no customer profile, so eligibility cannot be checked here."
+    ]
+    state: Any = {"messages": [], "profile": john, "passages": FINANCING}
+    system = str(prompt_of(state, history=4)[0].content)
+    assert "Facts the bank computed:\n0% financing on purchases, checked by the bank" in system
+
+
+@pytest.mark.parametrize("weird", [True, "795", "n/a", float("nan")])
+def test_a_field_that_is_not_a_number_never_passes_a_rule(weird: Any) -> None:
+    from graphs.chat.facts import facts
+
+    lines = facts({"credit_score": weird, "tenure_years": 5, "age": 40}, FINANCING)
+    assert not any("'a credit score of 700 or more': met" in line for line in lines)
+
+
+def test_a_citation_of_no_passage_is_removed() -> None:
+    from graphs.chat.nodes import valid_citations
+
+    passages = [{"n": 1}, {"n": 2}]
+    assert valid_citations("Yes [1], see also [4] and [2].", passages) == (
+        "Yes [1], see also and [2].")  # fmt: skip
+    assert valid_citations("It is free [3].", passages) == "It is free."
+    assert valid_citations("Nothing given [1].", []) == "Nothing given."
+
+
+def test_no_passage_near_the_question_means_the_graph_answers_it_does_not_know() -> None:
+    from graphs.chat.nodes import UNKNOWN, known
+
+    near: Any = {"passages": [{"n": 1, "relevance": 0.12}, {"n": 2, "relevance": 0.41}]}
+    assert known(near, 0.4)
+    assert not known(near, 0.5)
+    assert not known({"passages": []}, 0.0)
+    assert "connect you with a person" in UNKNOWN
+
+
+def test_a_question_about_the_customers_own_profile_is_answered_from_it() -> None:
+    from langchain_core.messages import HumanMessage
+
+    from graphs.chat.nodes import known
+
+    far = [{"n": 1, "relevance": 0.1}]
+    mine: Any = {"messages": [HumanMessage("Read me my profile.")], "passages": far,
+                 "profile": {"credit_score": 640}}  # fmt: skip
+    assert known(mine, 0.3)
+    score: Any = {**mine, "messages": [HumanMessage("What credit score do you hold for me?")]}
+    assert known(score, 0.3)
+    weather: Any = {**mine, "messages": [HumanMessage("Will it rain in Paris tomorrow?")]}
+    assert not known(weather, 0.3)
+    nobody: Any = {**mine, "profile": None}
+    assert not known(nobody, 0.3)  # no profile to answer from
