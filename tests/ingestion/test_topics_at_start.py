@@ -32,12 +32,15 @@ AUTO_PARTITIONS = 4
 
 
 def unmade(kafka_bootstrap: str, redis_url: str, tmp_path: Path, uid: str) -> Settings:
-    """Settings whose topics no one has created, each with a count Tansu would not give."""
+    """Settings whose topics no one has created, each with a count Tansu would not give;
+    Redis keys under the test's own prefix (the story's ids are the same in every test:
+    under a shared prefix, another test's card sighting would be this one's)."""
     topics = {f"topic_{s.name.lower()}": f"{s.value}.{uid}" for s in Stream}
     return base_settings(
         kafka_bootstrap=kafka_bootstrap, redis_url=redis_url, data_dir=tmp_path / "data",
         kafka_group_prefix=f"test.{uid}", kafka_default_partitions=2,
-        kafka_topic_partitions={f"transactions.{uid}": 3}, **topics,
+        kafka_topic_partitions={f"transactions.{uid}": 3}, redis_prefix=f"test:{uid}",
+        checkpoint_prefix=f"test:{uid}:cp", **topics,
     )  # fmt: skip
 
 
