@@ -219,6 +219,8 @@ def valid_citations(answer: str, passages: list[dict[str, Any]]) -> str:
     writes [4] with three passages, or [1] with none)."""
     given = {p["n"] for p in passages}
     kept = CITE.sub(lambda m: m.group(0) if int(m.group(1)) in given else "", answer)
+    if kept == answer:  # nothing removed: the model's text as it wrote it
+        return answer.strip()
     return re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", kept)).strip()
 
 

@@ -142,6 +142,8 @@ def test_a_citation_of_no_passage_is_removed() -> None:
         "Yes [1], see also and [2].")  # fmt: skip
     assert valid_citations("It is free [3].", passages) == "It is free."
     assert valid_citations("Nothing given [1].", []) == "Nothing given."
+    listed = "Steps:\n  - open the app [1]\n  - tap Spread"
+    assert valid_citations(listed, passages) == listed  # nothing removed: untouched
 
 
 def test_no_passage_near_the_question_means_the_graph_answers_it_does_not_know() -> None:
