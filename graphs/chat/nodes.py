@@ -116,15 +116,15 @@ async def retrieve(state: GatherState, runtime: Runtime[ChatContext]) -> GatherS
          "args": {"question": question, "k": ctx.passages}},
     )  # fmt: skip
 
-    def search() -> list[Hit]:
-        rankings = [
-            ctx.tools.retriever.search(q, ctx.tools.embedder.embed_query(q), k=ctx.passages)
-            for q in queries
-        ]
-        return interleave(ctx.passages, *rankings)
+    def search() -> tuple[list[Hit], list[float]]:
+        queries = [question, *(f"{asked[1]} {question}" for _ in asked[1:2])]
+        vectors = [ctx.tools.embedder.embed_query(q) for q in queries]  # each once
+        rankings = [ctx.tools.retriever.search(q, v, k=ctx.passages)
+                    for q, v in zip(queries, vectors, strict=True)]  # fmt: skip
+        hits = interleave(ctx.passages, *rankings)
+        return hits, relevance(ctx, vectors, hits)
 
-    queries = [question, *(f"{asked[1]} {question}" for _ in asked[1:2])]
-    hits, near = await asyncio.to_thread(lambda: relevance(ctx, queries, search()))
+    hits, near = await asyncio.to_thread(search)
     passages = [
         {
             "n": i,
@@ -150,18 +150,16 @@ async def retrieve(state: GatherState, runtime: Runtime[ChatContext]) -> GatherS
     return {"passages": passages}
 
 
-def relevance(
-    ctx: ChatContext, queries: list[str], hits: list[Hit]
-) -> tuple[list[Hit], list[float]]:
+def relevance(ctx: ChatContext, asked: list[list[float]], hits: list[Hit]) -> list[float]:
     """How near each passage is to the question: the cosine of their embeddings, the
-    nearer of the question alone and with the one before it (a follow-up, "So do I
-    qualify?", is about what was asked before). A hybrid search ranks by reciprocal rank:
-    its scores say which passage is first, never whether any is about the question."""
+    nearer of the question alone and with the one before it (``asked``: the vectors the
+    search used; a follow-up, "So do I qualify?", is about what was asked before). A
+    hybrid search ranks by reciprocal rank: its scores say which passage is first, never
+    whether any is about the question."""
     if not hits:
-        return hits, []
-    vectors = ctx.tools.embedder.embed([*queries, *(h.text[:PASSAGE_CHARS] for h in hits)])
-    asked, docs = vectors[: len(queries)], vectors[len(queries) :]
-    return hits, [max(_cosine(q, d) for q in asked) for d in docs]
+        return []
+    docs = ctx.tools.embedder.embed([h.text[:PASSAGE_CHARS] for h in hits])
+    return [max(_cosine(q, d) for q in asked) for d in docs]
 
 
 def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
