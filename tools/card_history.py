@@ -13,15 +13,15 @@ newline.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import redis
+from pydantic import TypeAdapter, ValidationError
 
 from ingestion.contracts import Transaction
-from ingestion.contracts.base import ID_MAX
+from ingestion.contracts.base import ID_MAX, Id
 from ingestion.redis_keys import as_text
 
 #: the service's key space for card histories: ``<service prefix>:recent:<card id>``
@@ -31,7 +31,7 @@ MERCHANT_MAX = 80
 #: a payment's fields, in the member's order (``ms`` first: the time it was made, in ms)
 FIELDS = ("ms", "transaction_id", "amount", "currency", "merchant", "merchant_category",
           "channel", "city", "country", "lat", "lon")  # fmt: skip
-_CARD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_:@+=.-]*$")
+_CARD_ID: TypeAdapter[str] = TypeAdapter(Id)
 
 #: One batch's payments added to their cards (``n`` of them from ``ARGV[a]`` on: card id,
 #: time in ms, member); the set cut to its last ``keep``; returns where the arguments end.
@@ -93,10 +93,12 @@ class CardHistory:
 
     def recent(self, card_id: str) -> list[dict[str, Any]]:
         """The card's last payments, newest first (none kept: an empty list)."""
-        if len(card_id) > ID_MAX or not _CARD.match(card_id):
+        try:  # the contracts' own id check: what a Transaction's card_id had to pass
+            card_id = _CARD_ID.validate_python(card_id)
+        except ValidationError:
             raise ValueError(
                 f"a card id is 1 to {ID_MAX} letters, digits and _:@+=.- from a letter or digit"
-            )
+            ) from None
         if self.keep <= 0:
             return []
         members: list[bytes | str] = self.client.zrevrange(  # type: ignore[assignment]
