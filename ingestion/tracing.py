@@ -4,8 +4,8 @@
 The spans, each with the ids that join it to the rest:
 
 - ``vigil.consume``: a batch a consumer group took from a topic (topic, group, partitions,
-  offsets, count), around the handler's work on it;
-- ``vigil.screen``: an agent screening that batch (how many escalated);
+  count), around the handler's work on it;
+- ``vigil.screen``: an agent screening that batch (its agent and count);
 - ``vigil.graph``: one graph run of an agent (its thread, and the subject: a fraud run's
   transaction id);
 - ``vigil.effect``: an effect published once (a block, an alert, an approval request: its
